@@ -1,0 +1,63 @@
+import { openSync, closeSync, writeSync, readSync, renameSync, unlinkSync, statSync, readFileSync, mkdirSync, fsyncSync } from 'node:fs';
+import { dirname, basename, join } from 'node:path';
+import { type ByteSource, BufferSource, FileSource } from './byte-source.ts';
+import type { Chunk } from './write.ts';
+
+/** Files up to this size are read in one call; larger ones are read through a window. */
+const WHOLE_FILE_LIMIT = 64 << 20;
+
+export function openSource(path: string): ByteSource {
+  const size = statSync(path).size;
+  return size <= WHOLE_FILE_LIMIT ? new BufferSource(readFileSync(path)) : new FileSource(path);
+}
+
+/**
+ * Write chunks to `path` through a temporary name and rename, so a crash never leaves a partial
+ * file under the final name. Byte ranges are copied from the source in blocks: pixel data of large
+ * inputs streams through without being held in memory.
+ */
+export function writeChunksAtomic(path: string, chunks: Chunk[], source: ByteSource, opts: { fsync?: boolean } = {}): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
+  const fd = openSync(tmp, 'w', 0o644);
+  try {
+    // Small chunks (element headers and values) are gathered into one write; large ones
+    // (pixel data views) are written as they are, without a copy.
+    let pending: Buffer[] = [];
+    const flush = (): void => {
+      if (pending.length) writeAll(fd, pending.length === 1 ? pending[0]! : Buffer.concat(pending));
+      pending = [];
+    };
+    for (const c of chunks) {
+      const buf = Buffer.isBuffer(c) ? c : source instanceof BufferSource ? source.buffer.subarray(c.offset, c.offset + c.length) : undefined;
+      if (buf && buf.length < 65536) { pending.push(buf); continue; }
+      flush();
+      if (buf) writeAll(fd, buf);
+      else copyRange(source as FileSource, fd, (c as { offset: number }).offset, (c as { length: number }).length);
+    }
+    flush();
+    if (opts.fsync) fsyncSync(fd);
+  } catch (e) {
+    closeSync(fd);
+    try { unlinkSync(tmp); } catch { /* already gone */ }
+    throw e;
+  }
+  closeSync(fd);
+  renameSync(tmp, path);
+}
+
+function writeAll(fd: number, buf: Buffer): void {
+  let done = 0;
+  while (done < buf.length) done += writeSync(fd, buf, done, buf.length - done);
+}
+
+function copyRange(src: FileSource, fd: number, offset: number, length: number): void {
+  const block = Buffer.allocUnsafe(Math.min(length, 4 << 20));
+  let done = 0;
+  while (done < length) {
+    const n = readSync(src.fd, block, 0, Math.min(block.length, length - done), offset + done);
+    if (n === 0) throw new Error('input file shrank while it was being copied');
+    writeAll(fd, block.subarray(0, n));
+    done += n;
+  }
+}

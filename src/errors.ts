@@ -1,0 +1,33 @@
+/**
+ * Custos errors carry a stable `code`; tests and callers branch on the code, never the message.
+ * Every code is documented in docs/errors.md with how to resolve it.
+ * Messages never contain PHI: they name tags, offsets and file paths the user supplied, not values.
+ */
+export type CustosErrorCode =
+  // DICOM input
+  | 'DICOM_NOT_DICOM'
+  | 'DICOM_TRUNCATED'
+  | 'DICOM_BAD_VR'
+  | 'DICOM_BAD_LENGTH'
+  | 'DICOM_UNSUPPORTED_TRANSFER_SYNTAX'
+  | 'DICOM_MISSING_ATTRIBUTE'
+  | 'DICOM_BAD_CHARSET'
+  // de-identification
+  | 'DEID_BAD_OPTION'
+  | 'DEID_KEY_INVALID'
+  // CLI / configuration
+  | 'USAGE'
+  | 'IO';
+
+export class CustosError extends Error {
+  readonly code: CustosErrorCode;
+  constructor(code: CustosErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'CustosError';
+    this.code = code;
+  }
+}
+
+export function isCustosError(e: unknown): e is CustosError {
+  return e instanceof CustosError;
+}
