@@ -1,4 +1,4 @@
-import { openSync, closeSync, writeSync, readSync, renameSync, unlinkSync, statSync, readFileSync, mkdirSync, fsyncSync } from 'node:fs';
+import { linkSync, openSync, closeSync, writeSync, readSync, renameSync, unlinkSync, statSync, readFileSync, mkdirSync, fsyncSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { type ByteSource, BufferSource, FileSource } from './byte-source.ts';
 import type { Chunk } from './write.ts';
@@ -16,7 +16,7 @@ export function openSource(path: string): ByteSource {
  * file under the final name. Byte ranges are copied from the source in blocks: pixel data of large
  * inputs streams through without being held in memory.
  */
-export function writeChunksAtomic(path: string, chunks: Chunk[], source: ByteSource, opts: { fsync?: boolean } = {}): void {
+export function writeChunksAtomic(path: string, chunks: Chunk[], source: ByteSource, opts: { fsync?: boolean; exclusive?: boolean } = {}): 'written' | 'exists' {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
   const fd = openSync(tmp, 'w', 0o644);
@@ -43,7 +43,20 @@ export function writeChunksAtomic(path: string, chunks: Chunk[], source: ByteSou
     throw e;
   }
   closeSync(fd);
-  renameSync(tmp, path);
+  if (!opts.exclusive) {
+    renameSync(tmp, path);
+    return 'written';
+  }
+  // Exclusive: link() fails atomically when the name exists, so two writers never replace each other.
+  try {
+    linkSync(tmp, path);
+    return 'written';
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return 'exists';
+    throw e;
+  } finally {
+    unlinkSync(tmp);
+  }
 }
 
 function writeAll(fd: number, buf: Buffer): void {

@@ -5,7 +5,7 @@ import type { DataElement, Dataset, DicomFile } from './dataset.ts';
 import { implicitVR } from './dictionary.ts';
 import { type Tag, Tags, formatTag, groupOf } from './tag.ts';
 import {
-  type TransferSyntax, transferSyntax, EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN, EXPLICIT_VR_BIG_ENDIAN,
+  transferSyntax, EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN, EXPLICIT_VR_BIG_ENDIAN,
 } from './transfer-syntax.ts';
 import { type VR, isVR, hasLongHeader } from './vr.ts';
 

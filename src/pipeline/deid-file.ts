@@ -1,0 +1,82 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { isCustosError } from '../errors.ts';
+import { type ByteSource, BufferSource } from '../dicom/byte-source.ts';
+import { openSource, writeChunksAtomic } from '../dicom/file-io.ts';
+import { readDicom } from '../dicom/read.ts';
+import { type Chunk, encodePart10 } from '../dicom/write.ts';
+import { type ActionCounts, type DeidSettings, deidentify } from '../deid/deidentify.ts';
+
+/** What happened to one input, as recorded in the receipt (no PHI: hashes, counts, pseudonymous paths). */
+export type InstanceOutcome =
+  | { status: 'released'; input: Digest; output: Digest & { path: string }; actions: ActionCounts }
+  | { status: 'held'; input: Digest; reason: { code: string; message: string } }
+  | { status: 'skipped'; input: Digest; reason: { code: string; message: string } }
+  | { status: 'failed'; input?: Digest; error: { code: string; message: string } };
+
+export interface Digest { sha256: string; bytes: number }
+
+function digestChunks(chunks: Chunk[], source: ByteSource): Digest {
+  const h = createHash('sha256');
+  let bytes = 0;
+  for (const c of chunks) {
+    if (Buffer.isBuffer(c)) { h.update(c); bytes += c.length; continue; }
+    for (let off = 0; off < c.length; off += 4 << 20) {
+      const n = Math.min(4 << 20, c.length - off);
+      h.update(source.read(c.offset + off, n));
+    }
+    bytes += c.length;
+  }
+  return { sha256: h.digest('hex'), bytes };
+}
+
+function digestSource(source: ByteSource): Digest {
+  if (source instanceof BufferSource) return { sha256: createHash('sha256').update(source.buffer).digest('hex'), bytes: source.size };
+  return digestChunks([{ offset: 0, length: source.size }], source);
+}
+
+/**
+ * De-identify one file into `outDir`/<patient>/<study>/<series>/<instance>.dcm (all pseudonymous).
+ * Never throws for bad input: every problem becomes an outcome with a stable code.
+ */
+export function deidentifyFile(path: string, outDir: string, settings: DeidSettings): InstanceOutcome {
+  let source: ByteSource;
+  try {
+    source = openSource(path);
+  } catch (e) {
+    return { status: 'failed', error: { code: 'IO', message: `cannot read input: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` } };
+  }
+  let input: Digest | undefined;
+  try {
+    input = digestSource(source);
+    let file;
+    try {
+      file = readDicom(source);
+    } catch (e) {
+      if (isCustosError(e) && e.code === 'DICOM_NOT_DICOM') return { status: 'skipped', input, reason: { code: e.code, message: e.message } };
+      throw e;
+    }
+    const result = deidentify(file, settings);
+    if (result.status === 'held') return { status: 'held', input, reason: result.hold };
+    const chunks = encodePart10(result.meta, result.dataset, file.transferSyntax, source);
+    const output = digestChunks(chunks, source);
+    const rel = join(safeName(result.ids.patient), safeName(result.ids.study), safeName(result.ids.series), `${safeName(result.ids.instance)}.dcm`);
+    const written = writeChunksAtomic(join(outDir, rel), chunks, source, { exclusive: true });
+    if (written === 'exists') {
+      const existing = createHash('sha256').update(readFileSync(join(outDir, rel))).digest('hex');
+      if (existing !== output.sha256) {
+        return { status: 'failed', input, error: { code: 'OUTPUT_CONFLICT', message: `output ${rel} already exists with other content (duplicate SOP Instance UID in the inputs, or an earlier run with another key or options)` } };
+      }
+    }
+    return { status: 'released', input, output: { ...output, path: rel }, actions: result.counts };
+  } catch (e) {
+    const code = isCustosError(e) ? e.code : 'INTERNAL';
+    return input ? { status: 'failed', input, error: { code, message: (e as Error).message } } : { status: 'failed', error: { code, message: (e as Error).message } };
+  } finally {
+    source.close();
+  }
+}
+
+/** UIDs and pseudonyms are [0-9A-Z.-]; anything else (an empty value) becomes a fixed name. */
+const safeName = (s: string): string => (/^[0-9A-Za-z.\-^]+$/.test(s) ? s.replace(/\^/g, '_') : 'UNKNOWN');
