@@ -45,7 +45,7 @@ export function rowFor(t: Tag): ProfileRow | undefined {
   const hit = EXACT.get(t);
   if (hit) return hit;
   const g = groupOf(t);
-  if ((g & 1) === 1 && g > 0x0008) return PRIVATE_ROW;
+  if ((g & 1) === 1) return PRIVATE_ROW;
   const base = g & 0xff00;
   if ((base === 0x5000 || base === 0x6000) && (g & 0xff) <= 0x1e) {
     return REPEATING.get(tag(base, 0xffff)) ?? REPEATING.get(tag(base, elementOf(t)));

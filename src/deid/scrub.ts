@@ -59,7 +59,7 @@ const PATTERNS: readonly RegExp[] = [
   /\b[\w.+-]+@[\w-]+\.[\w.-]+\b/g, // e-mail
   /\bhttps?:\/\/\S+/gi, // URLs
   /\b\d{1,5}\s+(?:[A-Z][a-z]+\s+){1,3}(?:street|st|road|rd|avenue|ave|lane|ln|boulevard|blvd|drive|dr|court|ct|way|place|pl)\b\.?/gi, // street addresses
-  /\b(?:mr|mrs|ms|miss|dr|prof)\.?\s+[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?/g, // titled names
+  /\b(?:[Mm]rs?|MRS?|[Mm]s|MS|[Mm]iss|[Dd]r|DR|[Pp]rof|PROF)\.?\s+[A-Z][A-Za-z'-]+(?:\s+[A-Z][A-Za-z'-]+)?/g, // titled names
   /\b(?:MRN|ID|No|Nr|Acc|Accession|Patient)[#:.\s]*[A-Z]{0,3}\d{4,}\b/gi, // labelled identifiers
   /\b[A-Z]{0,3}\d{6,}\b/g, // long numbers: record numbers, IDs
 ];

@@ -190,15 +190,17 @@ function encode2022(text: string, initial: State, terms: Term[], vr: VR): Buffer
   const out: number[] = [];
   const s: State = { ...initial };
   const initialTerm = terms[0]!;
+  // Back to single-byte G0: JIS X 0201 Romaji when the first term is ISO 2022 IR 13 (PS3.5 K.1), else ASCII.
+  const back = initialTerm === ISO2022['ISO 2022 IR 13'] ? esc('(J') : esc('(B');
   const restore = (): void => {
-    if (s.g0 !== initial.g0) { out.push(...(initial.g0 === 'ascii' ? esc('(B') : initialTerm.escape!)); s.g0 = initial.g0; }
-    if (s.g1 !== initial.g1 && initial.g1) { out.push(...initialTerm.escape!); s.g1 = initial.g1; }
+    if (s.g0 !== initial.g0) { out.push(...(initial.g0 === 'ascii' ? back : initialTerm.escape!)); s.g0 = initial.g0; }
+    if (s.g1 !== initial.g1) { if (initial.g1) out.push(...initialTerm.escape!); s.g1 = initial.g1; }
   };
   for (const ch of text) {
     const code = ch.codePointAt(0)!;
     if (code < 0x80) {
       if (isDelimiter(code, vr)) restore();
-      if (s.g0 !== 'ascii') { out.push(...esc('(B')); s.g0 = 'ascii'; }
+      if (s.g0 !== 'ascii') { out.push(...back); s.g0 = 'ascii'; }
       out.push(code);
       continue;
     }
@@ -206,7 +208,7 @@ function encode2022(text: string, initial: State, terms: Term[], vr: VR): Buffer
     if (!hit) { out.push(0x3f); continue; } // not representable in the declared sets: '?'
     if (hit.term.g0 !== 'ascii' && s.g0 !== hit.term.g0) { out.push(...hit.term.escape!); s.g0 = hit.term.g0; }
     if (hit.term.g0 === 'ascii' && s.g1 !== hit.term.g1) {
-      if (s.g0 !== 'ascii') { out.push(...esc('(B')); s.g0 = 'ascii'; }
+      if (s.g0 !== 'ascii') { out.push(...back); s.g0 = 'ascii'; }
       out.push(...hit.term.escape!); s.g1 = hit.term.g1;
     }
     out.push(...hit.bytes);

@@ -4,7 +4,8 @@ export type Tag = number;
 export const tag = (group: number, element: number): Tag => ((group << 16) | element) >>> 0;
 export const groupOf = (t: Tag): number => t >>> 16;
 export const elementOf = (t: Tag): number => t & 0xffff;
-export const isPrivate = (t: Tag): boolean => (groupOf(t) & 1) === 1 && groupOf(t) > 0x0008;
+/** Odd groups are private (PS3.5 7.8); 0001-0007 are illegal there and treated as private too, so they are removed. */
+export const isPrivate = (t: Tag): boolean => (groupOf(t) & 1) === 1;
 /** Private Creator Data Elements (gggg,0010-00FF), PS3.5 7.8.1. */
 export const isPrivateCreator = (t: Tag): boolean => isPrivate(t) && elementOf(t) >= 0x10 && elementOf(t) <= 0xff;
 /** For a private data element (gggg,xxyy) the creator that reserves its block: (gggg,00xx). */

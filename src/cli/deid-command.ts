@@ -1,0 +1,152 @@
+import { availableParallelism } from 'node:os';
+import { join, resolve, relative } from 'node:path';
+import { mkdirSync, writeFileSync, renameSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import { CustosError } from '../errors.ts';
+import { CUSTOS_VERSION } from '../deid/deidentify.ts';
+import { type Profile, TABLE_EDITION, makeProfile } from '../deid/profile.ts';
+import { OPTION_CODES } from '../deid/method-codes.ts';
+import { keyIdOf, recipientKey } from '../deid/pseudonyms.ts';
+import { type InstanceOutcome, deidentifyFile } from '../pipeline/deid-file.ts';
+import { loadOrCreateKey } from '../store/key-file.ts';
+import { collectInputs } from './walk.ts';
+import { Progress } from './progress.ts';
+
+export interface DeidArgs {
+  inputs: string[];
+  out: string;
+  profile: string;
+  options: string[];
+  keyFile: string;
+  recipient?: string;
+  receipt?: string;
+  jobs: number;
+  quiet: boolean;
+}
+
+/** The receipt of a run (JSON, no PHI): what was applied, with which key id, and what happened to each input. */
+export interface Receipt {
+  kind: 'custos.deid.receipt/v1';
+  custosVersion: string;
+  profile: { standard: 'DICOM PS3.15 Annex E'; edition: string; name: 'basic'; options: string[]; methodCodes: string[] };
+  keyId: string;
+  recipient?: string;
+  summary: { inputs: number; released: number; heldBack: number; skipped: number; failed: number; inputBytes: number; outputBytes: number };
+  instances: Array<InstanceOutcome & { input?: unknown }>;
+}
+
+const IN_PROCESS_LIMIT = 16;
+
+export async function runDeid(args: DeidArgs): Promise<number> {
+  if (args.profile !== 'basic') throw new CustosError('USAGE', `unknown profile ${JSON.stringify(args.profile)}: the only profile is "basic" (PS3.15 E.1), refined with --option`);
+  let profile: Profile;
+  try {
+    profile = makeProfile(args.options);
+  } catch (e) {
+    throw new CustosError('USAGE', (e as Error).message);
+  }
+  const outDir = resolve(args.out);
+  const files = collectInputs(args.inputs, outDir);
+  if (files.some((f) => f === outDir)) throw new CustosError('USAGE', '--out must be a folder, not one of the inputs');
+  mkdirSync(outDir, { recursive: true });
+  const { key: deploymentKey, created } = loadOrCreateKey(args.keyFile);
+  if (created && !args.quiet) process.stderr.write(`custos: created a new pseudonymisation key at ${args.keyFile} (keep it safe and backed up)\n`);
+  const key = args.recipient ? recipientKey(deploymentKey, args.recipient) : deploymentKey;
+  const keyId = keyIdOf(key);
+
+  const started = performance.now();
+  const outcomes: InstanceOutcome[] = new Array(files.length);
+  const counts = { released: 0, held: 0, skipped: 0, failed: 0 };
+  const progress = new Progress(files.length, !args.quiet && process.stderr.isTTY === true);
+  let done = 0;
+  const record = (index: number, outcome: InstanceOutcome): void => {
+    outcomes[index] = outcome;
+    counts[outcome.status]++;
+    done++;
+    if (outcome.status !== 'released') {
+      const why = outcome.status === 'failed' ? outcome.error : outcome.reason;
+      const label = outcome.status === 'held' ? 'held back' : outcome.status;
+      if (!args.quiet || outcome.status === 'failed') {
+        process.stderr.write(`${progress.clearLine()}${label}: ${displayPath(files[index]!)}: ${why.code}: ${why.message}\n`);
+      }
+    }
+    progress.update(done, counts);
+  };
+
+  const jobs = Math.max(1, Math.min(args.jobs, files.length));
+  if (jobs === 1 || files.length <= IN_PROCESS_LIMIT) {
+    const settings = { profile, key };
+    files.forEach((f, i) => record(i, deidentifyFile(f, outDir, settings)));
+  } else {
+    await runInWorkers(files, jobs, { outDir, options: [...profile.options], keyHex: key.toString('hex') }, record);
+  }
+  progress.done();
+  const seconds = (performance.now() - started) / 1000;
+
+  const released = outcomes.filter((o): o is Extract<InstanceOutcome, { status: 'released' }> => o.status === 'released');
+  const inputBytes = outcomes.reduce((n, o) => n + (o.input?.bytes ?? 0), 0);
+  const outputBytes = released.reduce((n, o) => n + o.output.bytes, 0);
+  const options = [...profile.options].sort();
+  const receipt: Receipt = {
+    kind: 'custos.deid.receipt/v1',
+    custosVersion: CUSTOS_VERSION,
+    profile: {
+      standard: 'DICOM PS3.15 Annex E',
+      edition: TABLE_EDITION,
+      name: 'basic',
+      options,
+      methodCodes: ['113100', ...options.filter((o) => o !== 'clean-pixel-data' && o !== 'clean-recognizable-visual-features').map((o) => OPTION_CODES[o].CodeValue)],
+    },
+    keyId,
+    ...(args.recipient ? { recipient: args.recipient } : {}),
+    summary: { inputs: files.length, released: counts.released, heldBack: counts.held, skipped: counts.skipped, failed: counts.failed, inputBytes, outputBytes },
+    instances: outcomes,
+  };
+  const receiptPath = resolve(args.receipt ?? join(outDir, 'custos-receipt.json'));
+  mkdirSync(resolve(receiptPath, '..'), { recursive: true });
+  writeFileSync(receiptPath + '.tmp', JSON.stringify(receipt, null, 2) + '\n');
+  renameSync(receiptPath + '.tmp', receiptPath);
+
+  if (!args.quiet) {
+    const mb = inputBytes / 1e6;
+    process.stdout.write(
+      `released ${counts.released}, held back ${counts.held}, skipped ${counts.skipped}, failed ${counts.failed} ` +
+        `of ${files.length} input(s) in ${seconds.toFixed(2)} s (${(files.length / seconds).toFixed(1)} files/s, ${(mb / seconds).toFixed(1)} MB/s)\n` +
+        `output: ${outDir}\nreceipt: ${receiptPath}\nkey id: ${keyId}\n`,
+    );
+  }
+  return counts.failed > 0 ? 1 : 0;
+}
+
+const displayPath = (p: string): string => {
+  const rel = relative(process.cwd(), p);
+  return rel && !rel.startsWith('..') ? rel : p;
+};
+
+/** A fixed pool of worker threads fed one file at a time, so slow files do not stall a batch. */
+function runInWorkers(files: string[], jobs: number, init: { outDir: string; options: string[]; keyHex: string }, record: (i: number, o: InstanceOutcome) => void): Promise<void> {
+  return new Promise((resolveAll, reject) => {
+    let next = 0;
+    let finished = 0;
+    const workers: Worker[] = [];
+    const feed = (w: Worker): void => {
+      if (next < files.length) { const index = next++; w.postMessage({ index, path: files[index] }); }
+    };
+    for (let i = 0; i < jobs; i++) {
+      const w = new Worker(new URL('./deid-worker.ts', import.meta.url), { workerData: init });
+      workers.push(w);
+      w.on('message', (m: { index: number; outcome: InstanceOutcome }) => {
+        record(m.index, m.outcome);
+        finished++;
+        if (finished === files.length) { for (const x of workers) void x.terminate(); resolveAll(); } else feed(w);
+      });
+      w.on('error', (e) => { for (const x of workers) void x.terminate(); reject(e); });
+      // Two files in flight per worker keep it busy while the main thread records results.
+      feed(w); feed(w);
+    }
+  });
+}
+
+export function defaultJobs(): number {
+  return availableParallelism();
+}
