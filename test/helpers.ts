@@ -35,7 +35,7 @@ export function dciodvfyErrors(path: string): string[] {
   return (r.stderr + r.stdout)
     .split('\n')
     .filter((l) => /^Error/.test(l))
-    .map((l) => l.replace(/\s+-\s+\(0x[0-9a-f]+,0x[0-9a-f]+\).*$/i, '').trim())
+    .map((l) => l.replace(/\d+(\.\d+){2,}/g, '<uid>').trim())
     .sort();
 }
 
