@@ -25,8 +25,11 @@ export function plant(sample: string, dir: string, name: string, assignments: Re
   return dest;
 }
 
+/** dcmdump's reading of a file, converted to UTF-8 where dcmtk can (it cannot for some ISO 2022 sets). */
 export function dcmdump(path: string): string {
-  return execFileSync('dcmdump', ['+U8', '-q', path], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const r = spawnSync('dcmdump', ['+U8', '-q', path], { encoding: 'utf8' });
+  if (r.status === 0 && !/^F: /m.test(r.stderr)) return r.stdout;
+  return execFileSync('dcmdump', ['-q', path], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 /** Error lines of dicom3tools' dciodvfy, normalised so input and output can be compared. */

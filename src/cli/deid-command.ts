@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { join, resolve, relative } from 'node:path';
+import { join, resolve, relative, sep } from 'node:path';
 import { mkdirSync, writeFileSync, renameSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { CustosError } from '../errors.ts';
@@ -8,6 +8,7 @@ import { type Profile, TABLE_EDITION, makeProfile } from '../deid/profile.ts';
 import { OPTION_CODES } from '../deid/method-codes.ts';
 import { keyIdOf, recipientKey } from '../deid/pseudonyms.ts';
 import { type InstanceOutcome, deidentifyFile } from '../pipeline/deid-file.ts';
+import { removeStaleTemporaries } from '../dicom/file-io.ts';
 import { loadOrCreateKey } from '../store/key-file.ts';
 import { collectInputs } from './walk.ts';
 import { Progress } from './progress.ts';
@@ -46,9 +47,16 @@ export async function runDeid(args: DeidArgs): Promise<number> {
     throw new CustosError('USAGE', (e as Error).message);
   }
   const outDir = resolve(args.out);
+  for (const input of args.inputs) {
+    const abs = resolve(input);
+    if (abs === outDir || abs.startsWith(outDir + sep)) {
+      throw new CustosError('USAGE', `--out ${args.out} must not be an input nor contain one (${input}): outputs never mix with or replace inputs`);
+    }
+  }
   const files = collectInputs(args.inputs, outDir);
-  if (files.some((f) => f === outDir)) throw new CustosError('USAGE', '--out must be a folder, not one of the inputs');
   mkdirSync(outDir, { recursive: true });
+  const stale = removeStaleTemporaries(outDir);
+  if (stale && !args.quiet) process.stderr.write(`custos: removed ${stale} partial file(s) left by an interrupted run\n`);
   const { key: deploymentKey, created } = loadOrCreateKey(args.keyFile);
   if (created && !args.quiet) process.stderr.write(`custos: created a new pseudonymisation key at ${args.keyFile} (keep it safe and backed up)\n`);
   const key = args.recipient ? recipientKey(deploymentKey, args.recipient) : deploymentKey;

@@ -1,7 +1,36 @@
-import { linkSync, openSync, closeSync, writeSync, readSync, renameSync, unlinkSync, statSync, readFileSync, mkdirSync, fsyncSync } from 'node:fs';
+import { linkSync, readdirSync, openSync, closeSync, writeSync, readSync, renameSync, unlinkSync, statSync, readFileSync, mkdirSync, fsyncSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { type ByteSource, BufferSource, FileSource } from './byte-source.ts';
 import type { Chunk } from './write.ts';
+
+/** Suffix of the temporary files writeChunksAtomic renames into place: `.<name>.<pid>.<random>.custos-tmp`. */
+export const TEMP_SUFFIX = '.custos-tmp';
+
+/**
+ * Remove temporary files left under `dir` by a writer that crashed (its process is gone).
+ * Returns how many were removed. Files of live processes are left alone.
+ */
+export function removeStaleTemporaries(dir: string): number {
+  let removed = 0;
+  const visit = (d: string): void => {
+    let names: string[];
+    try { names = readdirSync(d); } catch { return; }
+    for (const name of names) {
+      const p = join(d, name);
+      if (name.endsWith(TEMP_SUFFIX)) {
+        const pid = Number(name.split('.').at(-3));
+        if (!Number.isInteger(pid) || !processAlive(pid)) { try { unlinkSync(p); removed++; } catch { /* raced */ } }
+      } else if (!name.startsWith('.') && statSync(p).isDirectory()) visit(p);
+    }
+  };
+  visit(dir);
+  return removed;
+}
+
+function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+}
 
 /** Files up to this size are read in one call; larger ones are read through a window. */
 const WHOLE_FILE_LIMIT = 64 << 20;
@@ -18,7 +47,7 @@ export function openSource(path: string): ByteSource {
  */
 export function writeChunksAtomic(path: string, chunks: Chunk[], source: ByteSource, opts: { fsync?: boolean; exclusive?: boolean } = {}): 'written' | 'exists' {
   mkdirSync(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}${TEMP_SUFFIX}`);
   const fd = openSync(tmp, 'w', 0o644);
   try {
     // Small chunks (element headers and values) are gathered into one write; large ones
