@@ -120,10 +120,11 @@ test('a run killed mid-way leaves only complete files; the next run cleans up an
   const inDir = series(150);
   const dataDir = tempDir();
   const out = tempDir();
-  const child = spawn(process.execPath, [join(REPO, 'bin', 'custos.js'), 'deid', inDir, '--out', out, '--data-dir', dataDir, '--jobs', '2', '-q']);
+  const child = spawn(process.execPath, [join(REPO, 'bin', 'custos.js'), 'deid', inDir, '--out', out, '--data-dir', dataDir, '--jobs', '2', '-q'], { stdio: 'ignore' });
+  const exited = new Promise((r) => child.once('exit', r)); // listen before anything can make it exit
   await new Promise((r) => setTimeout(r, 900));
   child.kill('SIGKILL');
-  await new Promise((r) => child.on('exit', r));
+  await exited;
   for (const f of filesUnder(out).filter((p) => p.endsWith('.dcm'))) assert.doesNotThrow(() => dcmdump(f), `partial file ${f}`);
   const rerun = runCli(['deid', inDir, '--out', out, '--data-dir', dataDir, '-q']);
   assert.equal(rerun.status, 0, rerun.stderr);

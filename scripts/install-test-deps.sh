@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests use as real peers and sample data, when they are missing:
+# dcmtk (dcmdump, dcmodify, dcmconv, dcmcjpeg), dicom3tools (dciodvfy), libgdcm-tools (gdcmanon),
+# python3-pydicom (real DICOM test files). Runs as `pretest`, so `npm test` works on a fresh machine.
+set -euo pipefail
+need=()
+command -v dcmdump >/dev/null 2>&1 || need+=(dcmtk)
+command -v dciodvfy >/dev/null 2>&1 || need+=(dicom3tools)
+command -v gdcmanon >/dev/null 2>&1 || need+=(libgdcm-tools)
+[ -d /usr/lib/python3/dist-packages/pydicom/data/test_files ] || need+=(python3-pydicom)
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  echo "installing test peers: ${need[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
