@@ -34,7 +34,7 @@ Options:
   --key-file <path>      pseudonymisation key (default <data-dir>/keys/deid.key, created on first use, mode 0600)
   --recipient <name>     derive a separate key for this recipient, so two recipients' data cannot be joined
   --receipt <file>       where to write the receipt (default <out>/custos-receipt.json)
-  --jobs <n>             worker threads (default: all cores, ${defaultJobs()} here)
+  --jobs <n>             worker threads for runs over 64 files (default: cores - 1, ${defaultJobs()} here)
   --data-dir <dir>       data directory (env CUSTOS_DATA_DIR; default ./custos-data)
   -q, --quiet            print failures only
   -h, --help             show this help
