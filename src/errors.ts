@@ -15,6 +15,16 @@ export type CustosErrorCode =
   // de-identification
   | 'DEID_BAD_OPTION'
   | 'DEID_KEY_INVALID'
+  // integrity log
+  | 'LOG_BAD_PROOF_REQUEST'
+  | 'LOG_PROOF_INVALID'
+  | 'LOG_ROOT_MISMATCH'
+  | 'LOG_CORRUPT'
+  | 'LOG_ROLLBACK'
+  | 'NOTE_MALFORMED'
+  | 'NOTE_UNVERIFIED'
+  | 'KEY_INVALID'
+  | 'PIXEL_DECODE'
   // CLI / configuration
   | 'USAGE'
   | 'IO';
