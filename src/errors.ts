@@ -21,6 +21,7 @@ export type CustosErrorCode =
   | 'LOG_ROOT_MISMATCH'
   | 'LOG_CORRUPT'
   | 'LOG_ROLLBACK'
+  | 'LOG_BUSY'
   | 'NOTE_MALFORMED'
   | 'NOTE_UNVERIFIED'
   | 'KEY_INVALID'

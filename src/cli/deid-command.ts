@@ -9,9 +9,71 @@ import { OPTION_CODES } from '../deid/method-codes.ts';
 import { keyIdOf, recipientKey } from '../deid/pseudonyms.ts';
 import { type InstanceOutcome, deidentifyFile } from '../pipeline/deid-file.ts';
 import { removeStaleTemporaries } from '../dicom/file-io.ts';
+import { recordDerivations } from '../pipeline/record-derivations.ts';
+import { openLogForWriting } from '../store/open-log.ts';
 import { loadOrCreateKey } from '../store/key-file.ts';
 import { collectInputs } from './walk.ts';
 import { Progress } from './progress.ts';
+import { dataDirOf, parseCommand } from './args.ts';
+import { OPTIONS } from '../deid/profile.ts';
+
+export const DEID_HELP = `Usage: custos deid <input>... --out <dir> [options]
+
+De-identify DICOM files (folders are read recursively) with the DICOM PS3.15 Basic Application Level
+Confidentiality Profile and the options given. One file per released instance is written under
+<dir>/<patient pseudonym>/<study UID>/<series UID>/<instance UID>.dcm; a JSON receipt without PHI
+records what was done. Instances with burned-in text risk are held back with a reason.
+
+Options:
+  --out <dir>            output folder (required); never overwrites an input
+  --profile basic        the profile (default and only value: basic)
+  --option <name>        add an option; repeat for more. One of:
+                         ${OPTIONS.join(',\n                         ')}
+  --key-file <path>      pseudonymisation key (default <data-dir>/keys/deid.key, created on first use, mode 0600)
+  --recipient <name>     derive a separate key for this recipient, so two recipients' data cannot be joined
+  --record               record each original and a derivation statement per output in the log
+                         (so "custos verify" reports outputs as derived)
+  --receipt <file>       where to write the receipt (default <out>/custos-receipt.json)
+  --jobs <n>             worker threads for runs over 64 files (default: cores - 1, ${defaultJobs()} here)
+  --data-dir <dir>       data directory (env CUSTOS_DATA_DIR; default ./custos-data)
+  -q, --quiet            print failures only
+  -h, --help             show this help
+
+Exit status: 0 every input released, held back or skipped (not DICOM) with a reason; 1 some inputs failed; 2 usage error.
+`;
+
+/** `custos deid`: parse arguments (usage errors throw USAGE) and run. */
+export async function deidMain(argv: string[]): Promise<number> {
+  const { values: v, positionals } = parseCommand(argv, {
+    out: { type: 'string' },
+    profile: { type: 'string', default: 'basic' },
+    option: { type: 'string', multiple: true, default: [] },
+    'key-file': { type: 'string' },
+    recipient: { type: 'string' },
+    receipt: { type: 'string' },
+    jobs: { type: 'string' },
+    record: { type: 'boolean', default: false },
+    quiet: { type: 'boolean', short: 'q', default: false },
+  });
+  if (v.help) { process.stdout.write(DEID_HELP); return 0; }
+  if (positionals.length === 0) throw new CustosError('USAGE', 'no input given');
+  if (!v.out) throw new CustosError('USAGE', '--out <dir> is required');
+  const jobs = v.jobs === undefined ? defaultJobs() : Number(v.jobs);
+  if (!Number.isInteger(jobs) || jobs < 1) throw new CustosError('USAGE', `--jobs must be a whole number >= 1, got ${JSON.stringify(v.jobs)}`);
+  const dataDir = dataDirOf(v['data-dir']);
+  return runDeid({
+    inputs: positionals,
+    out: v.out,
+    profile: v.profile!,
+    options: v.option!.flatMap((o) => o.split(',')).map((o) => o.trim()).filter(Boolean),
+    keyFile: v['key-file'] ?? join(dataDir, 'keys', 'deid.key'),
+    ...(v.recipient ? { recipient: v.recipient } : {}),
+    ...(v.receipt ? { receipt: v.receipt } : {}),
+    jobs,
+    quiet: v.quiet!,
+    ...(v.record ? { recordInLog: dataDir } : {}),
+  });
+}
 
 export interface DeidArgs {
   inputs: string[];
@@ -23,6 +85,8 @@ export interface DeidArgs {
   receipt?: string;
   jobs: number;
   quiet: boolean;
+  /** Record derivation statements in the log of this data directory. */
+  recordInLog?: string;
 }
 
 /** The receipt of a run (JSON, no PHI): what was applied, with which key id, and what happened to each input. */
@@ -111,6 +175,16 @@ export async function runDeid(args: DeidArgs): Promise<number> {
     summary: { inputs: files.length, released: counts.released, heldBack: counts.held, skipped: counts.skipped, failed: counts.failed, inputBytes, outputBytes },
     instances: outcomes,
   };
+  if (args.recordInLog && released.length) {
+    const { log, signer, release } = openLogForWriting(args.recordInLog);
+    try {
+      const pairs = outcomes.flatMap((o, i) => (o.status === 'released' ? [{ i, input: files[i]!, output: join(outDir, o.output.path) }] : []));
+      const indexes = await recordDerivations(pairs, log, signer, { edition: TABLE_EDITION, options });
+      pairs.forEach((p, k) => { (outcomes[p.i] as Extract<InstanceOutcome, { status: 'released' }>).logIndex = indexes[k]!; });
+    } finally {
+      release();
+    }
+  }
   const receiptPath = resolve(args.receipt ?? join(outDir, 'custos-receipt.json'));
   mkdirSync(resolve(receiptPath, '..'), { recursive: true });
   writeFileSync(receiptPath + '.tmp', JSON.stringify(receipt, null, 2) + '\n');

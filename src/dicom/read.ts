@@ -23,6 +23,8 @@ const MAX_DEPTH = 32;
 export interface ReadOptions {
   /** Top-level pixel data at least this long is left in the source as a byte range. Default 1 MiB. */
   streamThreshold?: number;
+  /** Stop before top-level pixel data: header only, for damaged files (verification of what they claim to be). */
+  stopAtPixelData?: boolean;
 }
 
 interface Cursor {
@@ -31,6 +33,7 @@ interface Cursor {
   explicit: boolean;
   little: boolean;
   streamThreshold: number;
+  stopAtPixelData?: boolean;
 }
 
 const u16 = (b: Buffer, o: number, little: boolean): number => (little ? b.readUInt16LE(o) : b.readUInt16BE(o));
@@ -72,7 +75,7 @@ export function readDicom(src: ByteSource, options: ReadOptions = {}): DicomFile
     }
     pos = 0;
   }
-  const c: Cursor = { src: dsSource, pos, explicit: ts.explicitVR, little: ts.littleEndian, streamThreshold };
+  const c: Cursor = { src: dsSource, pos, explicit: ts.explicitVR, little: ts.littleEndian, streamThreshold, stopAtPixelData: options.stopAtPixelData ?? false };
   const dataset = readElements(c, dsSource.size, 0);
   if (dataset.elements.length === 0) throw new CustosError('DICOM_NOT_DICOM', 'no data elements found');
   return { meta, dataset, transferSyntax: ts, hadMeta };
@@ -115,6 +118,7 @@ function readElements(c: Cursor, end: number, depth: number): Dataset {
     }
     const peek = c.src.read(c.pos, 4);
     const t = ((u16(peek, 0, c.little) << 16) | u16(peek, 2, c.little)) >>> 0;
+    if (depth === 0 && c.stopAtPixelData && t === Tags.PixelData) break;
     if (t === Tags.ItemDelimitationItem) {
       c.pos += 8;
       undefinedLength = true;

@@ -10,7 +10,7 @@ import { type ActionCounts, type DeidSettings, deidentify } from '../deid/deiden
 
 /** What happened to one input, as recorded in the receipt (no PHI: hashes, counts, pseudonymous paths). */
 export type InstanceOutcome =
-  | { status: 'released'; input: Digest; output: Digest & { path: string }; actions: ActionCounts }
+  | { status: 'released'; input: Digest; output: Digest & { path: string }; actions: ActionCounts; logIndex?: number }
   | { status: 'held'; input: Digest; reason: { code: string; message: string } }
   | { status: 'skipped'; input: Digest; reason: { code: string; message: string } }
   | { status: 'failed'; input?: Digest; error: { code: string; message: string } };

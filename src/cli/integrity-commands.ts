@@ -1,0 +1,167 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import Fastify from 'fastify';
+import { CustosError } from '../errors.ts';
+import { logRoutes } from '../api/log-routes.ts';
+import { type LogView, type Verdict, verifyFile } from '../pipeline/integrity.ts';
+import { type ProofKit, buildProofKit, checkAgainstTrusted, kitView, localView } from '../pipeline/log-views.ts';
+import { signFiles } from '../pipeline/sign-files.ts';
+import { loadOrCreateLogKey } from '../store/log-key.ts';
+import { LogStore } from '../store/log-store.ts';
+import { logDirOf, logKeyPathOf, openLogForReading, openLogForWriting } from '../store/open-log.ts';
+import { dataDirOf, parseCommand } from './args.ts';
+import { collectInputs } from './walk.ts';
+import { parseVerifierKey } from '../integrity/note.ts';
+
+export const SIGN_HELP = `Usage: custos sign <file|dir>... [--source <label>] [--data-dir <dir>]
+
+Record DICOM files in the local transparency log (for sites without the gateway): a signed ingest
+statement per instance binding its decoded pixels, geometry and header, appended in batches under a
+signed checkpoint. Files already recorded with the same content are not recorded again.
+
+Options:
+  --source <label>   where the files came from (default "cli")
+  --data-dir <dir>   data directory (env CUSTOS_DATA_DIR; default ./custos-data)
+Exit status: 0 all recorded; 1 some files could not be read; 2 usage error.
+`;
+
+export const VERIFY_HELP = `Usage: custos verify <file|dir>... [--json] [--kit <file>] [--log-key <vkey>] [--checkpoint <file>] [--data-dir <dir>]
+
+For each file: authentic (unchanged since ingest), derived (a de-identified copy whose derivation is
+logged), tampered (what differs: header, geometry, which frames) or unknown. Inclusion is proven
+against the signed checkpoint, and the log must extend every checkpoint seen before (roll-back check).
+
+Options:
+  --json               one JSON object per file on stdout
+  --kit <file>         verify offline against a patient proof kit instead of the local log
+  --log-key <vkey>     the log's verifier key, from a source you trust (else the data directory's)
+  --checkpoint <file>  a checkpoint you trust (e.g. from a witness) that the log must extend
+  --data-dir <dir>     data directory (env CUSTOS_DATA_DIR; default ./custos-data)
+Exit status: 0 all authentic or derived (files that are not DICOM are listed as skipped); 1 any tampered (or the log
+failed its checks); 3 any unknown; 2 usage error.
+`;
+
+export const LOG_HELP = `Usage: custos log <key|checkpoint|serve> [options]
+
+  log key                          print the log's verifier key (signed-note vkey form)
+  log checkpoint                   print the latest signed checkpoint
+  log serve [--host 127.0.0.1] [--port 8081]
+                                   serve the log read-only over HTTP (c2sp.org/tlog-tiles under /log)
+Options: --data-dir <dir> (env CUSTOS_DATA_DIR; default ./custos-data)
+`;
+
+export const KIT_HELP = `Usage: custos proof-kit --study <Study Instance UID> --out <file> [--data-dir <dir>]
+
+Write a patient proof kit (JSON) for one study: its signed statements, their salts, inclusion proofs,
+the log's verifier key and a signed checkpoint — enough to verify the patient's own copy offline with
+"custos verify <files> --kit <file>". The kit identifies the study: hand it to the patient only.
+`;
+
+export async function signMain(argv: string[]): Promise<number> {
+  const { values: v, positionals } = parseCommand(argv, { source: { type: 'string', default: 'cli' } });
+  if (v.help) { process.stdout.write(SIGN_HELP); return 0; }
+  if (!positionals.length) throw new CustosError('USAGE', 'no input given');
+  const files = collectInputs(positionals);
+  const { log, signer, release } = openLogForWriting(dataDirOf(v['data-dir']));
+  try {
+    const outcomes = await signFiles(files, log, signer, v.source!, (acked, size) => {
+      process.stdout.write(`checkpoint ${size}: recorded ${acked.length}\n`);
+    });
+    let failed = 0;
+    for (const o of outcomes) {
+      if (o.status === 'failed') { failed++; process.stderr.write(`failed: ${o.path}: ${o.error.code}: ${o.error.message}\n`); }
+    }
+    const recorded = outcomes.filter((o) => o.status === 'recorded').length;
+    const already = outcomes.filter((o) => o.status === 'already').length;
+    process.stdout.write(`recorded ${recorded}, already in the log ${already}, failed ${failed}; log size ${log.size}\n`);
+    return failed ? 1 : 0;
+  } finally {
+    release();
+  }
+}
+
+function describe(v: Verdict): string {
+  switch (v.status) {
+    case 'authentic': return `log #${v.index}, ingested ${v.time} from ${v.source}, signed by ${v.signer}`;
+    case 'derived': return `log #${v.index}, de-identified ${v.time} (PS3.15 ${v.profile.edition}${v.profile.options.length ? ' + ' + v.profile.options.join(', ') : ''})${v.parentIndex !== undefined ? `, from log #${v.parentIndex}` : ''}`;
+    case 'tampered': return `${v.reason}${v.index !== undefined ? ` (log #${v.index})` : ''}`;
+    case 'unknown': case 'skipped': return v.reason;
+  }
+}
+
+export async function verifyMain(argv: string[]): Promise<number> {
+  const { values: v, positionals } = parseCommand(argv, {
+    json: { type: 'boolean', default: false }, kit: { type: 'string' }, 'log-key': { type: 'string' }, checkpoint: { type: 'string' },
+  });
+  if (v.help) { process.stdout.write(VERIFY_HELP); return 0; }
+  if (!positionals.length) throw new CustosError('USAGE', 'no input given');
+  const files = collectInputs(positionals);
+  let view: LogView | undefined;
+  let emptyReason: string | undefined;
+  if (v.kit) {
+    view = kitView(JSON.parse(readFileSync(v.kit, 'utf8')) as ProofKit, v['log-key']);
+  } else {
+    const { log, verifier } = openLogForReading(dataDirOf(v['data-dir']), v['log-key']);
+    if (log.size === 0 && !safeHasCheckpoint(log)) emptyReason = 'the log is empty';
+    else {
+      checkAgainstTrusted(log, verifier, v.checkpoint ? readFileSync(v.checkpoint, 'utf8') : undefined);
+      view = localView(log, verifier);
+    }
+  }
+  let worst = 0;
+  for (const file of files) {
+    const verdict: Verdict = view ? await verifyFile(file, view) : { status: 'unknown', reason: emptyReason! };
+    if (verdict.status === 'tampered') worst = Math.max(worst, 2);
+    if (verdict.status === 'unknown') worst = Math.max(worst, 1);
+    if (v.json) process.stdout.write(JSON.stringify({ file, ...verdict }) + '\n');
+    else process.stdout.write(`${verdict.status.padEnd(9)} ${file}: ${describe(verdict)}\n`);
+  }
+  return worst === 2 ? 1 : worst === 1 ? 3 : 0;
+}
+
+function safeHasCheckpoint(log: LogStore): boolean {
+  try { return Boolean(log.checkpoint); } catch { return false; }
+}
+
+export async function logMain(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  const { values: v } = parseCommand(rest, { host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string', default: '8081' } });
+  if (v.help || !sub || sub === 'help') { process.stdout.write(LOG_HELP); return 0; }
+  const dataDir = dataDirOf(v['data-dir']);
+  if (sub === 'key') {
+    process.stdout.write(loadOrCreateLogKey(logKeyPathOf(dataDir)).vkey + '\n');
+    return 0;
+  }
+  if (sub === 'checkpoint') {
+    const { log, release } = openLogForWriting(dataDir); // publishes a checkpoint for a new log
+    try { process.stdout.write(log.checkpoint.note); } finally { release(); }
+    return 0;
+  }
+  if (sub === 'serve') {
+    const port = Number(v.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CustosError('USAGE', `--port must be 0-65535, got ${JSON.stringify(v.port)}`);
+    { const { release } = openLogForWriting(dataDir); release(); } // make sure a signed checkpoint exists
+    const vkey = loadOrCreateLogKey(logKeyPathOf(dataDir)).vkey;
+    const app = Fastify({ logger: false });
+    await app.register(logRoutes(() => LogStore.open(logDirOf(dataDir), parseVerifierKey(vkey))));
+    const address = await app.listen({ host: v.host!, port });
+    process.stdout.write(`custos log: serving ${address}/log/checkpoint (tlog-tiles under ${address}/log/)\nverifier key: ${vkey}\ndata directory: ${dataDir}\n`);
+    await new Promise<void>((resolveStop) => {
+      const stop = (): void => { void app.close().then(() => resolveStop()); };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+    return 0;
+  }
+  throw new CustosError('USAGE', `unknown log command ${JSON.stringify(sub)}`);
+}
+
+export async function proofKitMain(argv: string[]): Promise<number> {
+  const { values: v } = parseCommand(argv, { study: { type: 'string' }, out: { type: 'string' } });
+  if (v.help) { process.stdout.write(KIT_HELP); return 0; }
+  if (!v.study || !v.out) throw new CustosError('USAGE', '--study <uid> and --out <file> are required');
+  const { log, vkey } = openLogForReading(dataDirOf(v['data-dir']));
+  const kit = buildProofKit(log, vkey, v.study);
+  writeFileSync(v.out, JSON.stringify(kit, null, 2) + '\n', { mode: 0o600 });
+  process.stdout.write(`wrote ${v.out}: ${kit.entries.length} statement(s), checkpoint size ${log.checkpoint.body.size}\n`);
+  return 0;
+}

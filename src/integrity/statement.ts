@@ -1,0 +1,62 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { canonicalJSON } from './canonical-json.ts';
+import type { ContentDigests } from './content.ts';
+import { signEd25519, verifyEd25519 } from './ed25519.ts';
+
+/** Which instance a statement is about (private: never written to the public log). */
+export interface InstanceIds { sopClassUID: string; sopInstanceUID: string; studyInstanceUID: string; seriesInstanceUID: string }
+
+/** "This instance, with this content, was ingested here at this time" (signed by the gateway). */
+export interface IngestStatement {
+  type: 'custos/ingest/v1';
+  instance: InstanceIds;
+  content: ContentDigests;
+  source: string;
+  time: string;
+  signer: string;
+}
+
+/** "This de-identified output derives from a logged original", without revealing the original. */
+export interface DerivationStatement {
+  type: 'custos/derivation/v1';
+  instance: InstanceIds;
+  content: ContentDigests;
+  /** SHA-256(salt || parent leaf hash): provable with the salt, unlinkable without it. */
+  parent: string;
+  profile: { edition: string; options: string[] };
+  pixelsChanged: boolean;
+  time: string;
+  signer: string;
+}
+
+export type Statement = IngestStatement | DerivationStatement;
+
+export interface SignedStatement { statement: Statement; signature: string }
+
+export function statementBytes(s: Statement): Buffer {
+  return Buffer.from(canonicalJSON(s), 'utf8');
+}
+
+export function signStatement(s: Statement, key: KeyObject): SignedStatement {
+  return { statement: s, signature: signEd25519(key, statementBytes(s)).toString('base64') };
+}
+
+export function verifyStatement(s: SignedStatement, key: KeyObject): boolean {
+  return verifyEd25519(key, statementBytes(s.statement), Buffer.from(s.signature, 'base64'));
+}
+
+export const newSalt = (): string => randomBytes(32).toString('hex');
+
+/**
+ * The log leaf of a statement: a salted commitment, so the public log reveals nothing about the
+ * instance (no UIDs, names or bare pixel hashes); destroying the salt makes the entry unlinkable.
+ */
+export function commitment(salt: string, s: SignedStatement): Buffer {
+  return createHash('sha256').update('custos/commitment/v1\0').update(Buffer.from(salt, 'hex')).update(canonicalJSON(s), 'utf8').digest();
+}
+
+/** The parent reference of a derivation: SHA-256(salt || parent leaf hash). */
+export function parentReference(salt: string, parentLeafHash: Buffer): string {
+  return createHash('sha256').update(Buffer.from(salt, 'hex')).update(parentLeafHash).digest('hex');
+}

@@ -1,0 +1,94 @@
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CustosError } from '../errors.ts';
+import { type Checkpoint, parseCheckpoint } from '../integrity/checkpoint.ts';
+import { verifyConsistency } from '../integrity/merkle.ts';
+import { type NoteVerifier, openNote, parseVerifierKey } from '../integrity/note.ts';
+import type { SignedStatement } from '../integrity/statement.ts';
+import type { LogRecord, LogStore } from '../store/log-store.ts';
+import type { LogView } from './integrity.ts';
+
+/** The local log as a LogView; proofs are computed from the entries and checked against the signed checkpoint. */
+export function localView(log: LogStore, verifier: NoteVerifier): LogView {
+  const { body } = log.checkpoint;
+  return {
+    checkpoint: body,
+    verifier,
+    candidates(sop, pixelRoot) {
+      const idx = new Set([...log.findBySop(sop), ...(pixelRoot ? log.findByPixelRoot(pixelRoot) : [])]);
+      return [...idx].sort((a, b) => b - a).map((i) => log.record(i)!).filter(Boolean);
+    },
+    entry: (i) => (i < log.size ? log.entry(i) : undefined),
+    inclusionProof: (i, size) => log.tree.inclusionProof(i, size),
+  };
+}
+
+/**
+ * Roll-back protection: the verifier remembers the last checkpoint it accepted (<log dir>/verifier-checkpoint,
+ * or one given by the user) and requires the current log to extend it (RFC 9162 2.1.4 consistency).
+ */
+export function checkAgainstTrusted(log: LogStore, verifier: NoteVerifier, trustedNote?: string): void {
+  const statePath = join(log.dir, 'verifier-checkpoint');
+  const note = trustedNote ?? (existsSync(statePath) ? readFileSync(statePath, 'utf8') : undefined);
+  const current = log.checkpoint;
+  if (note) {
+    const trusted = parseCheckpoint(openNote(note, [verifier]).text);
+    if (trusted.size > current.body.size) {
+      throw new CustosError('LOG_ROLLBACK', `the log was rolled back: it now commits to ${current.body.size} entries, but a checkpoint for ${trusted.size} was seen before`);
+    }
+    try {
+      if (trusted.size > 0) verifyConsistency(trusted.size, current.body.size, trusted.root, current.body.root, log.tree.consistencyProof(trusted.size, current.body.size));
+    } catch (e) {
+      throw new CustosError('LOG_ROLLBACK', `the log is not an extension of the checkpoint seen before (size ${trusted.size}): ${(e as Error).message}`);
+    }
+  }
+  if (!trustedNote) {
+    writeFileSync(statePath + '.tmp', current.note);
+    renameSync(statePath + '.tmp', statePath);
+  }
+}
+
+/** A patient proof kit: everything needed to verify one study's files offline (JSON, no other input). */
+export interface ProofKit {
+  kind: 'custos.proof-kit/v1';
+  log: { origin: string; vkey: string };
+  checkpoint: string;
+  entries: Array<{ index: number; entry: string; salt: string; signed: SignedStatement; inclusionProof: string[] }>;
+}
+
+export function buildProofKit(log: LogStore, vkey: string, studyInstanceUID: string): ProofKit {
+  const { note, body } = log.checkpoint;
+  const entries = log
+    .findByStudy(studyInstanceUID)
+    .filter((i) => i < body.size)
+    .map((i) => log.record(i)!)
+    .filter((r) => r.salt && r.signed)
+    .map((r) => ({
+      index: r.index,
+      entry: log.entry(r.index).toString('base64'),
+      salt: r.salt!,
+      signed: r.signed!,
+      inclusionProof: log.tree.inclusionProof(r.index, body.size).map((p) => p.toString('base64')),
+    }));
+  if (entries.length === 0) throw new CustosError('USAGE', 'no logged instance of that study is covered by the current checkpoint');
+  return { kind: 'custos.proof-kit/v1', log: { origin: body.origin, vkey }, checkpoint: note, entries };
+}
+
+/** A proof kit as a LogView. `pinnedVkey` (from a trusted source) overrides the key inside the kit. */
+export function kitView(kit: ProofKit, pinnedVkey?: string): LogView {
+  if (kit.kind !== 'custos.proof-kit/v1') throw new CustosError('USAGE', `not a Custos proof kit (kind ${JSON.stringify(kit.kind)})`);
+  const verifier = parseVerifierKey(pinnedVkey ?? kit.log.vkey);
+  const checkpoint: Checkpoint = parseCheckpoint(openNote(kit.checkpoint, [verifier]).text);
+  const byIndex = new Map(kit.entries.map((e) => [e.index, e]));
+  return {
+    checkpoint,
+    verifier,
+    candidates(sop, pixelRoot) {
+      return kit.entries
+        .filter((e) => e.signed.statement.instance.sopInstanceUID === sop || (pixelRoot && e.signed.statement.content.pixelRoot === pixelRoot))
+        .map((e): LogRecord => ({ index: e.index, salt: e.salt, signed: e.signed }));
+    },
+    entry: (i) => (byIndex.has(i) ? Buffer.from(byIndex.get(i)!.entry, 'base64') : undefined),
+    inclusionProof: (i) => (byIndex.get(i)?.inclusionProof ?? []).map((p) => Buffer.from(p, 'base64')),
+  };
+}

@@ -1,0 +1,56 @@
+import { randomBytes } from 'node:crypto';
+import { compareContent } from '../integrity/compare.ts';
+import type { NoteSigner } from '../integrity/note.ts';
+import { leafHash } from '../integrity/rfc6962.ts';
+import { type DerivationStatement, type IngestStatement, parentReference, signStatement } from '../integrity/statement.ts';
+import type { LogStore } from '../store/log-store.ts';
+import { type Described, describeFile } from './integrity.ts';
+
+/**
+ * Record de-identified outputs in the log: each original gets an ingest statement (unless already
+ * logged with the same content) and each output a derivation statement whose parent reference is
+ * SHA-256(salt || parent leaf hash) — provable by whoever holds the salt, unlinkable to anyone else.
+ * Returns the derivation's log index per pair.
+ */
+export async function recordDerivations(
+  pairs: Array<{ input: string; output: string }>,
+  log: LogStore,
+  signer: NoteSigner,
+  profile: { edition: string; options: string[] },
+): Promise<number[]> {
+  const time = new Date().toISOString();
+  const described: Array<{ input: Described; output: Described }> = [];
+  for (const p of pairs) described.push({ input: await describeFile(p.input), output: await describeFile(p.output) });
+
+  // 1. Originals: reuse an ingest record with the same content, else record one.
+  const parentIndex: number[] = new Array(described.length);
+  const toIngest: number[] = [];
+  described.forEach(({ input }, i) => {
+    const hit = log.findBySop(input.ids.sopInstanceUID).find((idx) => {
+      const s = log.record(idx)?.signed?.statement;
+      return s?.type === 'custos/ingest/v1' && compareContent(s.content, input.content) === undefined;
+    });
+    if (hit !== undefined) parentIndex[i] = hit; else toIngest.push(i);
+  });
+  const ingested = log.appendBatch(toIngest.map((i) => ({
+    signed: signStatement({ type: 'custos/ingest/v1', instance: described[i]!.input.ids, content: described[i]!.input.content, source: 'deid-input', time, signer: signer.name } satisfies IngestStatement, signer.key),
+  })));
+  toIngest.forEach((i, k) => { parentIndex[i] = ingested.indexes[k]!; });
+
+  // 2. Outputs: derivation statements pointing at their parent through a salted reference.
+  const items = described.map(({ input, output }, i) => {
+    const salt = randomBytes(32).toString('hex');
+    const statement: DerivationStatement = {
+      type: 'custos/derivation/v1',
+      instance: output.ids,
+      content: output.content,
+      parent: parentReference(salt, leafHash(log.entry(parentIndex[i]!))),
+      profile,
+      pixelsChanged: input.content.pixelRoot !== output.content.pixelRoot,
+      time,
+      signer: signer.name,
+    };
+    return { signed: signStatement(statement, signer.key), parent: { index: parentIndex[i]!, salt } };
+  });
+  return log.appendBatch(items).indexes;
+}

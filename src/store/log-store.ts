@@ -1,0 +1,222 @@
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, truncateSync, unlinkSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { CustosError } from '../errors.ts';
+import { type Checkpoint, formatCheckpoint, parseCheckpoint } from '../integrity/checkpoint.ts';
+import { MerkleTree } from '../integrity/merkle.ts';
+import { type NoteSigner, type NoteVerifier, openNote, signNote } from '../integrity/note.ts';
+import { HASH_SIZE } from '../integrity/rfc6962.ts';
+import { type SignedStatement, commitment, newSalt, verifyStatement } from '../integrity/statement.ts';
+
+/*
+ * The transparency log on disk, in <data-dir>/log:
+ *   entries          public leaves: 32-byte commitments, appended, never rewritten
+ *   statements.jsonl private: {index, salt, signed statement} per line (erasable: drop the salt)
+ *   checkpoint       the latest signed checkpoint (c2sp.org/tlog-checkpoint)
+ * An append writes statements, then entries, each fsynced, then a new checkpoint (write, fsync,
+ * rename): an entry is acknowledged once its checkpoint is on disk. On open, a torn tail is cut,
+ * the entries must reproduce the signed root, and every entry past the checkpoint must be backed by
+ * a signed statement — a forged or edited entry stops the log (LOG_CORRUPT).
+ */
+
+/** A private record; `parent` keeps what proves a derivation's parent reference (never public). */
+export interface LogRecord { index: number; salt: string | null; signed: SignedStatement | null; parent?: { index: number; salt: string } }
+
+export class LogStore {
+  readonly dir: string;
+  readonly origin: string;
+  readonly tree = new MerkleTree();
+  private readonly signer: NoteSigner | undefined;
+  private readonly verifier: NoteVerifier;
+  private readonly records = new Map<number, LogRecord>();
+  private readonly bySop = new Map<string, number[]>();
+  private readonly byPixelRoot = new Map<string, number[]>();
+  private readonly byStudy = new Map<string, number[]>();
+  private checkpointText = '';
+  private checkpointValue: Checkpoint | undefined;
+  private entries: Buffer[] = [];
+
+  private constructor(dir: string, verifier: NoteVerifier, signer: NoteSigner | undefined) {
+    this.dir = dir;
+    this.verifier = verifier;
+    this.signer = signer;
+    this.origin = verifier.name;
+  }
+
+  /** Open for appending (signer given) or for reading only. Throws LOG_CORRUPT on any inconsistency. */
+  static open(dir: string, verifier: NoteVerifier, signer?: NoteSigner): LogStore {
+    const log = new LogStore(dir, verifier, signer);
+    if (signer) mkdirSync(dir, { recursive: true });
+    log.load();
+    return log;
+  }
+
+  private path(name: string): string {
+    return join(this.dir, name);
+  }
+
+  private load(): void {
+    // Entries: a torn last write leaves a partial leaf, which was never acknowledged.
+    const entriesPath = this.path('entries');
+    let raw = existsSync(entriesPath) ? readFileSync(entriesPath) : Buffer.alloc(0);
+    const whole = raw.length - (raw.length % HASH_SIZE);
+    if (whole !== raw.length) {
+      if (this.signer) truncateSync(entriesPath, whole);
+      raw = raw.subarray(0, whole);
+    }
+    for (let o = 0; o < raw.length; o += HASH_SIZE) {
+      const e = Buffer.from(raw.subarray(o, o + HASH_SIZE));
+      this.entries.push(e);
+      this.tree.appendData(e);
+    }
+    // Private statements; only the last line may be torn.
+    const stPath = this.path('statements.jsonl');
+    const lines = existsSync(stPath) ? readFileSync(stPath, 'utf8').split('\n') : [];
+    lines.forEach((line, i) => {
+      if (!line) return;
+      let rec: LogRecord;
+      try {
+        rec = JSON.parse(line) as LogRecord;
+      } catch {
+        if (i >= lines.length - 2) return; // torn final line
+        throw new CustosError('LOG_CORRUPT', `statements file line ${i + 1} is not valid JSON`);
+      }
+      if (rec.index >= this.entries.length) return; // written before a crash, never acknowledged
+      if (rec.salt && rec.signed && !commitment(rec.salt, rec.signed).equals(this.entries[rec.index]!)) return; // superseded
+      this.index(rec);
+    });
+    // The signed checkpoint pins what was acknowledged.
+    const cpPath = this.path('checkpoint');
+    let size = 0;
+    if (existsSync(cpPath)) {
+      this.checkpointText = readFileSync(cpPath, 'utf8');
+      const cp = parseCheckpoint(openNote(this.checkpointText, [this.verifier]).text);
+      if (cp.origin !== this.origin) throw new CustosError('LOG_CORRUPT', `checkpoint origin ${cp.origin} is not this log's (${this.origin})`);
+      if (cp.size > this.tree.size) throw new CustosError('LOG_CORRUPT', `the log holds ${this.tree.size} entries but its signed checkpoint commits to ${cp.size}: entries were removed or rolled back`);
+      if (!this.tree.root(cp.size).equals(cp.root)) throw new CustosError('LOG_CORRUPT', `the entries do not reproduce the signed root at size ${cp.size}: the log storage was modified`);
+      this.checkpointValue = cp;
+      size = cp.size;
+    }
+    for (let i = size; i < this.tree.size; i++) {
+      const rec = this.records.get(i);
+      if (!rec?.salt || !rec.signed || !verifyStatement(rec.signed, this.verifier.key) || !commitment(rec.salt, rec.signed).equals(this.entries[i]!)) {
+        throw new CustosError('LOG_CORRUPT', `entry ${i} is not backed by a signed statement: it was forged or corrupted`);
+      }
+    }
+    if (this.signer && this.checkpointValue?.size !== this.tree.size) this.publish();
+  }
+
+  private index(rec: LogRecord): void {
+    this.records.set(rec.index, rec);
+    const s = rec.signed?.statement;
+    if (!s) return;
+    const add = (m: Map<string, number[]>, k: string | null | undefined): void => {
+      if (!k) return;
+      const l = m.get(k);
+      if (l) { if (!l.includes(rec.index)) l.push(rec.index); } else m.set(k, [rec.index]);
+    };
+    add(this.bySop, s.instance.sopInstanceUID);
+    add(this.byStudy, s.instance.studyInstanceUID);
+    add(this.byPixelRoot, s.content.pixelRoot);
+  }
+
+  get size(): number {
+    return this.tree.size;
+  }
+
+  /** The latest signed checkpoint note, and its parsed body. */
+  get checkpoint(): { note: string; body: Checkpoint } {
+    if (!this.checkpointValue) throw new CustosError('LOG_CORRUPT', 'the log has no signed checkpoint yet');
+    return { note: this.checkpointText, body: this.checkpointValue };
+  }
+
+  entry(i: number): Buffer {
+    return this.entries[i]!;
+  }
+
+  record(i: number): LogRecord | undefined {
+    return this.records.get(i);
+  }
+
+  findBySop(uid: string): number[] {
+    return this.bySop.get(uid) ?? [];
+  }
+  findByPixelRoot(root: string): number[] {
+    return this.byPixelRoot.get(root) ?? [];
+  }
+  findByStudy(uid: string): number[] {
+    return this.byStudy.get(uid) ?? [];
+  }
+
+  /**
+   * Append signed statements as one batch: one fsync per file and one checkpoint for all of them.
+   * Returns their indexes once the checkpoint that includes them is durable (acknowledged).
+   */
+  appendBatch(items: Array<{ signed: SignedStatement; parent?: { index: number; salt: string } }>): { indexes: number[]; checkpoint: string } {
+    if (!this.signer) throw new CustosError('LOG_CORRUPT', 'log opened read-only');
+    if (items.length === 0) return { indexes: [], checkpoint: this.checkpointText };
+    const start = this.tree.size;
+    const recs: LogRecord[] = items.map((it, i) => ({ index: start + i, salt: newSalt(), signed: it.signed, ...(it.parent ? { parent: it.parent } : {}) }));
+    const leaves = recs.map((r) => commitment(r.salt!, r.signed!));
+    appendDurably(this.path('statements.jsonl'), Buffer.from(recs.map((r) => JSON.stringify(r) + '\n').join(''), 'utf8'));
+    appendDurably(this.path('entries'), Buffer.concat(leaves));
+    for (let i = 0; i < recs.length; i++) {
+      this.entries.push(leaves[i]!);
+      this.tree.appendData(leaves[i]!);
+      this.index(recs[i]!);
+    }
+    this.publish();
+    return { indexes: recs.map((r) => r.index), checkpoint: this.checkpointText };
+  }
+
+  private publish(): void {
+    const body: Checkpoint = { origin: this.origin, size: this.tree.size, root: this.tree.root(), extensions: [] };
+    const note = signNote(formatCheckpoint(body), this.signer!);
+    const tmp = this.path(`checkpoint.${process.pid}.tmp`);
+    const fd = openSync(tmp, 'w', 0o644);
+    try { writeSync(fd, note); fsyncSync(fd); } finally { closeSync(fd); }
+    renameSync(tmp, this.path('checkpoint'));
+    syncDir(this.dir);
+    this.checkpointText = note;
+    this.checkpointValue = body;
+  }
+}
+
+function appendDurably(path: string, data: Buffer): void {
+  const fd = openSync(path, 'a', 0o600);
+  try {
+    let done = 0;
+    while (done < data.length) done += writeSync(fd, data, done, data.length - done);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function syncDir(dir: string): void {
+  try {
+    const fd = openSync(dir, 'r');
+    try { fsyncSync(fd); } finally { closeSync(fd); }
+  } catch { /* some filesystems do not sync directories */ }
+}
+
+/** A single writer per log: an exclusive lock file holding the writer's pid (stale locks of dead processes are taken over). */
+export function lockLog(dir: string): () => void {
+  mkdirSync(dir, { recursive: true });
+  const lock = join(dir, 'lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(lock, 'wx', 0o600);
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => { try { unlinkSync(lock); } catch { /* gone */ } };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const pid = Number(readFileSync(lock, 'utf8'));
+      let alive = false;
+      try { process.kill(pid, 0); alive = true; } catch (err) { alive = (err as NodeJS.ErrnoException).code === 'EPERM'; }
+      if (alive && pid !== process.pid) throw new CustosError('LOG_BUSY', `the log is in use by process ${pid}`);
+      if (statSync(lock)) unlinkSync(lock);
+    }
+  }
+  throw new CustosError('LOG_BUSY', 'could not lock the log');
+}
