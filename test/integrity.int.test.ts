@@ -60,15 +60,20 @@ const signed = runCli(['sign', dir, '--data-dir', dataDir, '--source', 'test-mod
 const work = tempDir();
 const verify = (...args: string[]) => {
   const r = runCli(['verify', ...args, '--data-dir', dataDir, '--json']);
-  return { status: r.status, stderr: r.stderr, verdicts: r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)) };
+  const lines = r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  return { status: r.status, stderr: r.stderr, verdicts: lines.filter((l) => l.file), series: lines.filter((l) => l.series) };
 };
 
 test('signed files verify as authentic with their log index, time and signer', () => {
   assert.equal(signed.status, 0, signed.stderr);
-  assert.match(signed.stdout, /recorded 6, already in the log 0, failed 0; log size 6/);
+  assert.match(signed.stdout, /recorded 6, already in the log 0, failed 0; log size 7/);
   const r = verify(dir);
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.verdicts.length, 6);
+  // All six share CT_small's series: the series statement covers them in position order.
+  assert.equal(r.series.length, 1);
+  assert.equal(r.series[0].status, 'consistent');
+  assert.equal(r.series[0].slices, 6);
   for (const v of r.verdicts) {
     assert.equal(v.status, 'authentic');
     assert.equal(v.source, 'test-modality');
@@ -80,7 +85,7 @@ test('signed files verify as authentic with their log index, time and signer', (
 
 test('the public log holds only commitments: no UID, name or pixel hash appears in it', () => {
   const entries = readFileSync(join(logDirOf(dataDir), 'entries'));
-  assert.equal(entries.length, 6 * 32);
+  assert.equal(entries.length, 7 * 32); // six instances and one series statement
   const text = entries.toString('latin1');
   assert.ok(!text.includes('1.3.6.1.4.1.5962') && !text.includes('CompressedSamples'));
 });
@@ -108,9 +113,14 @@ test('frames 3-5 replaced are reported as a range; two swapped slices are both t
   const b = join(work, 'swapped2.dcm');
   variant(a, { sop: '2.25.2001', frames: [px(slices[1]!)] });
   variant(b, { sop: '2.25.2002', frames: [px(slices[0]!)] });
-  const r = verify(a, b);
+  const r = verify(a, b, slices[2]!, slices[3]!);
   assert.equal(r.status, 1);
-  assert.deepEqual(r.verdicts.map((v: { status: string }) => v.status), ['tampered', 'tampered']);
+  const statusOf = (file: string) => r.verdicts.find((v: { file: string }) => v.file === file).status;
+  assert.deepEqual([a, b, slices[2]!, slices[3]!].map(statusOf), ['tampered', 'tampered', 'authentic', 'authentic']);
+  // The series root pins the change to the two swapped positions.
+  assert.equal(r.series.length, 1);
+  assert.equal(r.series[0].status, 'tampered');
+  assert.deepEqual(r.series[0].changedPositions, [3, 4]); // slices 1 and 2 come after CT_small and the multi-frame in UID order (same position)
 });
 
 test('a changed Patient Name is reported as a header change', () => {
@@ -183,9 +193,9 @@ test('a patient proof kit verifies the study offline, without the data directory
   const elsewhere = tempDir();
   const ok = runCli(['verify', ct, '--kit', kit, '--log-key', vkey, '--data-dir', elsewhere, '--json']);
   assert.equal(ok.status, 0, ok.stdout + ok.stderr);
-  assert.equal(JSON.parse(ok.stdout).status, 'authentic');
+  assert.equal(JSON.parse(ok.stdout.split('\n')[0]!).status, 'authentic');
   const bad = runCli(['verify', join(work, 'renamed.dcm'), '--kit', kit, '--data-dir', elsewhere, '--json']);
-  assert.equal(JSON.parse(bad.stdout).status, 'tampered');
+  assert.equal(JSON.parse(bad.stdout.split('\n')[0]!).status, 'tampered');
   // A kit whose checkpoint was signed by another key is refused.
   const other = runCli(['log', 'key', '--data-dir', tempDir()]).stdout.trim();
   assert.equal(runCli(['verify', ct, '--kit', kit, '--log-key', other, '--data-dir', elsewhere]).status, 1);
@@ -237,7 +247,7 @@ test('an entry forged into the log storage, or an edited entry, stops the log', 
   appendFileSync(entries, Buffer.alloc(32, 0x41));
   const forged = runCli(['verify', files, '--data-dir', dd]);
   assert.equal(forged.status, 1);
-  assert.match(forged.stderr, /LOG_CORRUPT: entry 1 is not backed by a signed statement/);
+  assert.match(forged.stderr, /LOG_CORRUPT: entry \d+ is not backed by a signed statement/);
   assert.match(runCli(['sign', files, '--data-dir', dd]).stderr, /LOG_CORRUPT/);
   const edited = Buffer.from(before);
   edited[5] ^= 1;

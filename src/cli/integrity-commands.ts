@@ -2,7 +2,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import Fastify from 'fastify';
 import { CustosError } from '../errors.ts';
 import { logRoutes } from '../api/log-routes.ts';
-import { type LogView, type Verdict, verifyFile } from '../pipeline/integrity.ts';
+import { type FoundMember, type LogView, type Verdict, proveSeries, verifyFileInSeries } from '../pipeline/integrity.ts';
+import { compareSeries } from '../integrity/series.ts';
 import { type ProofKit, buildProofKit, checkAgainstTrusted, kitView, localView } from '../pipeline/log-views.ts';
 import { signFiles } from '../pipeline/sign-files.ts';
 import { loadOrCreateLogKey } from '../store/log-key.ts';
@@ -108,12 +109,36 @@ export async function verifyMain(argv: string[]): Promise<number> {
     }
   }
   let worst = 0;
+  const members: FoundMember[] = [];
   for (const file of files) {
-    const verdict: Verdict = view ? await verifyFile(file, view) : { status: 'unknown', reason: emptyReason! };
+    const { verdict, member } = view ? await verifyFileInSeries(file, view) : { verdict: { status: 'unknown', reason: emptyReason! } as Verdict };
+    if (member) members.push(member);
     if (verdict.status === 'tampered') worst = Math.max(worst, 2);
     if (verdict.status === 'unknown') worst = Math.max(worst, 1);
     if (v.json) process.stdout.write(JSON.stringify({ file, ...verdict }) + '\n');
     else process.stdout.write(`${verdict.status.padEnd(9)} ${file}: ${describe(verdict)}\n`);
+  }
+  // Series: compare the files found with the latest series statement (position order, series root).
+  const bySeries = Map.groupBy(members, (m) => m.seriesInstanceUID);
+  for (const [uid, found] of bySeries) {
+    const rec = view?.seriesStatement(uid);
+    if (!rec || !view) continue;
+    const proved = proveSeries(rec, view);
+    if ('problem' in proved) continue;
+    const cmp = compareSeries(proved.statement.members, found);
+    const changed = cmp.changed.length > 0 || cmp.extra.length > 0;
+    if (changed) worst = Math.max(worst, 2);
+    const summary = {
+      series: uid, status: changed ? 'tampered' : 'consistent', index: rec.index, slices: proved.statement.members.length,
+      checked: found.length, changedPositions: cmp.changed, missingPositions: cmp.missing, extraInstances: cmp.extra.length,
+    };
+    if (v.json) process.stdout.write(JSON.stringify(summary) + '\n');
+    else {
+      const parts = [`${found.length - cmp.extra.length} of ${summary.slices} slices checked in position order`];
+      if (cmp.changed.length) parts.push(`slices at positions ${cmp.changed.join(', ')} changed`);
+      if (cmp.extra.length) parts.push(`${cmp.extra.length} instance(s) not in the recorded series`);
+      process.stdout.write(`series    ${uid}: ${summary.status}: ${parts.join('; ')} (log #${rec.index})\n`);
+    }
   }
   return worst === 2 ? 1 : worst === 1 ? 3 : 0;
 }

@@ -1,10 +1,11 @@
 /**
  * Canonical JSON for signing and hashing: keys sorted, no insignificant white space, UTF-8
- * (the subset of RFC 8785 that Custos's own statements need: strings, integers, booleans, arrays, objects).
+ * (the subset of RFC 8785 that Custos's own statements need: strings, finite numbers, booleans, arrays, objects).
  */
 export function canonicalJSON(value: unknown): string {
   if (value === null || typeof value !== 'object') {
-    if (typeof value === 'number' && !Number.isSafeInteger(value)) throw new Error(`canonical JSON takes integers only, got ${value}`);
+    // Numbers serialise as ECMAScript does (RFC 8785 3.2.2.3); NaN and infinities have no JSON form.
+    if (typeof value === 'number' && !Number.isFinite(value)) throw new Error(`canonical JSON cannot hold ${value}`);
     return JSON.stringify(value);
   }
   if (Array.isArray(value)) return `[${value.map(canonicalJSON).join(',')}]`;

@@ -3,9 +3,17 @@ import type { KeyObject } from 'node:crypto';
 import { canonicalJSON } from './canonical-json.ts';
 import type { ContentDigests } from './content.ts';
 import { signEd25519, verifyEd25519 } from './ed25519.ts';
+import type { SeriesMember } from './series.ts';
 
 /** Which instance a statement is about (private: never written to the public log). */
-export interface InstanceIds { sopClassUID: string; sopInstanceUID: string; studyInstanceUID: string; seriesInstanceUID: string }
+export interface InstanceIds {
+  sopClassUID: string;
+  sopInstanceUID: string;
+  studyInstanceUID: string;
+  seriesInstanceUID: string;
+  /** Slice position along the series normal (see series.ts), null when unknown. */
+  position?: number | null;
+}
 
 /** "This instance, with this content, was ingested here at this time" (signed by the gateway). */
 export interface IngestStatement {
@@ -30,7 +38,21 @@ export interface DerivationStatement {
   signer: string;
 }
 
-export type Statement = IngestStatement | DerivationStatement;
+/** "This series held these instances, in this order" — a series root over the members' pixel roots. */
+export interface SeriesStatement {
+  type: 'custos/series/v1';
+  series: { studyInstanceUID: string; seriesInstanceUID: string };
+  members: SeriesMember[];
+  root: string;
+  time: string;
+  signer: string;
+}
+
+/** Statements about one instance. */
+export type InstanceStatement = IngestStatement | DerivationStatement;
+export type Statement = InstanceStatement | SeriesStatement;
+
+export const isInstanceStatement = (s: Statement): s is InstanceStatement => s.type !== 'custos/series/v1';
 
 export interface SignedStatement { statement: Statement; signature: string }
 

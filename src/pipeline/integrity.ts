@@ -10,7 +10,8 @@ import { type ContentDigests, contentDigests } from '../integrity/content.ts';
 import { verifyInclusion } from '../integrity/merkle.ts';
 import type { NoteVerifier } from '../integrity/note.ts';
 import { leafHash } from '../integrity/rfc6962.ts';
-import { type InstanceIds, type SignedStatement, type Statement, commitment, parentReference, verifyStatement } from '../integrity/statement.ts';
+import { type InstanceIds, type InstanceStatement, type SeriesStatement, type SignedStatement, commitment, isInstanceStatement, parentReference, verifyStatement } from '../integrity/statement.ts';
+import { type SeriesMember, slicePosition } from '../integrity/series.ts';
 import type { LogRecord } from '../store/log-store.ts';
 
 /** What verification needs of a log: the local store or a patient's offline proof kit. */
@@ -21,16 +22,25 @@ export interface LogView {
   candidates(sopInstanceUID: string, pixelRoot: string | null): LogRecord[];
   entry(index: number): Buffer | undefined;
   inclusionProof(index: number, size: number): Buffer[];
+  /** The latest series statement of a series, with its record. */
+  seriesStatement(seriesInstanceUID: string): LogRecord | undefined;
 }
 
 const text = (f: DicomFile, t: number): string => findElement(f.dataset, t)?.value?.toString('latin1').replace(/[\0 ]+$/, '').trim() ?? '';
 
+const numbers = (f: DicomFile, t: number): number[] | null => {
+  const v = text(f, t);
+  return v ? v.split('\\').map(Number) : null;
+};
+
 export function instanceIds(f: DicomFile): InstanceIds {
+  const instanceNumber = numbers(f, 0x00200013)?.[0] ?? null;
   return {
     sopClassUID: text(f, Tags.SOPClassUID),
     sopInstanceUID: text(f, Tags.SOPInstanceUID),
     studyInstanceUID: text(f, Tags.StudyInstanceUID),
     seriesInstanceUID: text(f, Tags.SeriesInstanceUID),
+    position: slicePosition(numbers(f, 0x00200032), numbers(f, 0x00200037), instanceNumber),
   };
 }
 
@@ -71,7 +81,7 @@ function proveRecord(rec: LogRecord, view: LogView): string | undefined {
   return undefined;
 }
 
-function verdictFor(rec: LogRecord, s: Statement, view: LogView): Verdict {
+function verdictFor(rec: LogRecord, s: InstanceStatement, view: LogView): Verdict {
   if (s.type === 'custos/ingest/v1') return { status: 'authentic', index: rec.index, time: s.time, source: s.source, signer: s.signer };
   let parentIndex: number | undefined;
   if (rec.parent) {
@@ -81,8 +91,20 @@ function verdictFor(rec: LogRecord, s: Statement, view: LogView): Verdict {
   return { status: 'derived', index: rec.index, time: s.time, signer: s.signer, profile: s.profile, ...(parentIndex !== undefined ? { parentIndex } : {}) };
 }
 
+/** A verified file as a member of its series, for the series check. */
+export type FoundMember = SeriesMember & { seriesInstanceUID: string };
+
+/** Verify one file and describe it as a series member. Never throws for bad input. */
+export async function verifyFileInSeries(path: string, view: LogView): Promise<{ verdict: Verdict; member?: FoundMember }> {
+  let member: FoundMember | undefined;
+  const verdict = await verifyFile(path, view, (d) => {
+    member = { seriesInstanceUID: d.ids.seriesInstanceUID, sopInstanceUID: d.ids.sopInstanceUID, position: d.ids.position ?? null, pixelRoot: d.content.pixelRoot };
+  });
+  return member ? { verdict, member } : { verdict };
+}
+
 /** Verify one file: authentic, derived, tampered (what differs) or unknown. Never throws for bad input. */
-export async function verifyFile(path: string, view: LogView): Promise<Verdict> {
+export async function verifyFile(path: string, view: LogView, onDescribed?: (d: Described) => void): Promise<Verdict> {
   let described: Described;
   try {
     described = await describeFile(path);
@@ -97,19 +119,21 @@ export async function verifyFile(path: string, view: LogView): Promise<Verdict> 
     }
     return { status: 'unknown', reason: `${code}: ${(e as Error).message}` };
   }
+  onDescribed?.(described);
   const { ids, content } = described;
-  const recs = view.candidates(ids.sopInstanceUID, content.pixelRoot).filter((r) => r.signed);
+  const recs = view.candidates(ids.sopInstanceUID, content.pixelRoot).filter((r) => r.signed && isInstanceStatement(r.signed.statement));
+  const stmt = (r: LogRecord): InstanceStatement => r.signed!.statement as InstanceStatement;
   if (recs.length === 0) return { status: 'unknown', reason: 'no statement in the log for this instance or its pixels' };
-  const exact = recs.find((r) => compareContent(r.signed!.statement.content, content) === undefined);
+  const exact = recs.find((r) => compareContent(stmt(r).content, content) === undefined);
   if (exact) {
     const problem = proveRecord(exact, view);
     if (problem) return problem.startsWith('pending') ? { status: 'unknown', reason: problem } : { status: 'tampered', index: exact.index, reason: `log check failed: ${problem}` };
-    return verdictFor(exact, exact.signed!.statement, view);
+    return verdictFor(exact, stmt(exact), view);
   }
-  const best = recs.find((r) => r.signed!.statement.instance.sopInstanceUID === ids.sopInstanceUID) ?? recs[0]!;
+  const best = recs.find((r) => stmt(r).instance.sopInstanceUID === ids.sopInstanceUID) ?? recs[0]!;
   const problem = proveRecord(best, view);
   if (problem && problem.startsWith('pending')) return { status: 'unknown', reason: problem };
-  const difference = compareContent(best.signed!.statement.content, content)!;
+  const difference = compareContent(stmt(best).content, content)!;
   return { status: 'tampered', index: best.index, reason: problem ? `log check failed: ${problem}` : describeDifference(difference), difference };
 }
 
@@ -124,6 +148,13 @@ function headerSop(path: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Check a series statement's record the same way as an instance's (signature, commitment, inclusion). */
+export function proveSeries(rec: LogRecord, view: LogView): { statement: SeriesStatement } | { problem: string } {
+  const problem = proveRecord(rec, view);
+  if (problem) return { problem };
+  return { statement: rec.signed!.statement as SeriesStatement };
 }
 
 export type { SignedStatement };

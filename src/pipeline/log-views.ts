@@ -4,7 +4,7 @@ import { CustosError } from '../errors.ts';
 import { type Checkpoint, parseCheckpoint } from '../integrity/checkpoint.ts';
 import { verifyConsistency } from '../integrity/merkle.ts';
 import { type NoteVerifier, openNote, parseVerifierKey } from '../integrity/note.ts';
-import type { SignedStatement } from '../integrity/statement.ts';
+import { type SignedStatement, isInstanceStatement } from '../integrity/statement.ts';
 import type { LogRecord, LogStore } from '../store/log-store.ts';
 import type { LogView } from './integrity.ts';
 
@@ -20,6 +20,10 @@ export function localView(log: LogStore, verifier: NoteVerifier): LogView {
     },
     entry: (i) => (i < log.size ? log.entry(i) : undefined),
     inclusionProof: (i, size) => log.tree.inclusionProof(i, size),
+    seriesStatement(uid) {
+      const all = log.findSeriesStatements(uid);
+      return all.length ? log.record(all[all.length - 1]!) : undefined;
+    },
   };
 }
 
@@ -85,8 +89,16 @@ export function kitView(kit: ProofKit, pinnedVkey?: string): LogView {
     verifier,
     candidates(sop, pixelRoot) {
       return kit.entries
-        .filter((e) => e.signed.statement.instance.sopInstanceUID === sop || (pixelRoot && e.signed.statement.content.pixelRoot === pixelRoot))
+        .filter((e) => {
+          const s = e.signed.statement;
+          return isInstanceStatement(s) && (s.instance.sopInstanceUID === sop || (pixelRoot !== null && s.content.pixelRoot === pixelRoot));
+        })
         .map((e): LogRecord => ({ index: e.index, salt: e.salt, signed: e.signed }));
+    },
+    seriesStatement(uid) {
+      const hits = kit.entries.filter((e) => e.signed.statement.type === 'custos/series/v1' && e.signed.statement.series.seriesInstanceUID === uid);
+      const last = hits.at(-1);
+      return last ? { index: last.index, salt: last.salt, signed: last.signed } : undefined;
     },
     entry: (i) => (byIndex.has(i) ? Buffer.from(byIndex.get(i)!.entry, 'base64') : undefined),
     inclusionProof: (i) => (byIndex.get(i)?.inclusionProof ?? []).map((p) => Buffer.from(p, 'base64')),

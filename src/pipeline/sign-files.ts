@@ -1,7 +1,8 @@
 import { isCustosError } from '../errors.ts';
 import { compareContent } from '../integrity/compare.ts';
 import type { NoteSigner } from '../integrity/note.ts';
-import { type IngestStatement, signStatement } from '../integrity/statement.ts';
+import { type IngestStatement, type SeriesStatement, signStatement } from '../integrity/statement.ts';
+import { type SeriesMember, inPositionOrder, seriesRoot } from '../integrity/series.ts';
 import type { LogStore } from '../store/log-store.ts';
 import { type Described, describeFile } from './integrity.ts';
 
@@ -52,5 +53,28 @@ export async function signFiles(paths: string[], log: LogStore, signer: NoteSign
     if (pending.length >= BATCH) flush();
   }
   flush();
+  recordSeries(log, signer, new Set(out.filter((o) => o.status !== 'failed').map((o) => (log.record((o as { index: number }).index)?.signed?.statement as IngestStatement | undefined)?.instance.seriesInstanceUID).filter((u): u is string => Boolean(u))));
   return out;
+}
+
+/**
+ * Record a series statement (series root over the members in position order) for each series
+ * touched, unless the latest one already has the same root.
+ */
+function recordSeries(log: LogStore, signer: NoteSigner, series: Set<string>): void {
+  const items: SeriesStatement[] = [];
+  for (const uid of series) {
+    const latest = new Map<string, IngestStatement>();
+    for (const i of log.findSeriesMembers(uid)) {
+      const s = log.record(i)?.signed?.statement as IngestStatement | undefined;
+      if (s) latest.set(s.instance.sopInstanceUID, s);
+    }
+    const members: SeriesMember[] = [...latest.values()].map((s) => ({ sopInstanceUID: s.instance.sopInstanceUID, position: s.instance.position ?? null, pixelRoot: s.content.pixelRoot }));
+    const root = seriesRoot(members);
+    const prev = log.findSeriesStatements(uid).at(-1);
+    if (prev !== undefined && (log.record(prev)?.signed?.statement as SeriesStatement | undefined)?.root === root) continue;
+    const any = [...latest.values()][0]!;
+    items.push({ type: 'custos/series/v1', series: { studyInstanceUID: any.instance.studyInstanceUID, seriesInstanceUID: uid }, members: inPositionOrder(members), root, time: new Date().toISOString(), signer: signer.name });
+  }
+  log.appendBatch(items.map((s) => ({ signed: signStatement(s, signer.key) })));
 }

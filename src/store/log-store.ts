@@ -31,6 +31,8 @@ export class LogStore {
   private readonly bySop = new Map<string, number[]>();
   private readonly byPixelRoot = new Map<string, number[]>();
   private readonly byStudy = new Map<string, number[]>();
+  private readonly bySeriesMember = new Map<string, number[]>();
+  private readonly bySeriesStatement = new Map<string, number[]>();
   private checkpointText = '';
   private checkpointValue: Checkpoint | undefined;
   private entries: Buffer[] = [];
@@ -114,9 +116,15 @@ export class LogStore {
       const l = m.get(k);
       if (l) { if (!l.includes(rec.index)) l.push(rec.index); } else m.set(k, [rec.index]);
     };
+    if (s.type === 'custos/series/v1') {
+      add(this.bySeriesStatement, s.series.seriesInstanceUID);
+      add(this.byStudy, s.series.studyInstanceUID);
+      return;
+    }
     add(this.bySop, s.instance.sopInstanceUID);
     add(this.byStudy, s.instance.studyInstanceUID);
     add(this.byPixelRoot, s.content.pixelRoot);
+    if (s.type === 'custos/ingest/v1') add(this.bySeriesMember, s.instance.seriesInstanceUID);
   }
 
   get size(): number {
@@ -145,6 +153,14 @@ export class LogStore {
   }
   findByStudy(uid: string): number[] {
     return this.byStudy.get(uid) ?? [];
+  }
+  /** Ingest records of a series' instances. */
+  findSeriesMembers(uid: string): number[] {
+    return this.bySeriesMember.get(uid) ?? [];
+  }
+  /** Series statements of a series, oldest first. */
+  findSeriesStatements(uid: string): number[] {
+    return this.bySeriesStatement.get(uid) ?? [];
   }
 
   /**
