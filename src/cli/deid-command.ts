@@ -9,38 +9,12 @@ import { OPTION_CODES } from '../deid/method-codes.ts';
 import { keyIdOf, recipientKey } from '../deid/pseudonyms.ts';
 import { type InstanceOutcome, deidentifyFile } from '../pipeline/deid-file.ts';
 import { removeStaleTemporaries } from '../dicom/file-io.ts';
-import { recordDerivations } from '../pipeline/record-derivations.ts';
-import { openLogForWriting } from '../store/open-log.ts';
 import { loadOrCreateKey } from '../store/key-file.ts';
 import { collectInputs } from './walk.ts';
 import { Progress } from './progress.ts';
 import { dataDirOf, parseCommand } from './args.ts';
-import { OPTIONS } from '../deid/profile.ts';
+import { DEID_HELP } from './help.ts';
 
-export const DEID_HELP = `Usage: custos deid <input>... --out <dir> [options]
-
-De-identify DICOM files (folders are read recursively) with the DICOM PS3.15 Basic Application Level
-Confidentiality Profile and the options given. One file per released instance is written under
-<dir>/<patient pseudonym>/<study UID>/<series UID>/<instance UID>.dcm; a JSON receipt without PHI
-records what was done. Instances with burned-in text risk are held back with a reason.
-
-Options:
-  --out <dir>            output folder (required); never overwrites an input
-  --profile basic        the profile (default and only value: basic)
-  --option <name>        add an option; repeat for more. One of:
-                         ${OPTIONS.join(',\n                         ')}
-  --key-file <path>      pseudonymisation key (default <data-dir>/keys/deid.key, created on first use, mode 0600)
-  --recipient <name>     derive a separate key for this recipient, so two recipients' data cannot be joined
-  --record               record each original and a derivation statement per output in the log
-                         (so "custos verify" reports outputs as derived)
-  --receipt <file>       where to write the receipt (default <out>/custos-receipt.json)
-  --jobs <n>             worker threads for runs over 64 files (default: cores - 1, ${defaultJobs()} here)
-  --data-dir <dir>       data directory (env CUSTOS_DATA_DIR; default ./custos-data)
-  -q, --quiet            print failures only
-  -h, --help             show this help
-
-Exit status: 0 every input released, held back or skipped (not DICOM) with a reason; 1 some inputs failed; 2 usage error.
-`;
 
 /** `custos deid`: parse arguments (usage errors throw USAGE) and run. */
 export async function deidMain(argv: string[]): Promise<number> {
@@ -176,6 +150,8 @@ export async function runDeid(args: DeidArgs): Promise<number> {
     instances: outcomes,
   };
   if (args.recordInLog && released.length) {
+    const { openLogForWriting } = await import('../store/open-log.ts');
+    const { recordDerivations } = await import('../pipeline/record-derivations.ts');
     const { log, signer, release } = openLogForWriting(args.recordInLog);
     try {
       const pairs = outcomes.flatMap((o, i) => (o.status === 'released' ? [{ i, input: files[i]!, output: join(outDir, o.output.path) }] : []));

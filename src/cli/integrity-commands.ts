@@ -10,52 +10,13 @@ import { loadOrCreateLogKey } from '../store/log-key.ts';
 import { LogStore } from '../store/log-store.ts';
 import { logDirOf, logKeyPathOf, openLogForReading, openLogForWriting } from '../store/open-log.ts';
 import { dataDirOf, parseCommand } from './args.ts';
+import { KIT_HELP, LOG_HELP, SIGN_HELP, VERIFY_HELP } from './help.ts';
 import { collectInputs } from './walk.ts';
 import { parseVerifierKey } from '../integrity/note.ts';
 
-export const SIGN_HELP = `Usage: custos sign <file|dir>... [--source <label>] [--data-dir <dir>]
 
-Record DICOM files in the local transparency log (for sites without the gateway): a signed ingest
-statement per instance binding its decoded pixels, geometry and header, appended in batches under a
-signed checkpoint. Files already recorded with the same content are not recorded again.
 
-Options:
-  --source <label>   where the files came from (default "cli")
-  --data-dir <dir>   data directory (env CUSTOS_DATA_DIR; default ./custos-data)
-Exit status: 0 all recorded; 1 some files could not be read; 2 usage error.
-`;
 
-export const VERIFY_HELP = `Usage: custos verify <file|dir>... [--json] [--kit <file>] [--log-key <vkey>] [--checkpoint <file>] [--data-dir <dir>]
-
-For each file: authentic (unchanged since ingest), derived (a de-identified copy whose derivation is
-logged), tampered (what differs: header, geometry, which frames) or unknown. Inclusion is proven
-against the signed checkpoint, and the log must extend every checkpoint seen before (roll-back check).
-
-Options:
-  --json               one JSON object per file on stdout
-  --kit <file>         verify offline against a patient proof kit instead of the local log
-  --log-key <vkey>     the log's verifier key, from a source you trust (else the data directory's)
-  --checkpoint <file>  a checkpoint you trust (e.g. from a witness) that the log must extend
-  --data-dir <dir>     data directory (env CUSTOS_DATA_DIR; default ./custos-data)
-Exit status: 0 all authentic or derived (files that are not DICOM are listed as skipped); 1 any tampered (or the log
-failed its checks); 3 any unknown; 2 usage error.
-`;
-
-export const LOG_HELP = `Usage: custos log <key|checkpoint|serve> [options]
-
-  log key                          print the log's verifier key (signed-note vkey form)
-  log checkpoint                   print the latest signed checkpoint
-  log serve [--host 127.0.0.1] [--port 8081]
-                                   serve the log read-only over HTTP (c2sp.org/tlog-tiles under /log)
-Options: --data-dir <dir> (env CUSTOS_DATA_DIR; default ./custos-data)
-`;
-
-export const KIT_HELP = `Usage: custos proof-kit --study <Study Instance UID> --out <file> [--data-dir <dir>]
-
-Write a patient proof kit (JSON) for one study: its signed statements, their salts, inclusion proofs,
-the log's verifier key and a signed checkpoint — enough to verify the patient's own copy offline with
-"custos verify <files> --kit <file>". The kit identifies the study: hand it to the patient only.
-`;
 
 export async function signMain(argv: string[]): Promise<number> {
   const { values: v, positionals } = parseCommand(argv, { source: { type: 'string', default: 'cli' } });

@@ -1,7 +1,6 @@
 import { isCustosError } from '../errors.ts';
 import { CUSTOS_VERSION } from '../deid/deidentify.ts';
-import { DEID_HELP, deidMain } from './deid-command.ts';
-import { KIT_HELP, LOG_HELP, SIGN_HELP, VERIFY_HELP, logMain, proofKitMain, signMain, verifyMain } from './integrity-commands.ts';
+import { DEID_HELP, KIT_HELP, LOG_HELP, SIGN_HELP, VERIFY_HELP } from './help.ts';
 
 const MAIN_HELP = `custos ${CUSTOS_VERSION} — privacy and integrity gateway for medical imaging AI
 
@@ -21,12 +20,14 @@ Common options:
   --version          print the version
 `;
 
+// Commands load their modules on demand: `deid` never pays for the log, codecs or the HTTP server.
+const integrity = () => import('./integrity-commands.ts');
 const COMMANDS: Record<string, { help: string; run: (argv: string[]) => Promise<number> }> = {
-  deid: { help: DEID_HELP, run: deidMain },
-  sign: { help: SIGN_HELP, run: signMain },
-  verify: { help: VERIFY_HELP, run: verifyMain },
-  log: { help: LOG_HELP, run: logMain },
-  'proof-kit': { help: KIT_HELP, run: proofKitMain },
+  deid: { help: DEID_HELP, run: async (a) => (await import('./deid-command.ts')).deidMain(a) },
+  sign: { help: SIGN_HELP, run: async (a) => (await integrity()).signMain(a) },
+  verify: { help: VERIFY_HELP, run: async (a) => (await integrity()).verifyMain(a) },
+  log: { help: LOG_HELP, run: async (a) => (await integrity()).logMain(a) },
+  'proof-kit': { help: KIT_HELP, run: async (a) => (await integrity()).proofKitMain(a) },
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -1,0 +1,73 @@
+import { availableParallelism } from 'node:os';
+import { OPTIONS } from '../deid/profile-types.ts';
+
+/** Help texts, kept apart from the commands so `custos --help` loads nothing heavy. */
+
+export const DEID_HELP = `Usage: custos deid <input>... --out <dir> [options]
+
+De-identify DICOM files (folders are read recursively) with the DICOM PS3.15 Basic Application Level
+Confidentiality Profile and the options given. One file per released instance is written under
+<dir>/<patient pseudonym>/<study UID>/<series UID>/<instance UID>.dcm; a JSON receipt without PHI
+records what was done. Instances with burned-in text risk are held back with a reason.
+
+Options:
+  --out <dir>            output folder (required); never overwrites an input
+  --profile basic        the profile (default and only value: basic)
+  --option <name>        add an option; repeat for more. One of:
+                         ${OPTIONS.join(',\n                         ')}
+  --key-file <path>      pseudonymisation key (default <data-dir>/keys/deid.key, created on first use, mode 0600)
+  --recipient <name>     derive a separate key for this recipient, so two recipients' data cannot be joined
+  --record               record each original and a derivation statement per output in the log
+                         (so "custos verify" reports outputs as derived)
+  --receipt <file>       where to write the receipt (default <out>/custos-receipt.json)
+  --jobs <n>             worker threads for runs over 64 files (default: cores - 1, ${Math.max(1, availableParallelism() - 1)} here)
+  --data-dir <dir>       data directory (env CUSTOS_DATA_DIR; default ./custos-data)
+  -q, --quiet            print failures only
+  -h, --help             show this help
+
+Exit status: 0 every input released, held back or skipped (not DICOM) with a reason; 1 some inputs failed; 2 usage error.
+`;
+
+export const SIGN_HELP = `Usage: custos sign <file|dir>... [--source <label>] [--data-dir <dir>]
+
+Record DICOM files in the local transparency log (for sites without the gateway): a signed ingest
+statement per instance binding its decoded pixels, geometry and header, appended in batches under a
+signed checkpoint. Files already recorded with the same content are not recorded again.
+
+Options:
+  --source <label>   where the files came from (default "cli")
+  --data-dir <dir>   data directory (env CUSTOS_DATA_DIR; default ./custos-data)
+Exit status: 0 all recorded; 1 some files could not be read; 2 usage error.
+`;
+
+export const VERIFY_HELP = `Usage: custos verify <file|dir>... [--json] [--kit <file>] [--log-key <vkey>] [--checkpoint <file>] [--data-dir <dir>]
+
+For each file: authentic (unchanged since ingest), derived (a de-identified copy whose derivation is
+logged), tampered (what differs: header, geometry, which frames) or unknown. Inclusion is proven
+against the signed checkpoint, and the log must extend every checkpoint seen before (roll-back check).
+
+Options:
+  --json               one JSON object per file on stdout
+  --kit <file>         verify offline against a patient proof kit instead of the local log
+  --log-key <vkey>     the log's verifier key, from a source you trust (else the data directory's)
+  --checkpoint <file>  a checkpoint you trust (e.g. from a witness) that the log must extend
+  --data-dir <dir>     data directory (env CUSTOS_DATA_DIR; default ./custos-data)
+Exit status: 0 all authentic or derived (files that are not DICOM are listed as skipped); 1 any tampered (or the log
+failed its checks); 3 any unknown; 2 usage error.
+`;
+
+export const LOG_HELP = `Usage: custos log <key|checkpoint|serve> [options]
+
+  log key                          print the log's verifier key (signed-note vkey form)
+  log checkpoint                   print the latest signed checkpoint
+  log serve [--host 127.0.0.1] [--port 8081]
+                                   serve the log read-only over HTTP (c2sp.org/tlog-tiles under /log)
+Options: --data-dir <dir> (env CUSTOS_DATA_DIR; default ./custos-data)
+`;
+
+export const KIT_HELP = `Usage: custos proof-kit --study <Study Instance UID> --out <file> [--data-dir <dir>]
+
+Write a patient proof kit (JSON) for one study: its signed statements, their salts, inclusion proofs,
+the log's verifier key and a signed checkpoint — enough to verify the patient's own copy offline with
+"custos verify <files> --kit <file>". The kit identifies the study: hand it to the patient only.
+`;
