@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests use as real peers and sample data, when they are missing:
 # dcmtk (dcmdump, dcmodify, dcmconv, dcmcjpeg), dicom3tools (dciodvfy), libgdcm-tools (gdcmanon),
-# python3-pydicom (real DICOM test files). Runs as `pretest`, so `npm test` works on a fresh machine.
+# python3-pydicom (real DICOM test files), tesseract-ocr (independent OCR check), imagemagick and
+# fonts-dejavu-core (text burned into test images). Runs as `pretest`, so `npm test` works on a fresh machine.
 set -euo pipefail
 need=()
 command -v dcmdump >/dev/null 2>&1 || need+=(dcmtk)
 command -v dciodvfy >/dev/null 2>&1 || need+=(dicom3tools)
 command -v gdcmanon >/dev/null 2>&1 || need+=(libgdcm-tools)
 [ -d /usr/lib/python3/dist-packages/pydicom/data/test_files ] || need+=(python3-pydicom)
+command -v tesseract >/dev/null 2>&1 || need+=(tesseract-ocr tesseract-ocr-eng)
+[ -x /usr/bin/convert ] && /usr/bin/convert -version >/dev/null 2>&1 || need+=(imagemagick)
+fc-list 2>/dev/null | grep -qi dejavu || need+=(fonts-dejavu-core fontconfig)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"

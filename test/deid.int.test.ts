@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { findElement } from '../src/dicom/dataset.ts';
 import { Tags } from '../src/dicom/tag.ts';
 import { makeProfile } from '../src/deid/profile.ts';
-import { deidentifyFile } from '../src/pipeline/deid-file.ts';
+import { type InstanceOutcome, deidentifyFile } from '../src/pipeline/deid-file.ts';
 import { dcmdump, dciodvfyErrors, parse, tempDir } from './helpers.ts';
 import { PLANTED_TOKENS, SAMPLES, makePlanted, uidOf } from './fixtures.ts';
 
@@ -37,12 +37,13 @@ test('the planted inputs really carry the PHI (checked with dcmdump)', () => {
 const outA = tempDir();
 const outB = tempDir();
 // One output folder per sample: several samples are the same instance in other transfer syntaxes.
-const results = planted.map((p) => {
+const results: Array<{ input: string; name: string; a: InstanceOutcome; b: InstanceOutcome; outA: string; outB: string }> = [];
+for (const p of planted) {
   const name = p.split('/').pop()!;
-  const a = deidentifyFile(p, join(outA, name), settings);
-  const b = deidentifyFile(p, join(outB, name), settings);
-  return { input: p, name, a, b, outA: join(outA, name), outB: join(outB, name) };
-});
+  const a = await deidentifyFile(p, join(outA, name), settings);
+  const b = await deidentifyFile(p, join(outB, name), settings);
+  results.push({ input: p, name, a, b, outA: join(outA, name), outB: join(outB, name) });
+}
 
 for (const r of results) {
   const name = r.input.split('/').pop()!;
@@ -107,8 +108,8 @@ test('UIDs stay consistent across files: references follow the referenced instan
   }
 });
 
-test('a different key gives different pseudonyms for the same input', () => {
-  const other = deidentifyFile(planted[0]!, tempDir(), { profile: makeProfile([]), key: Buffer.alloc(32, 1) });
+test('a different key gives different pseudonyms for the same input', async () => {
+  const other = await deidentifyFile(planted[0]!, tempDir(), { profile: makeProfile([]), key: Buffer.alloc(32, 1) });
   assert.equal(other.status, 'released');
   if (other.status === 'released' && results[0]!.a.status === 'released') assert.notEqual(other.output.path, results[0]!.a.output.path);
 });

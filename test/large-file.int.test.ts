@@ -28,7 +28,7 @@ function tailHash(path: string, length: number): string {
   return h.digest('hex');
 }
 
-test('a multi-frame file larger than the in-memory limit streams its pixel data through unchanged', () => {
+test('a multi-frame file larger than the in-memory limit streams its pixel data through unchanged', async () => {
   const dir = tempDir();
   const base = plant(join(PYDICOM, 'CT_small.dcm'), dir, 'base.dcm', { '(0010,0010)': 'DOE^JOHN', '(0028,0008)': '300', '(0028,0010)': '512', '(0028,0011)': '512' });
   const src = new BufferSource(readFileSync(base));
@@ -49,7 +49,7 @@ test('a multi-frame file larger than the in-memory limit streams its pixel data 
   source.close();
 
   const out = tempDir();
-  const r = deidentifyFile(big, out, { profile: makeProfile([]), key: Buffer.alloc(32, 9) });
+  const r = await deidentifyFile(big, out, { profile: makeProfile([]), key: Buffer.alloc(32, 9) });
   assert.equal(r.status, 'released', JSON.stringify(r));
   if (r.status !== 'released') return;
   const outPath = join(out, r.output.path);

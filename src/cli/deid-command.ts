@@ -14,6 +14,9 @@ import { collectInputs } from './walk.ts';
 import { Progress } from './progress.ts';
 import { dataDirOf, parseCommand } from './args.ts';
 import { DEID_HELP } from './help.ts';
+import { readFileSync } from 'node:fs';
+import { type PixelRule, parsePixelRules } from '../deid/pixel-rules.ts';
+import type { PixelCleaningSettings } from '../pipeline/clean-pixels.ts';
 
 
 /** `custos deid`: parse arguments (usage errors throw USAGE) and run. */
@@ -27,6 +30,9 @@ export async function deidMain(argv: string[]): Promise<number> {
     receipt: { type: 'string' },
     jobs: { type: 'string' },
     record: { type: 'boolean', default: false },
+    'pixel-text': { type: 'string', default: 'phi' },
+    'pixel-rules': { type: 'string' },
+    'pixel-allow': { type: 'string', multiple: true, default: [] },
     quiet: { type: 'boolean', short: 'q', default: false },
   });
   if (v.help) { process.stdout.write(DEID_HELP); return 0; }
@@ -35,7 +41,19 @@ export async function deidMain(argv: string[]): Promise<number> {
   const jobs = v.jobs === undefined ? defaultJobs() : Number(v.jobs);
   if (!Number.isInteger(jobs) || jobs < 1) throw new CustosError('USAGE', `--jobs must be a whole number >= 1, got ${JSON.stringify(v.jobs)}`);
   const dataDir = dataDirOf(v['data-dir']);
+  if (v['pixel-text'] !== 'phi' && v['pixel-text'] !== 'all') throw new CustosError('USAGE', `--pixel-text must be "phi" or "all", got ${JSON.stringify(v['pixel-text'])}`);
+  let rules: PixelRule[] = [];
+  if (v['pixel-rules']) {
+    let json: unknown;
+    try {
+      json = JSON.parse(readFileSync(v['pixel-rules'], 'utf8'));
+    } catch (e) {
+      throw new CustosError('USAGE', `cannot read pixel rules ${v['pixel-rules']}: ${(e as Error).message}`);
+    }
+    rules = parsePixelRules(json, v['pixel-rules']);
+  }
   return runDeid({
+    pixels: { mode: v['pixel-text'], rules, allow: v['pixel-allow']!.flatMap((w) => w.split(',')).map((w) => w.trim()).filter(Boolean) },
     inputs: positionals,
     out: v.out,
     profile: v.profile!,
@@ -61,6 +79,8 @@ export interface DeidArgs {
   quiet: boolean;
   /** Record derivation statements in the log of this data directory. */
   recordInLog?: string;
+  /** Clean Pixel Data settings. */
+  pixels?: PixelCleaningSettings;
 }
 
 /** The receipt of a run (JSON, no PHI): what was applied, with which key id, and what happened to each input. */
@@ -122,10 +142,12 @@ export async function runDeid(args: DeidArgs): Promise<number> {
 
   const jobs = Math.max(1, Math.min(args.jobs, files.length));
   if (jobs === 1 || files.length <= IN_PROCESS_LIMIT) {
-    const settings = { profile, key };
-    files.forEach((f, i) => record(i, deidentifyFile(f, outDir, settings)));
+    const settings = { profile, key, ...(args.pixels ? { pixels: args.pixels } : {}) };
+    for (const [i, f] of files.entries()) record(i, await deidentifyFile(f, outDir, settings));
+    const { closeOcr } = await import('../pipeline/ocr.ts');
+    await closeOcr();
   } else {
-    await runInWorkers(files, jobs, { outDir, options: [...profile.options], keyHex: key.toString('hex') }, record);
+    await runInWorkers(files, jobs, { outDir, options: [...profile.options], keyHex: key.toString('hex'), ...(args.pixels ? { pixels: args.pixels } : {}) }, record);
   }
   progress.done();
   const seconds = (performance.now() - started) / 1000;
@@ -183,7 +205,7 @@ const displayPath = (p: string): string => {
 };
 
 /** A fixed pool of worker threads fed one file at a time, so slow files do not stall a batch. */
-function runInWorkers(files: string[], jobs: number, init: { outDir: string; options: string[]; keyHex: string }, record: (i: number, o: InstanceOutcome) => void): Promise<void> {
+function runInWorkers(files: string[], jobs: number, init: { outDir: string; options: string[]; keyHex: string; pixels?: PixelCleaningSettings }, record: (i: number, o: InstanceOutcome) => void): Promise<void> {
   return new Promise((resolveAll, reject) => {
     let next = 0;
     let finished = 0;

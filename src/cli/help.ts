@@ -17,6 +17,10 @@ Options:
                          ${OPTIONS.join(',\n                         ')}
   --key-file <path>      pseudonymisation key (default <data-dir>/keys/deid.key, created on first use, mode 0600)
   --recipient <name>     derive a separate key for this recipient, so two recipients' data cannot be joined
+  --pixel-text phi|all   with clean-pixel-data: remove burned-in text that is PHI (the patient's names,
+                         IDs, dates, institution; PHI patterns; unreadable words) or all text (default phi)
+  --pixel-rules <file>   JSON rules of known text regions to blank (see docs/pixels.md)
+  --pixel-allow <words>  words to keep in pixels, comma-separated (e.g. L,R,cm)
   --record               record each original and a derivation statement per output in the log
                          (so "custos verify" reports outputs as derived)
   --receipt <file>       where to write the receipt (default <out>/custos-receipt.json)

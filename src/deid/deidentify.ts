@@ -47,7 +47,10 @@ const text = (el: DataElement | undefined, cs: Charset = DEFAULT_CHARSET): strin
 
 const ascii = (s: string): Buffer => Buffer.from(s, 'latin1');
 
-export function deidentify(file: DicomFile, s: DeidSettings): DeidResult {
+/** Pixels already cleaned of burned-in text (PS3.15 E.3.2), as the output should describe them. */
+export interface CleanedPixels { photometricInterpretation: string; samplesPerPixel: number; littleEndian: boolean }
+
+export function deidentify(file: DicomFile, s: DeidSettings, cleaned?: CleanedPixels): DeidResult {
   const ds = file.dataset;
   const cs = charsetFor(text(findElement(ds, Tags.SpecificCharacterSet)));
   const hold = holdBackReason(
@@ -60,7 +63,7 @@ export function deidentify(file: DicomFile, s: DeidSettings): DeidResult {
     },
     s.profile,
   );
-  if (hold) return { status: 'held', hold };
+  if (hold && !(cleaned && (hold.code === 'BURNED_IN_ANNOTATION' || hold.code === 'BURNED_IN_RISK'))) return { status: 'held', hold };
 
   for (const [t, name] of [[Tags.SOPInstanceUID, 'SOP Instance UID (0008,0018)'], [Tags.SOPClassUID, 'SOP Class UID (0008,0016)']] as const) {
     if (!text(findElement(ds, t))) throw new CustosError('DICOM_MISSING_ATTRIBUTE', `not a composite instance: ${name} is missing or empty`);
@@ -68,13 +71,14 @@ export function deidentify(file: DicomFile, s: DeidSettings): DeidResult {
   const patientKey = patientIdentityKey(ds, cs);
   const ctx: Ctx = {
     s,
-    deny: makeDenyList(denyTokens(ds, cs, s.profile)),
+    deny: denyListFor(file, s.profile),
     dateOffset: dateOffsetDays(s.key, patientKey),
     pseudonym: patientPseudonym(s.key, patientKey),
     counts: { D: 0, Z: 0, X: 0, K: 0, C: 0, U: 0 },
   };
   const out = processDataset(ds, ctx, 'normal', cs, 0);
-  addDeidentificationAttributes(out, s.profile);
+  addDeidentificationAttributes(out, s.profile, cleaned !== undefined);
+  if (cleaned) describeCleanedPixels(out, cleaned);
 
   const sop = text(findElement(out, Tags.SOPInstanceUID));
   const sopClass = text(findElement(ds, Tags.SOPClassUID)) || text(findElement(file.meta, Tags.MediaStorageSOPClassUID));
@@ -111,6 +115,12 @@ function patientIdentityKey(ds: Dataset, cs: Charset): string {
   const id = text(findElement(ds, Tags.PatientID), cs);
   if (id) return `id\0${text(findElement(ds, Tags.IssuerOfPatientID), cs)}\0${id}`;
   return `name\0${text(findElement(ds, Tags.PatientName), cs)}\0${text(findElement(ds, Tags.PatientBirthDate))}`;
+}
+
+/** The header-seeded deny list of an instance (also used to find its name and IDs burned into pixels). */
+export function denyListFor(file: DicomFile, profile: Profile): DenyList {
+  const cs = charsetFor(text(findElement(file.dataset, Tags.SpecificCharacterSet)));
+  return makeDenyList(denyTokens(file.dataset, cs, profile));
 }
 
 /** Identifying values of this instance that must not survive in any free text (header-seeded deny list). */
@@ -291,12 +301,21 @@ function item(code: Code): Dataset {
 }
 
 /** PS3.15 E.1.1 (6)-(7): Patient Identity Removed, De-identification Method and its code sequence. */
-function addDeidentificationAttributes(ds: Dataset, profile: Profile): void {
-  // Clean Pixel Data and Clean Recognizable Visual Features are claimed only once they are performed.
-  const applied = [...profile.options].filter((o) => o !== 'clean-pixel-data' && o !== 'clean-recognizable-visual-features').sort();
+function addDeidentificationAttributes(ds: Dataset, profile: Profile, pixelsCleaned: boolean): void {
+  // Clean Pixel Data is claimed only for instances whose pixels were cleaned; Clean Recognizable
+  // Visual Features only once defacing exists.
+  const applied = [...profile.options].filter((o) => (o !== 'clean-pixel-data' || pixelsCleaned) && o !== 'clean-recognizable-visual-features').sort();
   putElement(ds, { tag: Tags.PatientIdentityRemoved, vr: 'CS', value: ascii('YES') });
   putElement(ds, { tag: Tags.DeidentificationMethod, vr: 'LO', value: ascii([`Custos ${CUSTOS_VERSION}`, `PS3.15 ${TABLE_EDITION} Basic Profile`, ...applied].join('\\')) });
   putElement(ds, { tag: Tags.DeidentificationMethodCodeSequence, vr: 'SQ', items: [BASIC_PROFILE_CODE, ...applied.map((o) => OPTION_CODES[o])].map(item) });
   const dates = profile.options.has('retain-longitudinal-full-dates') ? 'UNMODIFIED' : profile.options.has('retain-longitudinal-modified-dates') ? 'MODIFIED' : 'REMOVED';
   putElement(ds, { tag: Tags.LongitudinalTemporalInformationModified, vr: 'CS', value: ascii(dates) });
+}
+
+/** After pixel cleaning: Burned In Annotation NO (PS3.15 E.3.2), and the pixel description of the new encoding. */
+function describeCleanedPixels(ds: Dataset, c: CleanedPixels): void {
+  putElement(ds, { tag: Tags.BurnedInAnnotation, vr: 'CS', value: ascii('NO') });
+  const pi = c.photometricInterpretation.length % 2 ? `${c.photometricInterpretation} ` : c.photometricInterpretation;
+  putElement(ds, { tag: 0x00280004, vr: 'CS', value: ascii(pi) });
+  if (c.samplesPerPixel > 1) putElement(ds, { tag: 0x00280006, vr: 'US', value: Buffer.alloc(2) }); // Planar Configuration 0 (interleaved)
 }

@@ -35,9 +35,7 @@ const RISKY_MODALITIES = new Set(['US', 'IVUS', 'XC', 'ES', 'GM', 'SM', 'DOC', '
 const HEAD_NECK = /\b(HEAD|BRAIN|SKULL|NECK|HEADNECK|FACE|ORBIT|SINUS|TMJ|IAC|PITUITARY|NEURO|CRANI\w*|MAXILLOFACIAL|DENTAL|CEREBR\w*)\b/;
 
 export function holdBackReason(f: HoldBackFacts, profile: Profile): HoldBack | undefined {
-  const pixelsPending = profile.options.has('clean-pixel-data')
-    ? ' (the clean-pixel-data option is requested but pixel cleaning is not available in this version)'
-    : ' (request the clean-pixel-data option once available)';
+  const pixelsPending = profile.options.has('clean-pixel-data') ? '' : ' (request the clean-pixel-data option to clean and release it)';
   if (f.sopClassUID.startsWith(DOCUMENT_SOP_CLASS_PREFIX)) {
     return { code: 'ENCAPSULATED_DOCUMENT', message: 'encapsulated document: its content cannot be de-identified by header rules' };
   }

@@ -10,6 +10,8 @@ export const REDACTED = '***';
 export interface DenyList {
   /** Matches any identifying token, whole-word, case-insensitive; undefined when nothing to deny. */
   readonly pattern: RegExp | undefined;
+  /** The tokens themselves, for fuzzy matching of OCR output. */
+  readonly tokens: readonly string[];
 }
 
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -39,11 +41,11 @@ export function dateRenderings(da: string): string[] {
 
 export function makeDenyList(tokens: Iterable<string>): DenyList {
   const uniq = [...new Set([...tokens].map((t) => t.trim()).filter((t) => t.length >= 2))];
-  if (uniq.length === 0) return { pattern: undefined };
+  if (uniq.length === 0) return { pattern: undefined, tokens: [] };
   // Longest first so "2024-01-02" wins over "2024".
   uniq.sort((a, b) => b.length - a.length);
   const alternatives = uniq.map((t) => escape(t).replace(/\s+/g, '\\s+'));
-  return { pattern: new RegExp(`${WORD_BEFORE}(?:${alternatives.join('|')})${WORD_AFTER}`, 'giu') };
+  return { pattern: new RegExp(`${WORD_BEFORE}(?:${alternatives.join('|')})${WORD_AFTER}`, 'giu'), tokens: uniq };
 }
 
 /** Common PHI patterns in free text (Safe Harbor categories that have a recognisable shape). */

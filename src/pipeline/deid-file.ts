@@ -6,11 +6,14 @@ import { type ByteSource, BufferSource } from '../dicom/byte-source.ts';
 import { openSource, writeChunksAtomic } from '../dicom/file-io.ts';
 import { readDicom } from '../dicom/read.ts';
 import { type Chunk, encodePart10 } from '../dicom/write.ts';
-import { type ActionCounts, type DeidSettings, deidentify } from '../deid/deidentify.ts';
+import { type ActionCounts, type DeidSettings, deidentify, denyListFor } from '../deid/deidentify.ts';
+import { putElement } from '../dicom/dataset.ts';
+import { Tags } from '../dicom/tag.ts';
+import { type PixelCleaningSettings, type PixelReport, cleanPixels } from './clean-pixels.ts';
 
 /** What happened to one input, as recorded in the receipt (no PHI: hashes, counts, pseudonymous paths). */
 export type InstanceOutcome =
-  | { status: 'released'; input: Digest; output: Digest & { path: string }; actions: ActionCounts; logIndex?: number }
+  | { status: 'released'; input: Digest; output: Digest & { path: string }; actions: ActionCounts; pixels?: PixelReport; logIndex?: number }
   | { status: 'held'; input: Digest; reason: { code: string; message: string } }
   | { status: 'skipped'; input: Digest; reason: { code: string; message: string } }
   | { status: 'failed'; input?: Digest; error: { code: string; message: string } };
@@ -40,7 +43,12 @@ function digestSource(source: ByteSource): Digest {
  * De-identify one file into `outDir`/<patient>/<study>/<series>/<instance>.dcm (all pseudonymous).
  * Never throws for bad input: every problem becomes an outcome with a stable code.
  */
-export function deidentifyFile(path: string, outDir: string, settings: DeidSettings): InstanceOutcome {
+/** De-identification settings of a run; `pixels` configures Clean Pixel Data (default: PHI text, no rules). */
+export type FileDeidSettings = DeidSettings & { pixels?: PixelCleaningSettings };
+
+const DEFAULT_PIXELS: PixelCleaningSettings = { mode: 'phi', rules: [], allow: [] };
+
+export async function deidentifyFile(path: string, outDir: string, settings: FileDeidSettings): Promise<InstanceOutcome> {
   let source: ByteSource;
   try {
     source = openSource(path);
@@ -57,9 +65,25 @@ export function deidentifyFile(path: string, outDir: string, settings: DeidSetti
       if (isCustosError(e) && e.code === 'DICOM_NOT_DICOM') return { status: 'skipped', input, reason: { code: e.code, message: e.message } };
       throw e;
     }
-    const result = deidentify(file, settings);
+    let result = deidentify(file, settings);
+    let ts = file.transferSyntax;
+    let pixels: PixelReport | undefined;
+    if (result.status === 'held' && settings.profile.options.has('clean-pixel-data') && (result.hold.code === 'BURNED_IN_ANNOTATION' || result.hold.code === 'BURNED_IN_RISK')) {
+      // PS3.15 E.3.2 Clean Pixel Data: remove burned-in text, then de-identify the header as usual.
+      const cleaned = await cleanPixels(file, source, denyListFor(file, settings.profile), settings.pixels ?? DEFAULT_PIXELS);
+      if (cleaned.status === 'held') return { status: 'held', input, reason: { code: cleaned.code, message: cleaned.message } };
+      pixels = cleaned.report;
+      const photometric = cleaned.status === 'cleaned' ? cleaned.photometricInterpretation : (file.dataset.elements.find((e) => e.tag === 0x00280004)?.value?.toString('latin1').trim() ?? 'MONOCHROME2');
+      const spp = file.dataset.elements.find((e) => e.tag === 0x00280002)?.value;
+      result = deidentify(file, settings, { photometricInterpretation: photometric, samplesPerPixel: spp && spp.length >= 2 ? (ts.littleEndian ? spp.readUInt16LE(0) : spp.readUInt16BE(0)) : 1, littleEndian: ts.littleEndian });
+      if (result.status === 'released' && cleaned.status === 'cleaned') {
+        putElement(result.dataset, cleaned.pixelData);
+        ts = cleaned.transferSyntax;
+        putElement(result.meta, { tag: Tags.TransferSyntaxUID, vr: 'UI', value: Buffer.from(ts.uid.length % 2 ? `${ts.uid}\0` : ts.uid, 'latin1') });
+      }
+    }
     if (result.status === 'held') return { status: 'held', input, reason: result.hold };
-    const chunks = encodePart10(result.meta, result.dataset, file.transferSyntax, source);
+    const chunks = encodePart10(result.meta, result.dataset, ts, source);
     const output = digestChunks(chunks, source);
     const rel = join(safeName(result.ids.patient), safeName(result.ids.study), safeName(result.ids.series), `${safeName(result.ids.instance)}.dcm`);
     const written = writeChunksAtomic(join(outDir, rel), chunks, source, { exclusive: true });
@@ -69,7 +93,7 @@ export function deidentifyFile(path: string, outDir: string, settings: DeidSetti
         return { status: 'failed', input, error: { code: 'OUTPUT_CONFLICT', message: `output ${rel} already exists with other content (duplicate SOP Instance UID in the inputs, or an earlier run with another key or options)` } };
       }
     }
-    return { status: 'released', input, output: { ...output, path: rel }, actions: result.counts };
+    return { status: 'released', input, output: { ...output, path: rel }, actions: result.counts, ...(pixels ? { pixels } : {}) };
   } catch (e) {
     const code = isCustosError(e) ? e.code : 'INTERNAL';
     return input ? { status: 'failed', input, error: { code, message: (e as Error).message } } : { status: 'failed', error: { code, message: (e as Error).message } };
