@@ -10,7 +10,7 @@ command -v dciodvfy >/dev/null 2>&1 || need+=(dicom3tools)
 command -v gdcmanon >/dev/null 2>&1 || need+=(libgdcm-tools)
 [ -d /usr/lib/python3/dist-packages/pydicom/data/test_files ] || need+=(python3-pydicom)
 command -v tesseract >/dev/null 2>&1 || need+=(tesseract-ocr tesseract-ocr-eng)
-[ -x /usr/bin/convert ] && /usr/bin/convert -version >/dev/null 2>&1 || need+=(imagemagick)
+dpkg -s imagemagick >/dev/null 2>&1 || need+=(imagemagick)
 fc-list 2>/dev/null | grep -qi dejavu || need+=(fonts-dejavu-core fontconfig)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
