@@ -15,7 +15,7 @@ import { Progress } from './progress.ts';
 import { dataDirOf, parseCommand } from './args.ts';
 import { DEID_HELP } from './help.ts';
 import { readFileSync } from 'node:fs';
-import { type PixelRule, parsePixelRules } from '../deid/pixel-rules.ts';
+import type { PixelRule } from '../deid/pixel-rules.ts';
 import type { PixelCleaningSettings } from '../pipeline/clean-pixels.ts';
 
 
@@ -50,6 +50,7 @@ export async function deidMain(argv: string[]): Promise<number> {
     } catch (e) {
       throw new CustosError('USAGE', `cannot read pixel rules ${v['pixel-rules']}: ${(e as Error).message}`);
     }
+    const { parsePixelRules } = await import('../deid/pixel-rules.ts'); // zod, only when rules are given
     rules = parsePixelRules(json, v['pixel-rules']);
   }
   return runDeid({
@@ -144,8 +145,7 @@ export async function runDeid(args: DeidArgs): Promise<number> {
   if (jobs === 1 || files.length <= IN_PROCESS_LIMIT) {
     const settings = { profile, key, ...(args.pixels ? { pixels: args.pixels } : {}) };
     for (const [i, f] of files.entries()) record(i, await deidentifyFile(f, outDir, settings));
-    const { closeOcr } = await import('../pipeline/ocr.ts');
-    await closeOcr();
+    if (profile.options.has('clean-pixel-data')) await (await import('../pipeline/ocr.ts')).closeOcr();
   } else {
     await runInWorkers(files, jobs, { outDir, options: [...profile.options], keyHex: key.toString('hex'), ...(args.pixels ? { pixels: args.pixels } : {}) }, record);
   }

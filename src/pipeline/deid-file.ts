@@ -9,7 +9,7 @@ import { type Chunk, encodePart10 } from '../dicom/write.ts';
 import { type ActionCounts, type DeidSettings, deidentify, denyListFor } from '../deid/deidentify.ts';
 import { putElement } from '../dicom/dataset.ts';
 import { Tags } from '../dicom/tag.ts';
-import { type PixelCleaningSettings, type PixelReport, cleanPixels } from './clean-pixels.ts';
+import type { PixelCleaningSettings, PixelReport } from './clean-pixels.ts';
 
 /** What happened to one input, as recorded in the receipt (no PHI: hashes, counts, pseudonymous paths). */
 export type InstanceOutcome =
@@ -70,6 +70,8 @@ export async function deidentifyFile(path: string, outDir: string, settings: Fil
     let pixels: PixelReport | undefined;
     if (result.status === 'held' && settings.profile.options.has('clean-pixel-data') && (result.hold.code === 'BURNED_IN_ANNOTATION' || result.hold.code === 'BURNED_IN_RISK')) {
       // PS3.15 E.3.2 Clean Pixel Data: remove burned-in text, then de-identify the header as usual.
+      // Loaded on first use: codecs and OCR are large, and most runs never clean pixels.
+      const { cleanPixels } = await import('./clean-pixels.ts');
       const cleaned = await cleanPixels(file, source, denyListFor(file, settings.profile), settings.pixels ?? DEFAULT_PIXELS);
       if (cleaned.status === 'held') return { status: 'held', input, reason: { code: cleaned.code, message: cleaned.message } };
       pixels = cleaned.report;
