@@ -13,7 +13,9 @@ import { encodePart10 } from '../src/dicom/write.ts';
 import { logRoutes } from '../src/api/log-routes.ts';
 import { parseCheckpoint } from '../src/integrity/checkpoint.ts';
 import { openNote, parseVerifierKey } from '../src/integrity/note.ts';
-import { MerkleTree } from '../src/integrity/merkle.ts';
+import { MerkleTree, verifyInclusion } from '../src/integrity/merkle.ts';
+import { leafHash } from '../src/integrity/rfc6962.ts';
+import { parseTlogProof } from '../src/integrity/tlog-proof.ts';
 import { LogStore } from '../src/store/log-store.ts';
 import { logDirOf } from '../src/store/open-log.ts';
 import { PYDICOM, REPO, runCli, tempDir } from './helpers.ts';
@@ -219,6 +221,20 @@ test('the log is served as tlog-tiles: the checkpoint verifies and the tiles rep
   assert.equal((await app.inject({ method: 'GET', url: '/log/tile/0/001' })).statusCode, 404);
   assert.equal((await app.inject({ method: 'GET', url: '/log/tile/0/12345' })).statusCode, 400);
   await app.close();
+});
+
+test('a tlog-proof for one entry verifies offline against its checkpoint and the log key', () => {
+  const vkey = runCli(['log', 'key', '--data-dir', dataDir]).stdout.trim();
+  const r = runCli(['log', 'proof', '--index', '2', '--data-dir', dataDir]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^c2sp\.org\/tlog-proof@v1\nextra [A-Za-z0-9+/=]+\nindex 2\n/);
+  const p = parseTlogProof(r.stdout);
+  const cp = parseCheckpoint(openNote(p.checkpoint, [parseVerifierKey(vkey)]).text);
+  verifyInclusion(p.index, cp.size, leafHash(p.extra!), p.proof, cp.root);
+  const tampered = Buffer.from(p.extra!);
+  tampered[0] ^= 1;
+  assert.throws(() => verifyInclusion(p.index, cp.size, leafHash(tampered), p.proof, cp.root), { code: 'LOG_ROOT_MISMATCH' });
+  assert.equal(runCli(['log', 'proof', '--index', '999', '--data-dir', dataDir]).status, 2);
 });
 
 test('a rolled-back log fails the consistency check against the checkpoint seen before', () => {

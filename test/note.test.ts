@@ -62,3 +62,13 @@ test('tile paths encode in groups of three and parse back; hash tiles hold the r
   assert.equal(hashTile(t, 300, 1, 0, 1)!.toString('hex'), t.root(256).toString('hex'));
   assert.deepEqual(entryBundle([Buffer.from('ab'), Buffer.alloc(0)]), Buffer.from([0, 2, 0x61, 0x62, 0, 0]));
 });
+
+test('tlog-proof text round-trips and rejects malformed proofs', async () => {
+  const { formatTlogProof, parseTlogProof } = await import('../src/integrity/tlog-proof.ts');
+  const p = { index: 5, proof: [Buffer.alloc(32, 1), Buffer.alloc(32, 2)], checkpoint: 'o\n6\nAAAA\n\n\u2014 o sig\n', extra: Buffer.from('leaf') };
+  const text = formatTlogProof(p);
+  assert.ok(text.startsWith('c2sp.org/tlog-proof@v1\nextra bGVhZg==\nindex 5\n'));
+  assert.deepEqual(parseTlogProof(text), p);
+  assert.throws(() => parseTlogProof(text.replace('index 5', 'index 05')), { code: 'NOTE_MALFORMED' });
+  assert.throws(() => parseTlogProof(text.replace('c2sp.org/tlog-proof@v1', 'x')), { code: 'NOTE_MALFORMED' });
+});

@@ -60,10 +60,11 @@ Exit status: 0 all authentic or derived (files that are not DICOM are listed as 
 failed its checks); 3 any unknown; 2 usage error.
 `;
 
-export const LOG_HELP = `Usage: custos log <key|checkpoint|serve> [options]
+export const LOG_HELP = `Usage: custos log <key|checkpoint|proof|serve> [options]
 
   log key                          print the log's verifier key (signed-note vkey form)
   log checkpoint                   print the latest signed checkpoint
+  log proof --index <n>            print a c2sp.org/tlog-proof for one entry (extra = the entry's leaf data)
   log serve [--host 127.0.0.1] [--port 8081]
                                    serve the log read-only over HTTP (c2sp.org/tlog-tiles under /log)
 Options: --data-dir <dir> (env CUSTOS_DATA_DIR; default ./custos-data)

@@ -13,6 +13,7 @@ import { dataDirOf, parseCommand } from './args.ts';
 import { KIT_HELP, LOG_HELP, SIGN_HELP, VERIFY_HELP } from './help.ts';
 import { collectInputs } from './walk.ts';
 import { parseVerifierKey } from '../integrity/note.ts';
+import { formatTlogProof } from '../integrity/tlog-proof.ts';
 
 
 
@@ -110,11 +111,19 @@ function safeHasCheckpoint(log: LogStore): boolean {
 
 export async function logMain(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
-  const { values: v } = parseCommand(rest, { host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string', default: '8081' } });
+  const { values: v } = parseCommand(rest, { host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string', default: '8081' }, index: { type: 'string' } });
   if (v.help || !sub || sub === 'help') { process.stdout.write(LOG_HELP); return 0; }
   const dataDir = dataDirOf(v['data-dir']);
   if (sub === 'key') {
     process.stdout.write(loadOrCreateLogKey(logKeyPathOf(dataDir)).vkey + '\n');
+    return 0;
+  }
+  if (sub === 'proof') {
+    const index = Number(v.index);
+    const { log } = openLogForReading(dataDir);
+    const size = log.checkpoint.body.size;
+    if (!Number.isInteger(index) || index < 0 || index >= size) throw new CustosError('USAGE', `--index must be a log index below the checkpoint size ${size}`);
+    process.stdout.write(formatTlogProof({ index, proof: log.tree.inclusionProof(index, size), checkpoint: log.checkpoint.note, extra: log.entry(index) }));
     return 0;
   }
   if (sub === 'checkpoint') {

@@ -5,6 +5,7 @@ import { type Checkpoint, parseCheckpoint } from '../integrity/checkpoint.ts';
 import { verifyConsistency } from '../integrity/merkle.ts';
 import { type NoteVerifier, openNote, parseVerifierKey } from '../integrity/note.ts';
 import { type SignedStatement, isInstanceStatement } from '../integrity/statement.ts';
+import { formatTlogProof, parseTlogProof } from '../integrity/tlog-proof.ts';
 import type { LogRecord, LogStore } from '../store/log-store.ts';
 import type { LogView } from './integrity.ts';
 
@@ -57,7 +58,8 @@ export interface ProofKit {
   kind: 'custos.proof-kit/v1';
   log: { origin: string; vkey: string };
   checkpoint: string;
-  entries: Array<{ index: number; entry: string; salt: string; signed: SignedStatement; inclusionProof: string[] }>;
+  /** Each entry with its salt and statement, and a c2sp.org/tlog-proof (extra = the entry's leaf data). */
+  entries: Array<{ index: number; salt: string; signed: SignedStatement; tlogProof: string }>;
 }
 
 export function buildProofKit(log: LogStore, vkey: string, studyInstanceUID: string): ProofKit {
@@ -69,10 +71,9 @@ export function buildProofKit(log: LogStore, vkey: string, studyInstanceUID: str
     .filter((r) => r.salt && r.signed)
     .map((r) => ({
       index: r.index,
-      entry: log.entry(r.index).toString('base64'),
       salt: r.salt!,
       signed: r.signed!,
-      inclusionProof: log.tree.inclusionProof(r.index, body.size).map((p) => p.toString('base64')),
+      tlogProof: formatTlogProof({ index: r.index, proof: log.tree.inclusionProof(r.index, body.size), checkpoint: note, extra: log.entry(r.index) }),
     }));
   if (entries.length === 0) throw new CustosError('USAGE', 'no logged instance of that study is covered by the current checkpoint');
   return { kind: 'custos.proof-kit/v1', log: { origin: body.origin, vkey }, checkpoint: note, entries };
@@ -83,7 +84,12 @@ export function kitView(kit: ProofKit, pinnedVkey?: string): LogView {
   if (kit.kind !== 'custos.proof-kit/v1') throw new CustosError('USAGE', `not a Custos proof kit (kind ${JSON.stringify(kit.kind)})`);
   const verifier = parseVerifierKey(pinnedVkey ?? kit.log.vkey);
   const checkpoint: Checkpoint = parseCheckpoint(openNote(kit.checkpoint, [verifier]).text);
-  const byIndex = new Map(kit.entries.map((e) => [e.index, e]));
+  // Each entry's proof must be for its own index and against the kit's checkpoint.
+  const byIndex = new Map(kit.entries.map((e) => {
+    const p = parseTlogProof(e.tlogProof);
+    if (p.index !== e.index || p.checkpoint !== kit.checkpoint || !p.extra) throw new CustosError('NOTE_MALFORMED', `proof kit entry ${e.index} has a proof for another entry or checkpoint`);
+    return [e.index, p] as const;
+  }));
   return {
     checkpoint,
     verifier,
@@ -100,7 +106,7 @@ export function kitView(kit: ProofKit, pinnedVkey?: string): LogView {
       const last = hits.at(-1);
       return last ? { index: last.index, salt: last.salt, signed: last.signed } : undefined;
     },
-    entry: (i) => (byIndex.has(i) ? Buffer.from(byIndex.get(i)!.entry, 'base64') : undefined),
-    inclusionProof: (i) => (byIndex.get(i)?.inclusionProof ?? []).map((p) => Buffer.from(p, 'base64')),
+    entry: (i) => byIndex.get(i)?.extra,
+    inclusionProof: (i) => byIndex.get(i)?.proof ?? [],
   };
 }
