@@ -45,6 +45,14 @@ export function findElement(ds: Dataset, t: Tag): DataElement | undefined {
   return undefined;
 }
 
+/**
+ * The value of an ASCII-only attribute (UI, CS, DA, IS, …) as text, padding removed; '' when absent.
+ * Text in other character sets goes through charset.ts instead.
+ */
+export function asciiValue(ds: Dataset, t: Tag): string {
+  return findElement(ds, t)?.value?.toString('latin1').replace(/[\0 ]+$/, '').trim() ?? '';
+}
+
 /** Insert or replace an element, keeping ascending tag order (PS3.5 7.1). */
 export function putElement(ds: Dataset, el: DataElement): void {
   const els = ds.elements;

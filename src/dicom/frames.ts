@@ -1,6 +1,6 @@
 import { CustosError } from '../errors.ts';
 import type { ByteSource } from './byte-source.ts';
-import { type DataElement, type Dataset, findElement } from './dataset.ts';
+import { type DataElement, type Dataset, findElement, asciiValue } from './dataset.ts';
 import { Tags, tag } from './tag.ts';
 
 /** Image Pixel attributes needed to cut and decode frames (PS3.3 C.7.6.3). */
@@ -21,7 +21,7 @@ const us = (ds: Dataset, t: number, little: boolean): number | undefined => {
   if (!v || v.length < 2) return undefined;
   return little ? v.readUInt16LE(0) : v.readUInt16BE(0);
 };
-const str = (ds: Dataset, t: number): string => findElement(ds, t)?.value?.toString('latin1').replace(/[\0 ]+$/, '').trim() ?? '';
+const str = asciiValue;
 
 export function pixelDescription(ds: Dataset, littleEndian: boolean): PixelDescription | undefined {
   const rows = us(ds, tag(0x0028, 0x0010), littleEndian);

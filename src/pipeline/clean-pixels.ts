@@ -1,7 +1,7 @@
 import { CustosError, isCustosError } from '../errors.ts';
 import type { ByteSource } from '../dicom/byte-source.ts';
 import { canDecode, canEncodeLosslessly, decodeFrame, encodeFrameLossless, initCodecs } from '../dicom/codecs.ts';
-import { type DataElement, type DicomFile, findElement } from '../dicom/dataset.ts';
+import { type DataElement, type DicomFile, findElement, asciiValue } from '../dicom/dataset.ts';
 import { type PixelDescription, encapsulatedFrames, nativeFrames, pixelDescription } from '../dicom/frames.ts';
 import { Tags, tag } from '../dicom/tag.ts';
 import { EXPLICIT_VR_LITTLE_ENDIAN, type TransferSyntax, transferSyntax } from '../dicom/transfer-syntax.ts';
@@ -29,7 +29,7 @@ export type PixelCleanResult =
 const MAX_OCR_FRAMES = 16;
 const LOSSY_JPEG = new Set(['1.2.840.10008.1.2.4.50', '1.2.840.10008.1.2.4.51']);
 
-const str = (f: DicomFile, t: number): string => findElement(f.dataset, t)?.value?.toString('latin1').replace(/[\0 ]+$/, '').trim() ?? '';
+const str = (f: DicomFile, t: number): string => asciiValue(f.dataset, t);
 
 /** Frames as little-endian, interleaved samples, whatever the transfer syntax. */
 async function decodedFrames(file: DicomFile, source: ByteSource, d: PixelDescription): Promise<{ frames: Uint8Array[]; desc: PixelDescription }> {

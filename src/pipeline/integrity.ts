@@ -1,6 +1,6 @@
 import { CustosError, isCustosError } from '../errors.ts';
 import type { ByteSource } from '../dicom/byte-source.ts';
-import { type DicomFile, findElement } from '../dicom/dataset.ts';
+import { type DicomFile, asciiValue } from '../dicom/dataset.ts';
 import { openSource } from '../dicom/file-io.ts';
 import { readDicom } from '../dicom/read.ts';
 import { Tags } from '../dicom/tag.ts';
@@ -26,7 +26,7 @@ export interface LogView {
   seriesStatement(seriesInstanceUID: string): LogRecord | undefined;
 }
 
-const text = (f: DicomFile, t: number): string => findElement(f.dataset, t)?.value?.toString('latin1').replace(/[\0 ]+$/, '').trim() ?? '';
+const text = (f: DicomFile, t: number): string => asciiValue(f.dataset, t);
 
 const numbers = (f: DicomFile, t: number): number[] | null => {
   const v = text(f, t);
