@@ -38,10 +38,30 @@ function measure(name: string, cmd: (out: string) => string[]): Result {
   return { name, seconds: samples[Math.floor(RUNS / 2)]!.s, rssKB: Math.max(...samples.map((x) => x.rss)) };
 }
 
+/** Orthanc's REST anonymization, inside a private network namespace (it listens on every interface). */
+function measureOrthanc(): Result | undefined {
+  const samples: Array<{ s: number; rss: number }> = [];
+  for (let i = 0; i < RUNS; i++) {
+    const out = join(work, `orthanc-out-${i}`);
+    const dir = join(work, `orthanc-${i}`);
+    const r = spawnSync('unshare', ['-n', 'bash', '-c', `ip link set lo up && ${JSON.stringify(node)} bench/peers/orthanc-anonymize.ts ${corpus} ${out} ${dir}`], { encoding: 'utf8' });
+    if (r.status !== 0) { console.error(`Orthanc peer skipped: ${r.stderr.trim().split('\n').pop()}`); return undefined; }
+    const j = JSON.parse(r.stdout.trim().split('\n').pop()!) as { seconds: number; rssKB: number };
+    samples.push({ s: j.seconds, rss: j.rssKB });
+    rmSync(out, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
+  }
+  samples.sort((a, b) => a.s - b.s);
+  return { name: 'Orthanc /instances/{id}/anonymize (REST, 2 at a time; upload not counted)', seconds: samples[Math.floor(RUNS / 2)]!.s, rssKB: Math.max(...samples.map((x) => x.rss)) };
+}
+
 const node = process.execPath;
+const orthanc = existsSync('/usr/sbin/Orthanc') ? measureOrthanc() : undefined;
 const results = [
   measure('custos deid (basic)', (out) => [node, 'bin/custos.js', 'deid', corpus, '--out', out, '--data-dir', work, '-q']),
   measure('gdcmanon -e (basic)', (out) => ['sh', '-c', `mkdir -p ${out} && gdcmanon -e --certificate ${cert} -i ${corpus} -o ${out} -r`]),
+  measure('dcmjs anonymizer (cleanTags, bench/peers)', (out) => [node, 'bench/peers/dcmjs-anonymize.ts', corpus, out]),
+  ...(orthanc ? [orthanc] : []),
   measure('cp -r (I/O floor)', (out) => ['cp', '-r', corpus, out]),
 ];
 rmSync(work, { recursive: true, force: true });
@@ -54,10 +74,10 @@ bench/deid-throughput.ts — ${machine()}.
 
 Corpus: ${N} generated CT slices, 512×512×16-bit, explicit VR little endian, ${(bytes / 1e6).toFixed(0)} MB
 (bench/generate-ct.ts, from the Debian sample CT_small.dcm). Median of ${RUNS} runs, wall time of the
-whole command (process start included), files in the page cache. Custos hashes every input and
-output (SHA-256, for the receipt); the peers do not.
+whole command (process start included), files in the page cache; Orthanc is timed from inside its
+harness, after the upload. Custos hashes every input and output (SHA-256, for the receipt); the peers do not.
 
-| tool | instances/s | MB/s | peak RSS (MB) | time vs Custos |
+| tool | instances/s | MB/s | peak RSS (MB) | time relative to Custos |
 |---|---|---|---|---|
 ${rows.join('\n')}
 
