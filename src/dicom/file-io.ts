@@ -1,7 +1,7 @@
 import { linkSync, readdirSync, openSync, closeSync, writeSync, readSync, renameSync, unlinkSync, statSync, readFileSync, mkdirSync, fsyncSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { type ByteSource, BufferSource, FileSource } from './byte-source.ts';
-import type { Chunk } from './write.ts';
+import { type Chunk, coalesceChunks } from './write.ts';
 
 /** Suffix of the temporary files writeChunksAtomic renames into place: `.<name>.<pid>.<random>.custos-tmp`. */
 export const TEMP_SUFFIX = '.custos-tmp';
@@ -32,6 +32,9 @@ function processAlive(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
 }
 
+/** Folders this process has made already (one mkdir per folder, not per file). */
+const madeDirs = new Set<string>();
+
 /** Files up to this size are read in one call; larger ones are read through a window. */
 const WHOLE_FILE_LIMIT = 64 << 20;
 
@@ -46,25 +49,16 @@ export function openSource(path: string): ByteSource {
  * inputs streams through without being held in memory.
  */
 export function writeChunksAtomic(path: string, chunks: Chunk[], source: ByteSource, opts: { fsync?: boolean; exclusive?: boolean } = {}): 'written' | 'exists' {
-  mkdirSync(dirname(path), { recursive: true });
+  const dir = dirname(path);
+  if (!madeDirs.has(dir)) { mkdirSync(dir, { recursive: true }); madeDirs.add(dir); }
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}${TEMP_SUFFIX}`);
   const fd = openSync(tmp, 'w', 0o644);
   try {
-    // Small chunks (element headers and values) are gathered into one write; large ones
-    // (pixel data views) are written as they are, without a copy.
-    let pending: Buffer[] = [];
-    const flush = (): void => {
-      if (pending.length) writeAll(fd, pending.length === 1 ? pending[0]! : Buffer.concat(pending));
-      pending = [];
-    };
-    for (const c of chunks) {
-      const buf = Buffer.isBuffer(c) ? c : source instanceof BufferSource ? source.buffer.subarray(c.offset, c.offset + c.length) : undefined;
-      if (buf && buf.length < 65536) { pending.push(buf); continue; }
-      flush();
-      if (buf) writeAll(fd, buf);
-      else copyRange(source as FileSource, fd, (c as { offset: number }).offset, (c as { length: number }).length);
+    // Small chunks are gathered into one write; large ones (pixel data views) are written without a copy.
+    for (const c of coalesceChunks(chunks, source)) {
+      if (Buffer.isBuffer(c)) writeAll(fd, c);
+      else copyRange(source as FileSource, fd, c.offset, c.length);
     }
-    flush();
     if (opts.fsync) fsyncSync(fd);
   } catch (e) {
     closeSync(fd);

@@ -1,5 +1,5 @@
 import { deflateRawSync } from 'node:zlib';
-import type { ByteSource } from './byte-source.ts';
+import { type ByteSource, BufferSource } from './byte-source.ts';
 import type { ByteRange, DataElement, Dataset } from './dataset.ts';
 import { Tags } from './tag.ts';
 import type { TransferSyntax } from './transfer-syntax.ts';
@@ -99,4 +99,26 @@ export function encodePart10(meta: Dataset, ds: Dataset, ts: TransferSyntax, sou
     return [prefix, encodeMeta(meta), deflateRawSync(flat)];
   }
   return [prefix, encodeMeta(meta), ...body];
+}
+
+/**
+ * Merge runs of small buffers (element headers and values) into one, and turn ranges of an in-memory
+ * source into views: a few large chunks, so hashing and writing make a few calls instead of hundreds.
+ * Ranges of a file source stay ranges (streamed later).
+ */
+export function coalesceChunks(chunks: readonly Chunk[], source: ByteSource): Chunk[] {
+  const out: Chunk[] = [];
+  let small: Buffer[] = [];
+  const flush = (): void => {
+    if (small.length) out.push(small.length === 1 ? small[0]! : Buffer.concat(small));
+    small = [];
+  };
+  for (const c of chunks) {
+    const buf = Buffer.isBuffer(c) ? c : source instanceof BufferSource ? source.buffer.subarray(c.offset, c.offset + c.length) : undefined;
+    if (buf && buf.length < 65536) { small.push(buf); continue; }
+    flush();
+    out.push(buf ?? c);
+  }
+  flush();
+  return out;
 }

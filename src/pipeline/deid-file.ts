@@ -5,7 +5,7 @@ import { isCustosError } from '../errors.ts';
 import { type ByteSource, BufferSource } from '../dicom/byte-source.ts';
 import { openSource, writeChunksAtomic } from '../dicom/file-io.ts';
 import { readDicom } from '../dicom/read.ts';
-import { type Chunk, encodePart10 } from '../dicom/write.ts';
+import { type Chunk, coalesceChunks, encodePart10 } from '../dicom/write.ts';
 import { type ActionCounts, type DeidSettings, deidentify, denyListFor } from '../deid/deidentify.ts';
 import { putElement } from '../dicom/dataset.ts';
 import { Tags } from '../dicom/tag.ts';
@@ -85,7 +85,7 @@ export async function deidentifyFile(path: string, outDir: string, settings: Fil
       }
     }
     if (result.status === 'held') return { status: 'held', input, reason: result.hold };
-    const chunks = encodePart10(result.meta, result.dataset, ts, source);
+    const chunks = coalesceChunks(encodePart10(result.meta, result.dataset, ts, source), source);
     const output = digestChunks(chunks, source);
     const rel = join(safeName(result.ids.patient), safeName(result.ids.study), safeName(result.ids.series), `${safeName(result.ids.instance)}.dcm`);
     const written = writeChunksAtomic(join(outDir, rel), chunks, source, { exclusive: true });
