@@ -51,7 +51,7 @@ const DEFAULT_PIXELS: PixelCleaningSettings = { mode: 'phi', rules: [], allow: [
 export async function deidentifyFile(path: string, outDir: string, settings: FileDeidSettings): Promise<InstanceOutcome> {
   let source: ByteSource;
   try {
-    source = openSource(path);
+    source = openSource(path, { reuse: true });
   } catch (e) {
     return { status: 'failed', error: { code: 'IO', message: `cannot read input: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` } };
   }
