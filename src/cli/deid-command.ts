@@ -96,7 +96,7 @@ export interface Receipt {
   keyId: string;
   recipient?: string;
   summary: { inputs: number; released: number; heldBack: number; skipped: number; failed: number; inputBytes: number; outputBytes: number };
-  instances: Array<InstanceOutcome & { input?: unknown }>;
+  instances: InstanceOutcome[];
 }
 
 /** Below this many files a worker's start-up costs more than it saves (measured: 500 slices run faster in-process). */
@@ -168,7 +168,12 @@ export async function runDeid(args: DeidArgs): Promise<number> {
       edition: TABLE_EDITION,
       name: 'basic',
       options,
-      methodCodes: ['113100', ...options.filter((o) => o !== 'clean-pixel-data' && o !== 'clean-recognizable-visual-features').map((o) => OPTION_CODES[o].CodeValue)],
+      // 113101 only when some instance's pixels went through cleaning (each instance's own code sequence says which).
+      methodCodes: [
+        '113100',
+        ...(released.some((o) => o.pixels) ? ['113101'] : []),
+        ...options.filter((o) => o !== 'clean-pixel-data' && o !== 'clean-recognizable-visual-features').map((o) => OPTION_CODES[o].CodeValue),
+      ],
     },
     keyId,
     ...(args.recipient ? { recipient: args.recipient } : {}),
