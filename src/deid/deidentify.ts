@@ -47,8 +47,11 @@ const text = (el: DataElement | undefined, cs: Charset = DEFAULT_CHARSET): strin
 
 const ascii = (s: string): Buffer => Buffer.from(s, 'latin1');
 
-/** Pixels already cleaned of burned-in text (PS3.15 E.3.2), as the output should describe them. */
-export interface CleanedPixels { photometricInterpretation: string; samplesPerPixel: number; littleEndian: boolean }
+/**
+ * Pixels checked for burned-in text (PS3.15 E.3.2). `reencoded` describes new pixel data (interleaved)
+ * when text was removed; without it the original pixel data and its description stay as they were.
+ */
+export interface CleanedPixels { reencoded?: { photometricInterpretation: string; samplesPerPixel: number } }
 
 export function deidentify(file: DicomFile, s: DeidSettings, cleaned?: CleanedPixels): DeidResult {
   const ds = file.dataset;
@@ -312,10 +315,11 @@ function addDeidentificationAttributes(ds: Dataset, profile: Profile, pixelsClea
   putElement(ds, { tag: Tags.LongitudinalTemporalInformationModified, vr: 'CS', value: ascii(dates) });
 }
 
-/** After pixel cleaning: Burned In Annotation NO (PS3.15 E.3.2), and the pixel description of the new encoding. */
+/** After pixel cleaning: Burned In Annotation NO (PS3.15 E.3.2), and the pixel description of a new encoding. */
 function describeCleanedPixels(ds: Dataset, c: CleanedPixels): void {
   putElement(ds, { tag: Tags.BurnedInAnnotation, vr: 'CS', value: ascii('NO') });
-  const pi = c.photometricInterpretation.length % 2 ? `${c.photometricInterpretation} ` : c.photometricInterpretation;
-  putElement(ds, { tag: 0x00280004, vr: 'CS', value: ascii(pi) });
-  if (c.samplesPerPixel > 1) putElement(ds, { tag: 0x00280006, vr: 'US', value: Buffer.alloc(2) }); // Planar Configuration 0 (interleaved)
+  if (!c.reencoded) return;
+  const { photometricInterpretation: pi, samplesPerPixel } = c.reencoded;
+  putElement(ds, { tag: 0x00280004, vr: 'CS', value: ascii(pi.length % 2 ? `${pi} ` : pi) });
+  if (samplesPerPixel > 1) putElement(ds, { tag: 0x00280006, vr: 'US', value: Buffer.alloc(2) }); // Planar Configuration 0 (interleaved)
 }

@@ -114,7 +114,7 @@ export function rootFromInclusionProof(index: number, size: number, leaf: Uint8A
     if (sn === 0) throw new CustosError('LOG_PROOF_INVALID', `proof too long: ${proof.length} nodes`);
     if ((fn & 1) === 1 || fn === sn) {
       r = nodeHash(p, r);
-      if ((fn & 1) === 0) while ((fn & 1) === 0 && fn !== 0) { fn >>= 1; sn >>= 1; }
+      while ((fn & 1) === 0 && fn !== 0) { fn >>= 1; sn >>= 1; }
     } else {
       r = nodeHash(r, p);
     }
@@ -158,7 +158,7 @@ export function verifyConsistency(size1: number, size2: number, root1: Uint8Arra
     if ((fn & 1) === 1 || fn === sn) {
       fr = nodeHash(c, fr);
       sr = nodeHash(c, sr);
-      if ((fn & 1) === 0) while ((fn & 1) === 0 && fn !== 0) { fn >>= 1; sn >>= 1; }
+      while ((fn & 1) === 0 && fn !== 0) { fn >>= 1; sn >>= 1; }
     } else {
       sr = nodeHash(sr, c);
     }

@@ -23,7 +23,7 @@ export interface PixelReport {
 
 export type PixelCleanResult =
   | { status: 'unchanged'; report: PixelReport }
-  | { status: 'cleaned'; pixelData: DataElement; transferSyntax: TransferSyntax; photometricInterpretation: string; report: PixelReport }
+  | { status: 'cleaned'; pixelData: DataElement; transferSyntax: TransferSyntax; photometricInterpretation: string; samplesPerPixel: number; report: PixelReport }
   | { status: 'held'; code: 'PIXEL_DECODE' | 'PIXEL_TEXT_UNCERTAIN' | 'PIXEL_TEXT_REMAINS'; message: string };
 
 const MAX_OCR_FRAMES = 16;
@@ -130,7 +130,7 @@ export async function cleanPixels(file: DicomFile, source: ByteSource, deny: Den
     const again = await ocrFrame(cleaned[i]!, desc);
     if (again.some((w) => matchesDenyToken(w.text, deny.tokens))) return { status: 'held', code: 'PIXEL_TEXT_REMAINS', message: 'identifying text is still readable after redaction' };
   }
-  return { status: 'cleaned', ...encodeFrames(cleaned, desc, file.transferSyntax, report), report };
+  return { status: 'cleaned', ...encodeFrames(cleaned, desc, file.transferSyntax, report), samplesPerPixel: desc.samplesPerPixel, report };
 }
 
 /**

@@ -75,9 +75,9 @@ export async function deidentifyFile(path: string, outDir: string, settings: Fil
       const cleaned = await cleanPixels(file, source, denyListFor(file, settings.profile), settings.pixels ?? DEFAULT_PIXELS);
       if (cleaned.status === 'held') return { status: 'held', input, reason: { code: cleaned.code, message: cleaned.message } };
       pixels = cleaned.report;
-      const photometric = cleaned.status === 'cleaned' ? cleaned.photometricInterpretation : (file.dataset.elements.find((e) => e.tag === 0x00280004)?.value?.toString('latin1').trim() ?? 'MONOCHROME2');
-      const spp = file.dataset.elements.find((e) => e.tag === 0x00280002)?.value;
-      result = deidentify(file, settings, { photometricInterpretation: photometric, samplesPerPixel: spp && spp.length >= 2 ? (ts.littleEndian ? spp.readUInt16LE(0) : spp.readUInt16BE(0)) : 1, littleEndian: ts.littleEndian });
+      result = deidentify(file, settings, cleaned.status === 'cleaned'
+        ? { reencoded: { photometricInterpretation: cleaned.photometricInterpretation, samplesPerPixel: cleaned.samplesPerPixel } }
+        : {});
       if (result.status === 'released' && cleaned.status === 'cleaned') {
         putElement(result.dataset, cleaned.pixelData);
         ts = cleaned.transferSyntax;
