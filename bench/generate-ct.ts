@@ -15,13 +15,12 @@ import { encodePart10 } from '../src/dicom/write.ts';
 
 export const SAMPLE = '/usr/lib/python3/dist-packages/pydicom/data/test_files/CT_small.dcm';
 
-export function generateCT(n: number, outDir: string): string[] {
+export function generateCT(n: number, outDir: string, slicesPerStudy = 125, root = '2.25.31415926535897932384626433832795'): string[] {
   mkdirSync(outDir, { recursive: true });
   const src = new BufferSource(readFileSync(SAMPLE));
   const base = readDicom(src);
   const us = (t: number, v: number): DataElement => { const b = Buffer.alloc(2); b.writeUInt16LE(v); return { tag: t, vr: 'US', value: b }; };
   const str = (t: number, vr: 'UI' | 'IS' | 'DS', v: string): DataElement => ({ tag: t, vr, value: Buffer.from(v.length % 2 ? v + (vr === 'UI' ? '\0' : ' ') : v, 'latin1') });
-  const root = '2.25.31415926535897932384626433832795';
   const pixels = Buffer.alloc(512 * 512 * 2);
   const paths: string[] = [];
   for (let i = 0; i < n; i++) {
@@ -30,7 +29,7 @@ export function generateCT(n: number, outDir: string): string[] {
     const sop = `${root}.3.${i + 1}`;
     for (const el of [
       us(tag(0x0028, 0x0010), 512), us(tag(0x0028, 0x0011), 512), str(Tags.SOPInstanceUID, 'UI', sop),
-      str(Tags.StudyInstanceUID, 'UI', `${root}.1.${Math.floor(i / 125)}`), str(Tags.SeriesInstanceUID, 'UI', `${root}.2.${Math.floor(i / 125)}`),
+      str(Tags.StudyInstanceUID, 'UI', `${root}.1.${Math.floor(i / slicesPerStudy)}`), str(Tags.SeriesInstanceUID, 'UI', `${root}.2.${Math.floor(i / slicesPerStudy)}`),
       str(tag(0x0020, 0x0013), 'IS', String(i + 1)), str(tag(0x0020, 0x0032), 'DS', `-158.1\\-179.0\\${(-75 - i).toFixed(1)}`),
       { tag: Tags.PixelData, vr: 'OW' as const, value: Buffer.from(pixels) },
     ]) putElement(ds, el);

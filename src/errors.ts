@@ -26,7 +26,20 @@ export type CustosErrorCode =
   | 'NOTE_UNVERIFIED'
   | 'KEY_INVALID'
   | 'PIXEL_DECODE'
+  // gateway storage
+  | 'STORE_UNAVAILABLE'
+  | 'STORE_CORRUPT'
+  | 'STORE_MISSING'
+  | 'STORE_BAD_KEY'
+  | 'PATIENT_SHREDDED'
+  // gateway network and forwarding
+  | 'DIMSE_REJECTED'
+  | 'DIMSE_FAILED'
+  | 'STOW_FAILED'
+  | 'FORWARD_UNSUPPORTED_SYNTAX'
+  | 'INGEST_MISMATCH'
   // CLI / configuration
+  | 'CONFIG_INVALID'
   | 'USAGE'
   | 'IO';
 

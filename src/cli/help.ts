@@ -76,3 +76,21 @@ Write a patient proof kit (JSON) for one study: its signed statements, their sal
 the log's verifier key and a signed checkpoint — enough to verify the patient's own copy offline with
 "custos verify <files> --kit <file>". The kit identifies the study: hand it to the patient only.
 `;
+
+export const SERVE_HELP = `Usage: custos serve [--config <file>] [options]
+
+Run the gateway: receive DICOM over DIMSE (C-STORE, C-ECHO) and DICOMweb (STOW-RS), store each
+instance encrypted and durably, record it in the integrity log, de-identify it for every recipient
+its routes select, and forward it (C-STORE or STOW-RS) with retries. Runs until SIGINT/SIGTERM.
+
+Options (override the configuration file):
+  --config <file>       YAML or JSON configuration (see docs/gateway.md); validated on start
+  --data-dir <dir>      database, blobs, keys and log (env CUSTOS_DATA_DIR; default ./custos-data)
+  --host <addr>         address both servers bind to (default 127.0.0.1)
+  --dimse-port <n>      DIMSE port (default 11112; 0 picks a free port)
+  --http-port <n>       HTTP port for /dicomweb, /api, /log (default 8080; 0 picks a free port)
+  --ae-title <aet>      the gateway's AE title (default CUSTOS)
+
+Environment: CUSTOS_MASTER_KEY (64 hex digits) instead of <data-dir>/keys/master.key;
+CUSTOS_ADMIN_TOKEN, a bearer token for /api and /dicomweb (required off loopback).
+`;

@@ -1,12 +1,13 @@
 import { isCustosError } from '../errors.ts';
 import { CUSTOS_VERSION } from '../deid/deidentify.ts';
-import { DEID_HELP, KIT_HELP, LOG_HELP, SIGN_HELP, VERIFY_HELP } from './help.ts';
+import { DEID_HELP, KIT_HELP, LOG_HELP, SERVE_HELP, SIGN_HELP, VERIFY_HELP } from './help.ts';
 
 const MAIN_HELP = `custos ${CUSTOS_VERSION} — privacy and integrity gateway for medical imaging AI
 
 Usage: custos <command> [options]
 
 Commands:
+  serve [--config <file>]       run the gateway: DIMSE + DICOMweb in, de-identify, forward
   deid <input>... --out <dir>   de-identify DICOM files and folders (PS3.15 Annex E)
   sign <input>...               record files in the transparency log
   verify <input>...             check files against the log: authentic, derived, tampered or unknown
@@ -27,6 +28,7 @@ const COMMANDS: Record<string, { help: string; run: (argv: string[]) => Promise<
   sign: { help: SIGN_HELP, run: async (a) => (await integrity()).signMain(a) },
   verify: { help: VERIFY_HELP, run: async (a) => (await integrity()).verifyMain(a) },
   log: { help: LOG_HELP, run: async (a) => (await integrity()).logMain(a) },
+  serve: { help: SERVE_HELP, run: async (a) => (await import('./serve-command.ts')).serveMain(a) },
   'proof-kit': { help: KIT_HELP, run: async (a) => (await integrity()).proofKitMain(a) },
 };
 

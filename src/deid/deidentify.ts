@@ -1,3 +1,4 @@
+import { fileMeta } from '../dicom/part10.ts';
 import { CustosError } from '../errors.ts';
 import { type Charset, charsetFor, DEFAULT_CHARSET } from '../dicom/charset.ts';
 import { type DataElement, type Dataset, type DicomFile, findElement, putElement } from '../dicom/dataset.ts';
@@ -17,7 +18,8 @@ import { type DenyList, dateRenderings, makeDenyList, nameTokens, scrubText } fr
  * no I/O. Pixel data and every value it does not change are carried over as the same bytes.
  */
 
-export const CUSTOS_VERSION = '0.1.0';
+import { CUSTOS_VERSION } from '../version.ts';
+export { CUSTOS_VERSION };
 
 export type ActionCounts = Record<'D' | 'Z' | 'X' | 'K' | 'C' | 'U', number>;
 
@@ -85,16 +87,7 @@ export function deidentify(file: DicomFile, s: DeidSettings, cleaned?: CleanedPi
 
   const sop = text(findElement(out, Tags.SOPInstanceUID));
   const sopClass = text(findElement(ds, Tags.SOPClassUID)) || text(findElement(file.meta, Tags.MediaStorageSOPClassUID));
-  const meta: Dataset = {
-    elements: [
-      { tag: Tags.FileMetaInformationVersion, vr: 'OB', value: Buffer.from([0, 1]) },
-      { tag: Tags.MediaStorageSOPClassUID, vr: 'UI', value: ascii(sopClass) },
-      { tag: Tags.MediaStorageSOPInstanceUID, vr: 'UI', value: ascii(sop) },
-      { tag: Tags.TransferSyntaxUID, vr: 'UI', value: ascii(file.transferSyntax.uid) },
-      { tag: Tags.ImplementationClassUID, vr: 'UI', value: ascii(IMPLEMENTATION_CLASS_UID) },
-      { tag: Tags.ImplementationVersionName, vr: 'SH', value: ascii(`CUSTOS_${CUSTOS_VERSION.replace(/\./g, '')}`) },
-    ],
-  };
+  const meta: Dataset = fileMeta(sopClass, sop, file.transferSyntax.uid);
   if (s.profile.options.has('retain-uids')) ctx.counts.K++; else ctx.counts.U++; // Media Storage SOP Instance UID (0002,0003)
   return {
     status: 'released',
@@ -111,7 +104,7 @@ export function deidentify(file: DicomFile, s: DeidSettings, cleaned?: CleanedPi
 }
 
 /** Custos's Implementation Class UID (PS3.7 D.3.3.2), a 2.25 UID fixed for the product. */
-export const IMPLEMENTATION_CLASS_UID = '2.25.98151796231520834727839040263839741466';
+export { IMPLEMENTATION_CLASS_UID } from '../version.ts';
 
 /** The identity a pseudonym and a date offset are derived from: issuer + Patient ID, else name + birth date. */
 function patientIdentityKey(ds: Dataset, cs: Charset): string {

@@ -48,13 +48,13 @@ export type FileDeidSettings = DeidSettings & { pixels?: PixelCleaningSettings }
 
 const DEFAULT_PIXELS: PixelCleaningSettings = { mode: 'phi', rules: [], allow: [] };
 
-export async function deidentifyFile(path: string, outDir: string, settings: FileDeidSettings): Promise<InstanceOutcome> {
-  let source: ByteSource;
-  try {
-    source = openSource(path, { reuse: true });
-  } catch (e) {
-    return { status: 'failed', error: { code: 'IO', message: `cannot read input: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` } };
-  }
+/** The de-identified instance in memory: chunks of new bytes and ranges still in the source. */
+export type DeidOutcome =
+  | { status: 'released'; input: Digest; output: Digest; chunks: Chunk[]; ids: { patient: string; study: string; series: string; instance: string }; actions: ActionCounts; pixels?: PixelReport }
+  | Exclude<InstanceOutcome, { status: 'released' }>;
+
+/** De-identify one instance held by `source` (a file window or a buffer). Never throws for bad input. */
+export async function deidentifySource(source: ByteSource, settings: FileDeidSettings): Promise<DeidOutcome> {
   let input: Digest | undefined;
   try {
     input = digestSource(source);
@@ -87,7 +87,30 @@ export async function deidentifyFile(path: string, outDir: string, settings: Fil
     if (result.status === 'held') return { status: 'held', input, reason: result.hold };
     const chunks = coalesceChunks(encodePart10(result.meta, result.dataset, ts, source), source);
     const output = digestChunks(chunks, source);
-    const rel = join(safeName(result.ids.patient), safeName(result.ids.study), safeName(result.ids.series), `${safeName(result.ids.instance)}.dcm`);
+    return { status: 'released', input, output, chunks, ids: result.ids, actions: result.counts, ...(pixels ? { pixels } : {}) };
+  } catch (e) {
+    const code = isCustosError(e) ? e.code : 'INTERNAL';
+    return input ? { status: 'failed', input, error: { code, message: (e as Error).message } } : { status: 'failed', error: { code, message: (e as Error).message } };
+  }
+}
+
+/** The output bytes of a released instance as one buffer (ranges copied out of the source). */
+export function materialize(chunks: readonly Chunk[], source: ByteSource): Buffer {
+  return Buffer.concat(chunks.map((c) => (Buffer.isBuffer(c) ? c : source.read(c.offset, c.length))));
+}
+
+export async function deidentifyFile(path: string, outDir: string, settings: FileDeidSettings): Promise<InstanceOutcome> {
+  let source: ByteSource;
+  try {
+    source = openSource(path, { reuse: true });
+  } catch (e) {
+    return { status: 'failed', error: { code: 'IO', message: `cannot read input: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` } };
+  }
+  try {
+    const out = await deidentifySource(source, settings);
+    if (out.status !== 'released') return out;
+    const { input, output, chunks, ids } = out;
+    const rel = join(safeName(ids.patient), safeName(ids.study), safeName(ids.series), `${safeName(ids.instance)}.dcm`);
     const written = writeChunksAtomic(join(outDir, rel), chunks, source, { exclusive: true });
     if (written === 'exists') {
       const existing = createHash('sha256').update(readFileSync(join(outDir, rel))).digest('hex');
@@ -95,10 +118,10 @@ export async function deidentifyFile(path: string, outDir: string, settings: Fil
         return { status: 'failed', input, error: { code: 'OUTPUT_CONFLICT', message: `output ${rel} already exists with other content (duplicate SOP Instance UID in the inputs, or an earlier run with another key or options)` } };
       }
     }
-    return { status: 'released', input, output: { ...output, path: rel }, actions: result.counts, ...(pixels ? { pixels } : {}) };
+    return { status: 'released', input, output: { ...output, path: rel }, actions: out.actions, ...(out.pixels ? { pixels: out.pixels } : {}) };
   } catch (e) {
     const code = isCustosError(e) ? e.code : 'INTERNAL';
-    return input ? { status: 'failed', input, error: { code, message: (e as Error).message } } : { status: 'failed', error: { code, message: (e as Error).message } };
+    return { status: 'failed', error: { code, message: (e as Error).message } };
   } finally {
     source.close();
   }

@@ -50,13 +50,18 @@ export interface Described { ids: InstanceIds; content: ContentDigests }
 export async function describeFile(path: string): Promise<Described> {
   const source: ByteSource = openSource(path);
   try {
-    const file = readDicom(source);
-    const ids = instanceIds(file);
-    if (!ids.sopInstanceUID) throw new CustosError('DICOM_MISSING_ATTRIBUTE', 'SOP Instance UID (0008,0018) is missing');
-    return { ids, content: await contentDigests(file, source) };
+    return await describeSource(source);
   } finally {
     source.close();
   }
+}
+
+/** An instance's ids and content digests, from a file window or a buffer. */
+export async function describeSource(source: ByteSource): Promise<Described> {
+  const file = readDicom(source);
+  const ids = instanceIds(file);
+  if (!ids.sopInstanceUID) throw new CustosError('DICOM_MISSING_ATTRIBUTE', 'SOP Instance UID (0008,0018) is missing');
+  return { ids, content: await contentDigests(file, source) };
 }
 
 export type Verdict =

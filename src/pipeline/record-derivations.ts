@@ -18,9 +18,20 @@ export async function recordDerivations(
   signer: NoteSigner,
   profile: { edition: string; options: string[] },
 ): Promise<number[]> {
-  const time = new Date().toISOString();
   const described: Array<{ input: Described; output: Described }> = [];
   for (const p of pairs) described.push({ input: await describeFile(p.input), output: await describeFile(p.output) });
+  return recordDescribedDerivations(described, log, signer, profile, 'deid-input');
+}
+
+/** As recordDerivations, for instances already described (the gateway holds them in memory). */
+export function recordDescribedDerivations(
+  described: ReadonlyArray<{ input: Described; output: Described }>,
+  log: LogStore,
+  signer: NoteSigner,
+  profile: { edition: string; options: string[] },
+  source: string,
+): number[] {
+  const time = new Date().toISOString();
 
   // 1. Originals: reuse an ingest record with the same content, else record one.
   const parentIndex: number[] = new Array(described.length);
@@ -33,7 +44,7 @@ export async function recordDerivations(
     if (hit !== undefined) parentIndex[i] = hit; else toIngest.push(i);
   });
   const ingested = log.appendBatch(toIngest.map((i) => ({
-    signed: signStatement({ type: 'custos/ingest/v1', instance: described[i]!.input.ids, content: described[i]!.input.content, source: 'deid-input', time, signer: signer.name } satisfies IngestStatement, signer.key),
+    signed: signStatement({ type: 'custos/ingest/v1', instance: described[i]!.input.ids, content: described[i]!.input.content, source, time, signer: signer.name } satisfies IngestStatement, signer.key),
   })));
   toIngest.forEach((i, k) => { parentIndex[i] = ingested.indexes[k]!; });
 

@@ -1,0 +1,168 @@
+import type {} from '@fastify/swagger';
+import type { FastifyInstance } from 'fastify';
+import type { RecipientConfig } from '../config/gateway-config.ts';
+import type { Database } from '../store/database.ts';
+import { CUSTOS_VERSION } from '../version.ts';
+
+/*
+ * The admin REST API (JSON) under /api, described by the OpenAPI document at /api/docs. Responses
+ * carry UIDs, counts, codes and times, never patient names or IDs.
+ */
+
+export interface AdminDeps {
+  db: Database;
+  recipients: readonly RecipientConfig[];
+  started: Date;
+  endpoints: { dimse: { host: string; port: number; aeTitle: string }; http: { url: string }; dataDir: string };
+  logSize(): number;
+  wake(): void;
+}
+
+const JOB_STATES = ['pending', 'running', 'done', 'held', 'dead'] as const;
+const error = { type: 'object', properties: { error: { type: 'string' }, message: { type: 'string' } }, required: ['error', 'message'] } as const;
+const counts = { type: 'object', properties: Object.fromEntries(JOB_STATES.map((s) => [s, { type: 'integer' }])), additionalProperties: false } as const;
+const job = {
+  type: 'object',
+  properties: {
+    id: { type: 'integer' }, instanceId: { type: 'integer' }, recipient: { type: 'string' }, state: { type: 'string', enum: [...JOB_STATES] },
+    attempts: { type: 'integer' }, nextAttemptAt: { type: 'string', format: 'date-time' }, lastErrorCode: { type: ['string', 'null'] },
+    lastError: { type: ['string', 'null'] }, outputSopInstanceUid: { type: ['string', 'null'] }, updatedAt: { type: 'string', format: 'date-time' },
+  },
+} as const;
+
+async function jobCounts(db: Database, recipient?: string): Promise<Record<string, number>> {
+  const rows = await db.query<{ state: string; n: number }>('SELECT state, count(*)::int AS n FROM jobs WHERE ($1::text IS NULL OR recipient = $1) GROUP BY state', [recipient ?? null]);
+  return Object.fromEntries(JOB_STATES.map((s) => [s, rows.find((r) => r.state === s)?.n ?? 0]));
+}
+
+const iso = (v: unknown): string => (v instanceof Date ? v.toISOString() : new Date(String(v)).toISOString());
+
+export function adminRoutes(deps: AdminDeps) {
+  return async function plugin(app: FastifyInstance): Promise<void> {
+    app.get('/api/status', {
+      schema: {
+        summary: 'Service status: endpoints, queue depth by state, totals',
+        response: { 200: { type: 'object', properties: {
+          version: { type: 'string' }, startedAt: { type: 'string' }, uptimeSeconds: { type: 'number' },
+          dimse: { type: 'object', properties: { host: { type: 'string' }, port: { type: 'integer' }, aeTitle: { type: 'string' } } },
+          http: { type: 'object', properties: { url: { type: 'string' } } },
+          database: { type: 'string' }, instances: { type: 'integer' }, quarantined: { type: 'integer' }, logSize: { type: 'integer' }, jobs: counts,
+        } } },
+      },
+    }, async () => {
+      const [[inst], [quar]] = await Promise.all([
+        deps.db.query<{ n: number }>('SELECT count(*)::int AS n FROM instances'),
+        deps.db.query<{ n: number }>('SELECT count(*)::int AS n FROM quarantine'),
+      ]);
+      return {
+        version: CUSTOS_VERSION, startedAt: deps.started.toISOString(), uptimeSeconds: Math.round((Date.now() - deps.started.getTime()) / 1000),
+        dimse: deps.endpoints.dimse, http: deps.endpoints.http, database: deps.db.kind,
+        instances: inst?.n ?? 0, quarantined: quar?.n ?? 0, logSize: deps.logSize(), jobs: await jobCounts(deps.db),
+      };
+    });
+
+    app.get('/api/studies', {
+      schema: {
+        summary: 'Studies held by the gateway, newest first',
+        querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 }, offset: { type: 'integer', minimum: 0, default: 0 } } },
+        response: { 200: { type: 'array', items: { type: 'object', properties: {
+          studyInstanceUid: { type: 'string' }, series: { type: 'integer' }, instances: { type: 'integer' }, modalities: { type: 'array', items: { type: 'string' } },
+          firstReceivedAt: { type: 'string' }, lastReceivedAt: { type: 'string' }, jobs: counts,
+        } } } },
+      },
+    }, async (req) => {
+      const { limit, offset } = req.query as { limit: number; offset: number };
+      const rows = await deps.db.query<{ study: string; series: number; instances: number; modalities: string[]; first: Date; last: Date }>(
+        `SELECT study_instance_uid AS study, count(DISTINCT series_instance_uid)::int AS series, count(*)::int AS instances,
+                array_remove(array_agg(DISTINCT modality), NULL) AS modalities, min(received_at) AS first, max(received_at) AS last
+         FROM instances GROUP BY study_instance_uid ORDER BY max(received_at) DESC LIMIT $1 OFFSET $2`, [limit, offset]);
+      const states = await deps.db.query<{ study: string; state: string; n: number }>(
+        `SELECT i.study_instance_uid AS study, j.state, count(*)::int AS n FROM jobs j JOIN instances i ON i.id = j.instance_id
+         WHERE i.study_instance_uid = ANY($1::text[]) GROUP BY 1, 2`, [rows.map((r) => r.study)]);
+      return rows.map((r) => ({
+        studyInstanceUid: r.study, series: r.series, instances: r.instances, modalities: r.modalities, firstReceivedAt: iso(r.first), lastReceivedAt: iso(r.last),
+        jobs: Object.fromEntries(JOB_STATES.map((s) => [s, states.find((x) => x.study === r.study && x.state === s)?.n ?? 0])),
+      }));
+    });
+
+    app.get('/api/jobs', {
+      schema: {
+        summary: 'Forwarding jobs, filtered by state and recipient',
+        querystring: { type: 'object', properties: {
+          state: { type: 'string', enum: [...JOB_STATES] }, recipient: { type: 'string' },
+          limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 }, offset: { type: 'integer', minimum: 0, default: 0 },
+        } },
+        response: { 200: { type: 'array', items: job } },
+      },
+    }, async (req) => {
+      const q = req.query as { state?: string; recipient?: string; limit: number; offset: number };
+      const rows = await deps.db.query<Record<string, unknown>>(
+        `SELECT id, instance_id, recipient, state, attempts, next_attempt_at, last_error_code, last_error, output_sop_instance_uid, updated_at FROM jobs
+         WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR recipient = $2) ORDER BY id DESC LIMIT $3 OFFSET $4`,
+        [q.state ?? null, q.recipient ?? null, q.limit, q.offset]);
+      return rows.map((r) => ({
+        id: Number(r.id), instanceId: Number(r.instance_id), recipient: r.recipient, state: r.state, attempts: r.attempts, nextAttemptAt: iso(r.next_attempt_at),
+        lastErrorCode: r.last_error_code, lastError: r.last_error, outputSopInstanceUid: r.output_sop_instance_uid, updatedAt: iso(r.updated_at),
+      }));
+    });
+
+    app.post('/api/jobs/:id/retry', {
+      schema: {
+        summary: 'Put a dead or held job back in the queue (attempts reset)',
+        params: { type: 'object', properties: { id: { type: 'integer' } }, required: ['id'] },
+        response: { 200: { type: 'object', properties: { id: { type: 'integer' }, state: { type: 'string' } } }, 404: error, 409: error },
+      },
+    }, async (req, reply) => {
+      const { id } = req.params as { id: number };
+      const [row] = await deps.db.query<{ state: string }>('SELECT state FROM jobs WHERE id = $1', [id]);
+      if (!row) return reply.code(404).send({ error: 'NOT_FOUND', message: `no job ${id}` });
+      if (row.state !== 'dead' && row.state !== 'held') return reply.code(409).send({ error: 'JOB_NOT_FINISHED', message: `job ${id} is ${row.state}; only dead or held jobs can be retried` });
+      await deps.db.query(`UPDATE jobs SET state = 'pending', attempts = 0, next_attempt_at = now(), updated_at = now() WHERE id = $1`, [id]);
+      await deps.db.query(`INSERT INTO events (kind, job_id, detail) VALUES ('job.requeued', $1, '{"reason":"admin"}'::jsonb)`, [id]);
+      deps.wake();
+      return { id, state: 'pending' };
+    });
+
+    app.get('/api/recipients', {
+      schema: {
+        summary: 'Configured recipients with their job counts (credentials not shown)',
+        response: { 200: { type: 'array', items: { type: 'object', properties: {
+          id: { type: 'string' }, description: { type: 'string' }, kind: { type: 'string', enum: ['dimse', 'stow'] }, target: { type: 'string' },
+          profile: { type: 'string' }, options: { type: 'array', items: { type: 'string' } }, key: { type: 'string' }, jobs: counts,
+        } } } },
+      },
+    }, async () => Promise.all(deps.recipients.map(async (r) => ({
+      id: r.id, ...(r.description ? { description: r.description } : {}), kind: r.deliver.kind,
+      target: r.deliver.kind === 'dimse' ? `${r.deliver.aeTitle}@${r.deliver.host}:${r.deliver.port}` : r.deliver.url,
+      profile: r.deid.profile, options: r.deid.options, key: r.deid.key, jobs: await jobCounts(deps.db, r.id),
+    }))));
+
+    app.get('/api/quarantine', {
+      schema: {
+        summary: 'Rejected input kept in quarantine (encrypted), with the reason',
+        response: { 200: { type: 'array', items: { type: 'object', properties: {
+          id: { type: 'integer' }, receivedAt: { type: 'string' }, source: { type: 'string' }, callingAeTitle: { type: ['string', 'null'] },
+          code: { type: 'string' }, reason: { type: 'string' }, bytes: { type: 'integer' }, sha256: { type: 'string' },
+        } } } },
+      },
+    }, async () => (await deps.db.query<Record<string, unknown>>('SELECT * FROM quarantine ORDER BY id DESC LIMIT 1000')).map((r) => ({
+      id: Number(r.id), receivedAt: iso(r.received_at), source: r.source, callingAeTitle: r.calling_ae, code: r.code, reason: r.reason, bytes: Number(r.bytes), sha256: r.sha256,
+    })));
+
+    app.get('/api/instances/:id/events', {
+      schema: {
+        summary: 'The audit trail of one instance: received, logged, forwarded, retried…',
+        params: { type: 'object', properties: { id: { type: 'integer' } }, required: ['id'] },
+        response: { 200: { type: 'array', items: { type: 'object', properties: {
+          at: { type: 'string' }, kind: { type: 'string' }, jobId: { type: ['integer', 'null'] }, recipient: { type: ['string', 'null'] }, detail: { type: ['object', 'null'], additionalProperties: true },
+        } } } },
+      },
+    }, async (req) => {
+      const { id } = req.params as { id: number };
+      const rows = await deps.db.query<Record<string, unknown>>('SELECT at, kind, job_id, recipient, detail FROM events WHERE instance_id = $1 ORDER BY id', [id]);
+      return rows.map((r) => ({ at: iso(r.at), kind: r.kind, jobId: r.job_id === null ? null : Number(r.job_id), recipient: r.recipient, detail: r.detail }));
+    });
+
+    app.get('/api/docs', { schema: { hide: true } }, async () => app.swagger());
+  };
+}

@@ -1,0 +1,36 @@
+import type { Queryable } from '../store/database.ts';
+
+/**
+ * The gateway's audit trail: one row per step an instance or job takes. Details hold codes, counts,
+ * digests and pseudonymous UIDs only — never patient names, IDs or free text from a header.
+ */
+export type EventKind =
+  | 'instance.received'
+  | 'instance.duplicate'
+  | 'instance.quarantined'
+  | 'instance.logged'
+  | 'instance.unrouted'
+  | 'job.forwarded'
+  | 'job.held'
+  | 'job.retry'
+  | 'job.dead'
+  | 'job.requeued';
+
+export interface AuditEvent {
+  kind: EventKind;
+  instanceId?: number | null;
+  jobId?: number | null;
+  recipient?: string | null;
+  detail?: Record<string, unknown>;
+}
+
+export async function recordEvents(db: Queryable, events: readonly AuditEvent[]): Promise<void> {
+  if (!events.length) return;
+  const params: unknown[] = [];
+  const rows = events.map((e, i) => {
+    params.push(e.kind, e.instanceId ?? null, e.jobId ?? null, e.recipient ?? null, e.detail ? JSON.stringify(e.detail) : null);
+    const b = i * 5;
+    return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}::jsonb)`;
+  });
+  await db.query(`INSERT INTO events (kind, instance_id, job_id, recipient, detail) VALUES ${rows.join(', ')}`, params);
+}

@@ -1,0 +1,129 @@
+import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { CustosError } from '../errors.ts';
+import { OPTIONS } from '../deid/profile-types.ts';
+
+/** PS3.5 6.2: AE titles are 1–16 characters of the default repertoire, no backslash or control characters. */
+const aeTitle = z.string().regex(/^[\x20-\x5b\x5d-\x7e]{1,16}$/, 'an AE title is 1 to 16 printable ASCII characters, no backslash').refine((s) => s.trim().length > 0, 'an AE title cannot be blank');
+const port = z.number().int().min(0).max(65535);
+const uid = z.string().regex(/^[0-9]+(\.[0-9]+)*$/, 'a UID is digits separated by dots').max(64);
+
+const DimseDestination = z.object({
+  kind: z.literal('dimse'),
+  host: z.string().min(1),
+  port: port.min(1),
+  aeTitle,
+  /** Our AE title when calling this destination (default: the gateway's own). */
+  callingAeTitle: aeTitle.optional(),
+}).strict();
+
+const StowDestination = z.object({
+  kind: z.literal('stow'),
+  /** The DICOMweb service root; instances are POSTed to `<url>/studies`. */
+  url: z.url({ protocol: /^https?$/ }),
+  headers: z.record(z.string(), z.string()).optional(),
+}).strict();
+
+const Recipient = z.object({
+  id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/i, 'a recipient id is letters, digits, _ and -, starting with a letter or digit'),
+  description: z.string().optional(),
+  deliver: z.discriminatedUnion('kind', [DimseDestination, StowDestination]),
+  deid: z.object({
+    /** "basic": PS3.15 Basic Profile with `options`; "none": originals (a PACS inside the hospital). */
+    profile: z.enum(['basic', 'none']).default('basic'),
+    options: z.array(z.enum(OPTIONS)).default([]),
+    /** Pseudonyms keyed per recipient (unlinkable across recipients) or with the deployment key. */
+    key: z.enum(['recipient', 'deployment']).default('recipient'),
+  }).strict().prefault({}),
+}).strict();
+
+const Match = z.object({
+  modality: z.array(z.string().min(1)).optional(),
+  bodyPart: z.array(z.string().min(1)).optional(),
+  sopClassUid: z.array(uid).optional(),
+  callingAeTitle: z.array(aeTitle).optional(),
+  source: z.array(z.enum(['dimse', 'stow'])).optional(),
+}).strict();
+
+const Route = z.object({
+  recipient: z.string(),
+  /** Every listed criterion must match (each list: any of its values); no criteria: every instance. */
+  match: Match.prefault({}),
+}).strict();
+
+export const GatewayConfigSchema = z.object({
+  dataDir: z.string().min(1).optional(),
+  /** The address both servers bind to. */
+  host: z.string().min(1).default('127.0.0.1'),
+  dimse: z.object({
+    port: port.default(11112),
+    aeTitle: aeTitle.default('CUSTOS'),
+    /** Calling AE titles allowed to send; unset: any, but only while bound to loopback. */
+    allowedCallingAeTitles: z.array(aeTitle).optional(),
+  }).strict().prefault({}),
+  http: z.object({
+    port: port.default(8080),
+    /** Bearer token for /api and /dicomweb (env CUSTOS_ADMIN_TOKEN wins); required off loopback. */
+    adminToken: z.string().min(16, 'use a token of at least 16 characters').optional(),
+    /** Largest STOW-RS request accepted, in MiB. */
+    maxRequestMiB: z.number().int().min(1).max(4096).default(1024),
+  }).strict().prefault({}),
+  database: z.object({
+    /** postgres://… for a PostgreSQL server; unset: embedded PGlite under the data directory. */
+    url: z.string().regex(/^postgres(ql)?:\/\//, 'a PostgreSQL URL starts with postgres:// or postgresql://').optional(),
+  }).strict().prefault({}),
+  forwarding: z.object({
+    maxAttempts: z.number().int().min(1).max(100).default(8),
+    initialBackoffMs: z.number().int().min(10).default(2000),
+    maxBackoffMs: z.number().int().min(10).default(300_000),
+    batchSize: z.number().int().min(1).max(1000).default(64),
+    timeoutMs: z.number().int().min(100).default(30_000),
+  }).strict().prefault({}),
+  recipients: z.array(Recipient).default([]),
+  routes: z.array(Route).default([]),
+}).strict().superRefine((c, ctx) => {
+  const ids = new Set<string>();
+  c.recipients.forEach((r, i) => {
+    if (ids.has(r.id)) ctx.addIssue({ code: 'custom', path: ['recipients', i, 'id'], message: `recipient id "${r.id}" is used twice` });
+    ids.add(r.id);
+  });
+  c.routes.forEach((r, i) => {
+    if (!ids.has(r.recipient)) ctx.addIssue({ code: 'custom', path: ['routes', i, 'recipient'], message: `no recipient has id "${r.recipient}"` });
+  });
+  if (c.forwarding.maxBackoffMs < c.forwarding.initialBackoffMs) ctx.addIssue({ code: 'custom', path: ['forwarding', 'maxBackoffMs'], message: 'must be at least initialBackoffMs' });
+});
+
+export type GatewayConfig = z.infer<typeof GatewayConfigSchema>;
+export type RecipientConfig = GatewayConfig['recipients'][number];
+export type RouteConfig = GatewayConfig['routes'][number];
+
+/** "recipients[0].deliver.port: Too small: expected number to be >=1" — the exact field and reason. */
+function describeIssues(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.length ? i.path.map((p, k) => (typeof p === 'number' ? `[${p}]` : `${k ? '.' : ''}${String(p)}`)).join('') : '(top level)'}: ${i.message}`).join('\n');
+}
+
+/** Validate a configuration object (already parsed from YAML or JSON). */
+export function parseGatewayConfig(raw: unknown, origin = 'configuration'): GatewayConfig {
+  const r = GatewayConfigSchema.safeParse(raw ?? {});
+  if (!r.success) throw new CustosError('CONFIG_INVALID', `${origin} is invalid:\n${describeIssues(r.error)}`);
+  return r.data;
+}
+
+/** Read and validate a YAML or JSON configuration file. */
+export function loadGatewayConfig(path: string): GatewayConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new CustosError('CONFIG_INVALID', `cannot read configuration file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = extname(path).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text);
+  } catch (e) {
+    throw new CustosError('CONFIG_INVALID', `configuration file ${path} is not valid ${extname(path).toLowerCase() === '.json' ? 'JSON' : 'YAML'}: ${(e as Error).message}`);
+  }
+  return parseGatewayConfig(raw, `configuration file ${path}`);
+}

@@ -1,0 +1,129 @@
+import { mkdirSync } from 'node:fs';
+import type { Server, Socket } from 'node:net';
+import { join } from 'node:path';
+import fastify, { type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import { adminRoutes } from './api/admin-routes.ts';
+import { logRoutes } from './api/log-routes.ts';
+import type { GatewayConfig } from './config/gateway-config.ts';
+import { CustosError } from './errors.ts';
+import { dicomwebRoutes } from './net/dicomweb.ts';
+import { startDimseServer } from './net/dimse-scp.ts';
+import { DimseForwarder } from './net/dimse-scu.ts';
+import type { Forwarder } from './net/forwarder.ts';
+import { StowForwarder } from './net/stow-client.ts';
+import { type IngestDeps, ingestInstance } from './pipeline/ingest.ts';
+import { Processor } from './pipeline/processor.ts';
+import { FsBlobStore } from './store/blob-store.ts';
+import { DataKeys, openBlob } from './store/data-keys.ts';
+import { type Database, openDatabase } from './store/database.ts';
+import { loadOrCreateKey } from './store/key-file.ts';
+import { openLogForWriting } from './store/open-log.ts';
+import { CUSTOS_VERSION } from './version.ts';
+
+export interface Gateway {
+  readonly dataDir: string;
+  readonly dimse: { host: string; port: number; aeTitle: string };
+  readonly http: { url: string };
+  readonly db: Database;
+  close(): Promise<void>;
+}
+
+const isLoopback = (host: string): boolean => host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+
+/** The master key that wraps patients' data keys: env CUSTOS_MASTER_KEY (64 hex digits) or keys/master.key. */
+function masterKey(dataDir: string): Buffer {
+  const env = process.env.CUSTOS_MASTER_KEY;
+  if (env !== undefined) {
+    if (!/^[0-9a-fA-F]{64}$/.test(env.trim())) throw new CustosError('KEY_INVALID', 'CUSTOS_MASTER_KEY must be 64 hex digits (32 bytes)');
+    return Buffer.from(env.trim(), 'hex');
+  }
+  return loadOrCreateKey(join(dataDir, 'keys', 'master.key')).key.subarray(0, 32);
+}
+
+/**
+ * Start the gateway: database, blob store, integrity log, the work loop, the DIMSE listener and the
+ * HTTP server (DICOMweb, admin API, log tiles). Everything binds to `config.host` only.
+ */
+export async function startGateway(config: GatewayConfig, dataDir: string): Promise<Gateway> {
+  const host = config.host;
+  const adminToken = process.env.CUSTOS_ADMIN_TOKEN ?? config.http.adminToken;
+  if (!isLoopback(host)) {
+    if (!config.dimse.allowedCallingAeTitles) throw new CustosError('CONFIG_INVALID', `dimse.allowedCallingAeTitles: required when binding to ${host} (any calling AE title is accepted only on loopback)`);
+    if (!adminToken) throw new CustosError('CONFIG_INVALID', `http.adminToken: required when binding to ${host} (or set CUSTOS_ADMIN_TOKEN): the API and DICOMweb serve PHI`);
+  }
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const { log, signer, release } = openLogForWriting(dataDir); // also makes this process the data directory's only writer
+  const cleanup: Array<() => Promise<void> | void> = [release];
+  const closeAll = async (): Promise<void> => { for (const f of cleanup.reverse()) await f(); };
+  try {
+    const deploymentKey = loadOrCreateKey(join(dataDir, 'keys', 'deid.key')).key;
+    const keys = new DataKeys(masterKey(dataDir));
+    const db = await openDatabase({ url: config.database.url, dir: join(dataDir, 'db') });
+    cleanup.push(() => db.close());
+    const blobs = new FsBlobStore(join(dataDir, 'blobs'));
+
+    const forwarders = new Map<string, Forwarder>();
+    for (const r of config.recipients) {
+      const d = r.deliver;
+      forwarders.set(r.id, d.kind === 'dimse'
+        ? new DimseForwarder({ host: d.host, port: d.port, aeTitle: d.aeTitle, callingAeTitle: d.callingAeTitle ?? config.dimse.aeTitle, timeoutMs: config.forwarding.timeoutMs })
+        : new StowForwarder({ url: d.url, headers: d.headers, timeoutMs: config.forwarding.timeoutMs }));
+    }
+    const processor = new Processor({ db, blobs, keys, deploymentKey, recipients: config.recipients, forwarding: config.forwarding, forwarders, log: { store: log, signer } });
+    await processor.start();
+    cleanup.push(() => processor.stop());
+
+    const ingestDeps: IngestDeps = { db, blobs, keys, deploymentKey, routes: config.routes, onQueued: () => processor.wake() };
+    const ingest = (bytes: Buffer, origin: Parameters<typeof ingestInstance>[2]) => ingestInstance(ingestDeps, bytes, origin);
+    const onError = (e: Error): void => { process.stderr.write(`custos: instance not stored: ${e instanceof CustosError ? e.code : 'INTERNAL'}: ${e.message}\n`); };
+
+    const dimseServer: Server = await startDimseServer(host, config.dimse.port, { aeTitle: config.dimse.aeTitle, allowedCallingAeTitles: config.dimse.allowedCallingAeTitles, ingest, onError })
+      .catch((e: NodeJS.ErrnoException) => { throw new CustosError('IO', `cannot listen for DIMSE on ${host}:${config.dimse.port}: ${e.code ?? e.message}`); });
+    const sockets = new Set<Socket>();
+    dimseServer.on('connection', (s: Socket) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
+    cleanup.push(() => new Promise<void>((resolve) => { dimseServer.close(() => resolve()); for (const s of sockets) s.destroy(); }));
+    const dimsePort = (dimseServer.address() as { port: number }).port;
+
+    const app: FastifyInstance = fastify({ logger: false, bodyLimit: config.http.maxRequestMiB * 1024 * 1024 });
+    await app.register(swagger, { openapi: { openapi: '3.1.0', info: { title: 'Custos gateway admin API', version: CUSTOS_VERSION, description: 'Status, studies, jobs, recipients and quarantine of a Custos gateway. DICOMweb lives under /dicomweb.' } } });
+    if (adminToken) {
+      app.addHook('onRequest', async (req, reply) => {
+        if (!req.url.startsWith('/api') && !req.url.startsWith('/dicomweb')) return;
+        if (req.headers.authorization !== `Bearer ${adminToken}`) await reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'UNAUTHORIZED', message: 'a bearer token is required' });
+      });
+    }
+    const original = async (instanceId: number): Promise<Buffer> => {
+      const [row] = await db.query<{ patient_ref: string; blob_key: string }>('SELECT patient_ref, blob_key FROM instances WHERE id = $1', [instanceId]);
+      if (!row) throw new CustosError('STORE_MISSING', `no instance ${instanceId}`);
+      return openBlob(await keys.load(db, row.patient_ref), await blobs.get(row.blob_key), row.blob_key);
+    };
+    const started = new Date();
+    let httpUrl = '';
+    await app.register(dicomwebRoutes({ db, ingest, original, bodyLimit: config.http.maxRequestMiB * 1024 * 1024 }));
+    await app.register(adminRoutes({
+      db, recipients: config.recipients, started, logSize: () => log.size, wake: () => processor.wake(),
+      endpoints: { dimse: { host, port: dimsePort, aeTitle: config.dimse.aeTitle }, get http() { return { url: httpUrl }; }, dataDir },
+    }));
+    await app.register(logRoutes(() => log));
+    try {
+      await app.listen({ host, port: config.http.port });
+    } catch (e) {
+      throw new CustosError('IO', `cannot listen for HTTP on ${host}:${config.http.port}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    cleanup.push(() => app.close());
+    const httpPort = (app.server.address() as { port: number }).port;
+    httpUrl = `http://${host.includes(':') ? `[${host}]` : host}:${httpPort}`;
+
+    return {
+      dataDir,
+      dimse: { host, port: dimsePort, aeTitle: config.dimse.aeTitle },
+      http: { url: httpUrl },
+      db,
+      close: closeAll,
+    };
+  } catch (e) {
+    await closeAll();
+    throw e;
+  }
+}

@@ -1,0 +1,183 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isCustosError } from '../errors.ts';
+import type { IngestResult, Origin } from '../pipeline/ingest.ts';
+import type { Database } from '../store/database.ts';
+import { contentTypeParams, encodeMultipart, parseMultipart } from './multipart.ts';
+
+/*
+ * DICOMweb for what the gateway holds (PS3.18): STOW-RS to receive, QIDO-RS to list, WADO-RS to
+ * retrieve originals (admin use: they are PHI). Attributes in DICOM JSON (PS3.18 F.2).
+ */
+
+export interface DicomwebDeps {
+  db: Database;
+  ingest(bytes: Buffer, origin: Origin): Promise<IngestResult>;
+  /** The original Part 10 bytes of an instance row. */
+  original(instanceId: number): Promise<Buffer>;
+  /** Largest request body accepted (bytes). */
+  bodyLimit: number;
+}
+
+type Json = Record<string, { vr: string; Value?: unknown[] }>;
+const ui = (v: string) => ({ vr: 'UI', Value: [v] });
+const url = (v: string) => ({ vr: 'UR', Value: [v] });
+
+/** PS3.18 Table 10.5.3-3 failure reasons (PS3.4 C-STORE statuses). */
+function failureReason(code: string): number {
+  if (code === 'INGEST_MISMATCH' || code === 'DICOM_MISSING_ATTRIBUTE') return 0xa900; // Data Set does not match SOP Class
+  if (code === 'DICOM_UNSUPPORTED_TRANSFER_SYNTAX') return 0xc122; // Referenced Transfer Syntax not supported
+  return 0xc000; // Cannot understand
+}
+
+const UID = /^[0-9]+(\.[0-9]+)*$/;
+
+export function dicomwebRoutes(deps: DicomwebDeps) {
+  return async function plugin(app: FastifyInstance): Promise<void> {
+    app.addContentTypeParser('multipart/related', { parseAs: 'buffer', bodyLimit: deps.bodyLimit }, (_req, body, done) => done(null, body));
+
+    const base = (req: FastifyRequest): string => `${req.protocol}://${req.host}/dicomweb`;
+
+    const stow = async (req: FastifyRequest<{ Params: { study?: string } }>, reply: FastifyReply) => {
+      const { mediaType, params } = contentTypeParams(String(req.headers['content-type'] ?? ''));
+      if (mediaType !== 'multipart/related' || !params.boundary) {
+        return reply.code(415).send({ error: 'UNSUPPORTED_MEDIA_TYPE', message: 'STOW-RS takes multipart/related; type="application/dicom" with a boundary' });
+      }
+      if (params.type && params.type.toLowerCase() !== 'application/dicom') {
+        return reply.code(415).send({ error: 'UNSUPPORTED_MEDIA_TYPE', message: `only application/dicom parts are accepted, not ${params.type}` });
+      }
+      const study = req.params.study;
+      if (study !== undefined && !UID.test(study)) return reply.code(400).send({ error: 'BAD_UID', message: 'the study UID in the URL is not a UID' });
+      let parts;
+      try {
+        parts = parseMultipart(req.body as Buffer, params.boundary);
+      } catch (e) {
+        return reply.code(400).send({ error: 'MULTIPART_MALFORMED', message: (e as Error).message });
+      }
+      const stored: Json[] = [];
+      const failed: Json[] = [];
+      let storageDown = false;
+      for (const part of parts) {
+        const type = contentTypeParams(part.headers['content-type'] ?? 'application/dicom').mediaType;
+        if (type !== 'application/dicom') {
+          failed.push({ '00081197': { vr: 'US', Value: [0xc000] }, '00000902': { vr: 'LO', Value: [`part of type ${type} is not application/dicom`] } });
+          continue;
+        }
+        if (storageDown) {
+          failed.push({ '00081197': { vr: 'US', Value: [0xa700] }, '00000902': { vr: 'LO', Value: ['STORE_UNAVAILABLE: not stored, retry later'] } });
+          continue;
+        }
+        let r: IngestResult;
+        try {
+          r = await deps.ingest(part.body, { source: 'stow', callingAeTitle: null, ...(study ? { expected: { studyInstanceUID: study } } : {}) });
+        } catch (e) {
+          req.log.error({ code: isCustosError(e) ? e.code : 'INTERNAL' }, 'STOW instance not stored');
+          storageDown = true;
+          failed.push({ '00081197': { vr: 'US', Value: [0xa700] }, '00000902': { vr: 'LO', Value: [`${isCustosError(e) ? e.code : 'INTERNAL'}: not stored, retry later`] } });
+          continue;
+        }
+        if (r.status === 'rejected') {
+          failed.push({
+            ...(r.sopClassUID ? { '00081150': ui(r.sopClassUID) } : {}),
+            ...(r.sopInstanceUID ? { '00081155': ui(r.sopInstanceUID) } : {}),
+            '00081197': { vr: 'US', Value: [failureReason(r.code)] },
+            '00000902': { vr: 'LO', Value: [`${r.code}: ${r.message}`.slice(0, 64)] },
+          });
+        } else {
+          stored.push({ '00081150': ui(r.sopClassUID), '00081155': ui(r.sopInstanceUID) });
+        }
+      }
+      const body: Json = {};
+      if (study) body['00081190'] = url(`${base(req)}/studies/${study}`);
+      if (stored.length) body['00081199'] = { vr: 'SQ', Value: stored };
+      if (failed.length) body['00081198'] = { vr: 'SQ', Value: failed };
+      // PS3.18 10.5.3: 200 all stored, 202 some failed, 409 none stored.
+      const status = failed.length === 0 ? 200 : stored.length ? 202 : 409;
+      return reply.code(status).type('application/dicom+json').send(body);
+    };
+    app.post('/dicomweb/studies', stow);
+    app.post('/dicomweb/studies/:study', stow);
+
+    const page = (q: Record<string, string | undefined>) => ({
+      limit: Math.min(Math.max(Number.parseInt(q.limit ?? '100', 10) || 100, 1), 1000),
+      offset: Math.max(Number.parseInt(q.offset ?? '0', 10) || 0, 0),
+    });
+
+    // QIDO-RS (PS3.18 10.6): studies, series, instances held by the gateway.
+    app.get('/dicomweb/studies', async (req, reply) => {
+      const q = req.query as Record<string, string | undefined>;
+      const { limit, offset } = page(q);
+      const rows = await deps.db.query<{ study: string; modalities: string[]; series: number; instances: number }>(
+        `SELECT study_instance_uid AS study, array_remove(array_agg(DISTINCT modality), NULL) AS modalities,
+                count(DISTINCT series_instance_uid)::int AS series, count(*)::int AS instances
+         FROM instances WHERE ($1::text IS NULL OR study_instance_uid = $1)
+         GROUP BY study_instance_uid ORDER BY min(id) LIMIT $2 OFFSET $3`,
+        [q.StudyInstanceUID ?? q['0020000D'] ?? null, limit, offset],
+      );
+      return reply.type('application/dicom+json').send(rows.map((r) => ({
+        '0020000D': ui(r.study),
+        '00080061': { vr: 'CS', Value: r.modalities },
+        '00201206': { vr: 'IS', Value: [r.series] },
+        '00201208': { vr: 'IS', Value: [r.instances] },
+        '00081190': url(`${base(req)}/studies/${r.study}`),
+      })));
+    });
+    app.get('/dicomweb/studies/:study/series', async (req, reply) => {
+      const { study } = req.params as { study: string };
+      const rows = await deps.db.query<{ series: string; modality: string | null; instances: number }>(
+        `SELECT series_instance_uid AS series, max(modality) AS modality, count(*)::int AS instances FROM instances
+         WHERE study_instance_uid = $1 GROUP BY series_instance_uid ORDER BY min(id)`, [study]);
+      return reply.type('application/dicom+json').send(rows.map((r) => ({
+        '0020000D': ui(study),
+        '0020000E': ui(r.series),
+        ...(r.modality ? { '00080060': { vr: 'CS', Value: [r.modality] } } : {}),
+        '00201209': { vr: 'IS', Value: [r.instances] },
+        '00081190': url(`${base(req)}/studies/${study}/series/${r.series}`),
+      })));
+    });
+    const instances = async (req: FastifyRequest, reply: FastifyReply) => {
+      const { study, series } = req.params as { study: string; series?: string };
+      const rows = await deps.db.query<{ series: string; sop: string; cls: string; ts: string }>(
+        `SELECT DISTINCT ON (sop_instance_uid) series_instance_uid AS series, sop_instance_uid AS sop, sop_class_uid AS cls, transfer_syntax_uid AS ts
+         FROM instances WHERE study_instance_uid = $1 AND ($2::text IS NULL OR series_instance_uid = $2) ORDER BY sop_instance_uid, id DESC`,
+        [study, series ?? null]);
+      return reply.type('application/dicom+json').send(rows.map((r) => ({
+        '00080016': ui(r.cls),
+        '00080018': ui(r.sop),
+        '0020000D': ui(study),
+        '0020000E': ui(r.series),
+        '00083002': ui(r.ts),
+        '00081190': url(`${base(req)}/studies/${study}/series/${r.series}/instances/${r.sop}`),
+      })));
+    };
+    app.get('/dicomweb/studies/:study/instances', instances);
+    app.get('/dicomweb/studies/:study/series/:series/instances', instances);
+
+    // WADO-RS (PS3.18 10.4): originals as multipart/related application/dicom.
+    const retrieve = async (req: FastifyRequest, reply: FastifyReply) => {
+      const accept = String(req.headers.accept ?? '*/*');
+      if (!/multipart\/related|application\/dicom(?!\+)|\*\/\*/.test(accept)) {
+        return reply.code(406).send({ error: 'NOT_ACCEPTABLE', message: 'WADO-RS here returns multipart/related; type="application/dicom"' });
+      }
+      const { study, series, instance } = req.params as { study: string; series?: string; instance?: string };
+      const rows = await deps.db.query<{ id: number }>(
+        `SELECT DISTINCT ON (sop_instance_uid) id FROM instances WHERE study_instance_uid = $1 AND ($2::text IS NULL OR series_instance_uid = $2)
+         AND ($3::text IS NULL OR sop_instance_uid = $3) ORDER BY sop_instance_uid, id DESC`,
+        [study, series ?? null, instance ?? null]);
+      if (!rows.length) return reply.code(404).send({ error: 'NOT_FOUND', message: 'no such instances here' });
+      const bodies: Buffer[] = [];
+      for (const r of rows) {
+        try {
+          bodies.push(await deps.original(Number(r.id)));
+        } catch (e) {
+          if (isCustosError(e) && e.code === 'PATIENT_SHREDDED') return reply.code(410).send({ error: e.code, message: 'these instances were destroyed (patient key shredded)' });
+          throw e;
+        }
+      }
+      const { parts, contentType } = encodeMultipart(bodies, 'application/dicom');
+      return reply.type(contentType).send(Buffer.concat(parts));
+    };
+    app.get('/dicomweb/studies/:study', retrieve);
+    app.get('/dicomweb/studies/:study/series/:series', retrieve);
+    app.get('/dicomweb/studies/:study/series/:series/instances/:instance', retrieve);
+  };
+}

@@ -1,0 +1,69 @@
+import dimse from 'dcmjs-dimse';
+import { BufferSource } from '../dicom/byte-source.ts';
+import { fileMeta, part10Prefix } from '../dicom/part10.ts';
+import { readDicom } from '../dicom/read.ts';
+import { EXPLICIT_VR_BIG_ENDIAN, EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN, transferSyntax } from '../dicom/transfer-syntax.ts';
+import { encodeDataset } from '../dicom/write.ts';
+import { CustosError } from '../errors.ts';
+
+/*
+ * dcmjs-dimse carries the DIMSE protocol (PS3.7, PS3.8) for us. Its Dataset parses and re-encodes
+ * through dcmjs, which drops private tags, rewrites character sets and costs far more than the
+ * network; Custos keeps datasets as the bytes it received or produced. RawDataset hands those bytes
+ * to the library untouched, and the library's transcoding hook is routed to our own writer, which
+ * converts between the uncompressed syntaxes without touching pixel data.
+ */
+export const { Client, Scp, Dataset, Transcoding, requests, responses, constants, log } = dimse;
+export type DimseDataset = InstanceType<typeof Dataset>;
+
+const UNCOMPRESSED = new Set([IMPLICIT_VR_LITTLE_ENDIAN, EXPLICIT_VR_LITTLE_ENDIAN, EXPLICIT_VR_BIG_ENDIAN]);
+
+// The library logs datasets and peers at info level; Custos logs its own, PHI-free, events instead.
+log.setLevel('silent');
+
+export class RawDataset extends Dataset {
+  readonly raw: Buffer;
+
+  constructor(ids: { sopClassUID: string; sopInstanceUID: string }, transferSyntaxUID: string, raw: Buffer) {
+    super({ SOPClassUID: ids.sopClassUID, SOPInstanceUID: ids.sopInstanceUID }, transferSyntaxUID);
+    this.raw = raw;
+  }
+
+  override getDenaturalizedDataset(): Buffer {
+    return this.raw;
+  }
+
+  /** The same dataset in another uncompressed syntax (PS3.5 A.1, A.2, A.3): headers rewritten, values kept. */
+  transcodedTo(target: string): RawDataset {
+    const from = this.getTransferSyntaxUid();
+    if (!UNCOMPRESSED.has(from) || !UNCOMPRESSED.has(target)) {
+      throw new CustosError('FORWARD_UNSUPPORTED_SYNTAX', `the recipient did not accept transfer syntax ${from}, and Custos does not transcode it to ${target}`);
+    }
+    if (from === EXPLICIT_VR_BIG_ENDIAN || target === EXPLICIT_VR_BIG_ENDIAN) {
+      throw new CustosError('FORWARD_UNSUPPORTED_SYNTAX', `conversion between ${from} and ${target} needs value byte swapping, which Custos does not do`);
+    }
+    const ids = { sopClassUID: String(this.getElement('SOPClassUID')), sopInstanceUID: String(this.getElement('SOPInstanceUID')) };
+    const source = new BufferSource(Buffer.concat([part10Prefix(fileMeta(ids.sopClassUID, ids.sopInstanceUID, from)), this.raw]));
+    const file = readDicom(source);
+    const chunks = encodeDataset(file.dataset, transferSyntax(target));
+    const raw = Buffer.concat(chunks.map((c) => (Buffer.isBuffer(c) ? c : source.read(c.offset, c.length))));
+    return new RawDataset(ids, target, raw);
+  }
+}
+
+const original = Transcoding.transcodeDataset.bind(Transcoding);
+Transcoding.transcodeDataset = (ds, ts, opts) => {
+  if (ds instanceof RawDataset) {
+    if (ds.getTransferSyntaxUid() === ts) return ds;
+    try {
+      return ds.transcodedTo(ts);
+    } catch (e) {
+      transcodeFailures.set(ds, e as Error);
+      throw e;
+    }
+  }
+  return original(ds, ts, opts);
+};
+
+/** Why the library could not send a dataset (it only logs it): read by the SCU to report the job. */
+export const transcodeFailures = new WeakMap<RawDataset, Error>();

@@ -1,0 +1,153 @@
+import { type Server, type Socket, createServer } from 'node:net';
+import { Writable } from 'node:stream';
+import { fileMeta, part10Prefix } from '../dicom/part10.ts';
+import { EXPLICIT_VR_BIG_ENDIAN, EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN, DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN, transferSyntax } from '../dicom/transfer-syntax.ts';
+import { isCustosError } from '../errors.ts';
+import type { IngestResult, Origin } from '../pipeline/ingest.ts';
+import { RawDataset, Scp, constants, responses } from './dimse-lib.ts';
+
+const { PresentationContextResult: PCR, RejectResult, RejectSource, RejectReason, Status } = constants;
+
+export const VERIFICATION_SOP_CLASS = '1.2.840.10008.1.1';
+
+/**
+ * Storage SOP classes are accepted by UID (PS3.4 B.5 lists them, and the list grows every edition):
+ * everything under the storage roots, and private SOP classes outside the DICOM root. Query/retrieve,
+ * worklist and print are other services and are refused.
+ */
+export function isStorageSopClass(uid: string): boolean {
+  if (!uid.startsWith('1.2.840.10008.')) return /^[0-9]+(\.[0-9]+)+$/.test(uid); // private storage
+  return uid.startsWith('1.2.840.10008.5.1.4.1.1.')
+    || /^1\.2\.840\.10008\.5\.1\.4\.(34|38|39|43|44|45)\./.test(uid);
+}
+
+/** Pick one proposed syntax: compressed kept as sent, then explicit LE, implicit LE, deflated, big endian. */
+export function chooseTransferSyntax(proposed: readonly string[]): string | undefined {
+  const supported = proposed.filter((uid) => { try { transferSyntax(uid); return true; } catch { return false; } });
+  const rank = (uid: string): number => {
+    if (transferSyntax(uid).encapsulated) return 0;
+    return [EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN, DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN, EXPLICIT_VR_BIG_ENDIAN].indexOf(uid) + 1;
+  };
+  return supported.sort((a, b) => rank(a) - rank(b))[0];
+}
+
+export interface ScpPolicy {
+  aeTitle: string;
+  /** Calling AE titles allowed; undefined: any (only allowed while bound to loopback). */
+  allowedCallingAeTitles?: readonly string[] | undefined;
+  ingest(bytes: Buffer, origin: Origin): Promise<IngestResult>;
+  onError?(e: Error): void;
+}
+
+/** Collects one C-STORE data set as it arrives in P-DATA fragments. */
+class DatasetSink extends Writable {
+  readonly chunks: Buffer[] = [];
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
+    this.chunks.push(chunk);
+    cb();
+  }
+}
+
+/** PS3.4 B.2.3 C-STORE status for an ingest outcome. */
+function storeStatus(r: IngestResult): { status: number; comment?: string } {
+  if (r.status !== 'rejected') return { status: Status.Success };
+  // A900 Data Set does not match SOP Class; C000 Cannot understand.
+  if (r.code === 'INGEST_MISMATCH' || r.code === 'DICOM_MISSING_ATTRIBUTE') return { status: 0xa900, comment: `${r.code}: ${r.message}` };
+  return { status: 0xc000, comment: `${r.code}: ${r.message}` };
+}
+
+function makeScpClass(policy: ScpPolicy) {
+  return class GatewayScp extends Scp {
+    private callingAe = '';
+
+    override associationRequested(association: InstanceType<typeof import('dcmjs-dimse').association.Association>): void {
+      const called = association.getCalledAeTitle().trim();
+      this.callingAe = association.getCallingAeTitle().trim();
+      if (called !== policy.aeTitle) {
+        this.sendAssociationReject(RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.CalledAeNotRecognized);
+        return;
+      }
+      if (policy.allowedCallingAeTitles && !policy.allowedCallingAeTitles.includes(this.callingAe)) {
+        this.sendAssociationReject(RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.CallingAeNotRecognized);
+        return;
+      }
+      for (const { id } of association.getPresentationContexts()) {
+        const pc = association.getPresentationContext(id);
+        const abstract = pc.getAbstractSyntaxUid();
+        if (abstract === VERIFICATION_SOP_CLASS) {
+          const ts = chooseTransferSyntax(pc.getTransferSyntaxUids().filter((t: string) => !transferSyntax(t).encapsulated));
+          if (ts) pc.setResult(PCR.Accept, ts); else pc.setResult(PCR.RejectTransferSyntaxesNotSupported);
+        } else if (isStorageSopClass(abstract)) {
+          const ts = chooseTransferSyntax(pc.getTransferSyntaxUids());
+          if (ts) pc.setResult(PCR.Accept, ts); else pc.setResult(PCR.RejectTransferSyntaxesNotSupported);
+        } else {
+          pc.setResult(PCR.RejectAbstractSyntaxNotSupported);
+        }
+      }
+      this.sendAssociationAccept();
+    }
+
+    override associationReleaseRequested(): void {
+      this.sendAssociationReleaseResponse();
+    }
+
+    override cEchoRequest(request: InstanceType<typeof import('dcmjs-dimse').requests.CEchoRequest>, callback: (r: InstanceType<typeof import('dcmjs-dimse').responses.CEchoResponse>) => void): void {
+      const res = responses.CEchoResponse.fromRequest(request);
+      res.setStatus(Status.Success);
+      callback(res);
+    }
+
+    override createStoreWritableStream(): Writable {
+      return new DatasetSink();
+    }
+
+    override createDatasetFromStoreWritableStream(writable: Writable, pc: InstanceType<typeof import('dcmjs-dimse').association.PresentationContext>, callback: (ds: InstanceType<typeof import('dcmjs-dimse').Dataset>) => void): void {
+      const sink = writable as DatasetSink;
+      callback(new RawDataset({ sopClassUID: '', sopInstanceUID: '' }, pc.getAcceptedTransferSyntaxUid() ?? IMPLICIT_VR_LITTLE_ENDIAN, Buffer.concat(sink.chunks)));
+    }
+
+    override cStoreRequest(request: InstanceType<typeof import('dcmjs-dimse').requests.CStoreRequest>, callback: (r: InstanceType<typeof import('dcmjs-dimse').responses.CStoreResponse>) => void): void {
+      const ds = request.getDataset() as RawDataset;
+      const sopClassUID = request.getAffectedSopClassUid();
+      const sopInstanceUID = request.getAffectedSopInstanceUid();
+      const respond = (status: number, comment?: string): void => {
+        const res = responses.CStoreResponse.fromRequest(request);
+        res.setStatus(status);
+        if (comment) res.setErrorComment(comment.slice(0, 64)); // (0000,0902) is LO: 64 characters
+        callback(res);
+      };
+      let bytes: Buffer;
+      try {
+        bytes = Buffer.concat([part10Prefix(fileMeta(sopClassUID, sopInstanceUID, ds.getTransferSyntaxUid(), this.callingAe)), ds.raw]);
+      } catch (e) {
+        respond(0xc000, `CANNOT_UNDERSTAND: ${(e as Error).message}`);
+        return;
+      }
+      policy.ingest(bytes, { source: 'dimse', callingAeTitle: this.callingAe, expected: { sopClassUID, sopInstanceUID } }).then(
+        (r) => { const s = storeStatus(r); respond(s.status, s.comment); },
+        (e: Error) => {
+          // Not stored durably: refuse (A700 Out of Resources) so that the sender keeps the instance and retries.
+          policy.onError?.(e);
+          respond(0xa700, `${isCustosError(e) ? e.code : 'INTERNAL'}: not stored, retry later`);
+        },
+      );
+    }
+  };
+}
+
+/** A DIMSE listener bound to one address (dcmjs-dimse's own Server binds every interface). */
+export function startDimseServer(host: string, port: number, policy: ScpPolicy): Promise<Server> {
+  const ScpClass = makeScpClass(policy);
+  const server = createServer({ noDelay: true }, (socket: Socket) => {
+    socket.setNoDelay(true);
+    new ScpClass(socket, { associationTimeout: 30_000, pduTimeout: 60_000 });
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server);
+    });
+  });
+}
+

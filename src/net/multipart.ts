@@ -1,0 +1,60 @@
+import { randomBytes } from 'node:crypto';
+import { CustosError } from '../errors.ts';
+
+/*
+ * multipart/related (RFC 2387) framing for DICOMweb (PS3.18 8.6.1.2). Written by hand: the npm
+ * multipart parsers handle multipart/form-data only, and this framing is a few lines.
+ */
+
+export interface Part { headers: Record<string, string>; body: Buffer }
+
+export function newBoundary(): string {
+  return `custos-${randomBytes(16).toString('hex')}`;
+}
+
+/** Encode parts of one content type; returns the body buffers and the Content-Type header value. */
+export function encodeMultipart(bodies: readonly Buffer[], type: string, boundary = newBoundary()): { parts: Buffer[]; contentType: string } {
+  const parts: Buffer[] = [];
+  for (const b of bodies) {
+    parts.push(Buffer.from(`--${boundary}\r\nContent-Type: ${type}\r\nContent-Length: ${b.length}\r\n\r\n`, 'latin1'), b, Buffer.from('\r\n', 'latin1'));
+  }
+  parts.push(Buffer.from(`--${boundary}--\r\n`, 'latin1'));
+  return { parts, contentType: `multipart/related; type="${type}"; boundary=${boundary}` };
+}
+
+/** The parameters of a Content-Type value: `multipart/related; type="application/dicom"; boundary=x`. */
+export function contentTypeParams(value: string): { mediaType: string; params: Record<string, string> } {
+  const [media = '', ...rest] = value.split(';');
+  const params: Record<string, string> = {};
+  for (const p of rest) {
+    const eq = p.indexOf('=');
+    if (eq < 0) continue;
+    params[p.slice(0, eq).trim().toLowerCase()] = p.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
+  }
+  return { mediaType: media.trim().toLowerCase(), params };
+}
+
+/** Split a multipart/related body into parts; MULTIPART_MALFORMED when the framing is broken. */
+export function parseMultipart(body: Buffer, boundary: string): Part[] {
+  const delim = Buffer.from(`--${boundary}`, 'latin1');
+  const parts: Part[] = [];
+  let pos = body.indexOf(delim);
+  if (pos < 0) throw new CustosError('USAGE', `multipart body has no boundary "${boundary}"`);
+  for (;;) {
+    pos += delim.length;
+    if (body[pos] === 0x2d && body[pos + 1] === 0x2d) break; // closing delimiter "--boundary--"
+    const headStart = body.indexOf('\r\n', pos) + 2;
+    const headEnd = body.indexOf('\r\n\r\n', headStart - 2);
+    if (headStart < 2 || headEnd < 0) throw new CustosError('USAGE', 'multipart part has no header end');
+    const headers: Record<string, string> = {};
+    for (const line of body.toString('latin1', headStart, headEnd).split('\r\n')) {
+      const c = line.indexOf(':');
+      if (c > 0) headers[line.slice(0, c).trim().toLowerCase()] = line.slice(c + 1).trim();
+    }
+    const next = body.indexOf(Buffer.concat([Buffer.from('\r\n', 'latin1'), delim]), headEnd + 4);
+    if (next < 0) throw new CustosError('USAGE', 'multipart body ends without its closing boundary');
+    parts.push({ headers, body: body.subarray(headEnd + 4, next) });
+    pos = next + 2;
+  }
+  return parts;
+}

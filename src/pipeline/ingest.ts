@@ -1,0 +1,132 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { recordEvents } from '../audit/events.ts';
+import type { RouteConfig } from '../config/gateway-config.ts';
+import { BufferSource } from '../dicom/byte-source.ts';
+import { asciiValue } from '../dicom/dataset.ts';
+import { readDicom } from '../dicom/read.ts';
+import { Tags } from '../dicom/tag.ts';
+import { CustosError, isCustosError } from '../errors.ts';
+import { recipientsFor } from '../policy/routing.ts';
+import type { BlobStore } from '../store/blob-store.ts';
+import { type DataKeys, patientRef, sealBlob } from '../store/data-keys.ts';
+import type { Database } from '../store/database.ts';
+
+export interface IngestDeps {
+  db: Database;
+  blobs: BlobStore;
+  keys: DataKeys;
+  /** Deployment pseudonymisation key: patient references are HMACs under it. */
+  deploymentKey: Buffer;
+  routes: readonly RouteConfig[];
+  /** Called after an instance is committed with work queued. */
+  onQueued?: () => void;
+}
+
+export interface Origin {
+  source: 'dimse' | 'stow';
+  callingAeTitle: string | null;
+  /** What the DIMSE command or STOW request said the instance is; checked against the dataset. */
+  expected?: { sopClassUID?: string; sopInstanceUID?: string; studyInstanceUID?: string };
+}
+
+export type IngestResult =
+  | { status: 'stored' | 'duplicate'; instanceId: number; sopClassUID: string; sopInstanceUID: string; recipients: string[] }
+  | { status: 'rejected'; code: string; message: string; quarantineId: number | null; sopClassUID?: string; sopInstanceUID?: string };
+
+interface Header {
+  sopClassUID: string; sopInstanceUID: string; studyInstanceUID: string; seriesInstanceUID: string;
+  modality: string; bodyPart: string; transferSyntaxUID: string; patientId: string; issuer: string;
+}
+
+function readHeader(bytes: Buffer, origin: Origin): Header {
+  // A full parse (pixel data stays a range of the buffer): truncated or malformed files fail here.
+  const file = readDicom(new BufferSource(bytes));
+  const v = (t: number): string => asciiValue(file.dataset, t);
+  const h: Header = {
+    sopClassUID: v(Tags.SOPClassUID) || asciiValue(file.meta, Tags.MediaStorageSOPClassUID),
+    sopInstanceUID: v(Tags.SOPInstanceUID),
+    studyInstanceUID: v(Tags.StudyInstanceUID),
+    seriesInstanceUID: v(Tags.SeriesInstanceUID),
+    modality: v(Tags.Modality),
+    bodyPart: v(Tags.BodyPartExamined),
+    transferSyntaxUID: file.transferSyntax.uid,
+    patientId: v(Tags.PatientID),
+    issuer: v(Tags.IssuerOfPatientID),
+  };
+  for (const [name, tag, value] of [['SOP Class UID', '(0008,0016)', h.sopClassUID], ['SOP Instance UID', '(0008,0018)', h.sopInstanceUID], ['Study Instance UID', '(0020,000D)', h.studyInstanceUID], ['Series Instance UID', '(0020,000E)', h.seriesInstanceUID]] as const) {
+    if (!value) throw new CustosError('DICOM_MISSING_ATTRIBUTE', `${name} ${tag} is missing or empty`);
+  }
+  const e = origin.expected;
+  if (e?.sopClassUID && e.sopClassUID !== h.sopClassUID) throw new CustosError('INGEST_MISMATCH', 'the dataset\'s SOP Class UID differs from the one in the request');
+  if (e?.sopInstanceUID && e.sopInstanceUID !== h.sopInstanceUID) throw new CustosError('INGEST_MISMATCH', 'the dataset\'s SOP Instance UID differs from the one in the request');
+  if (e?.studyInstanceUID && e.studyInstanceUID !== h.studyInstanceUID) throw new CustosError('INGEST_MISMATCH', 'the instance belongs to another study than the one in the request URL');
+  return h;
+}
+
+/**
+ * Ingest one instance (a whole Part 10 file in memory). Returns only once the instance is durable:
+ * its encrypted bytes fsynced in the blob store and its row and forwarding jobs committed — the
+ * caller acknowledges (C-STORE success, STOW 200) after this and not before. Bad input is kept in
+ * quarantine with its reason and reported as rejected; only storage failures throw.
+ */
+export async function ingestInstance(deps: IngestDeps, bytes: Buffer, origin: Origin): Promise<IngestResult> {
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  let h: Header;
+  try {
+    h = readHeader(bytes, origin);
+  } catch (e) {
+    if (!isCustosError(e)) throw e;
+    const quarantineId = await quarantine(deps, bytes, sha256, origin, e.code, e.message);
+    return { status: 'rejected', code: e.code, message: e.message, quarantineId, ...(origin.expected?.sopInstanceUID ? { sopInstanceUID: origin.expected.sopInstanceUID } : {}), ...(origin.expected?.sopClassUID ? { sopClassUID: origin.expected.sopClassUID } : {}) };
+  }
+  const ids = { sopClassUID: h.sopClassUID, sopInstanceUID: h.sopInstanceUID };
+  const [dup] = await deps.db.query<{ id: number }>('SELECT id FROM instances WHERE sop_instance_uid = $1 AND sha256 = $2', [h.sopInstanceUID, sha256]);
+  if (dup) {
+    await recordEvents(deps.db, [{ kind: 'instance.duplicate', instanceId: Number(dup.id), detail: { source: origin.source } }]);
+    return { status: 'duplicate', instanceId: Number(dup.id), ...ids, recipients: [] };
+  }
+
+  const ref = patientRef(deps.deploymentKey, h.patientId, h.issuer);
+  const dataKey = await deps.db.transaction((tx) => deps.keys.forPatient(tx, ref));
+  deps.keys.remember(ref, dataKey);
+  const blobKey = `instances/${sha256.slice(0, 2)}/${sha256}-${randomUUID()}`;
+  await deps.blobs.put(blobKey, sealBlob(dataKey, [bytes], blobKey));
+
+  const recipients = recipientsFor(deps.routes, { Modality: h.modality, BodyPartExamined: h.bodyPart, SOPClassUID: h.sopClassUID, callingAeTitle: origin.callingAeTitle, source: origin.source });
+  const row = await deps.db.transaction(async (tx) => {
+    const [ins] = await tx.query<{ id: number }>(
+      `INSERT INTO instances (sop_instance_uid, sop_class_uid, study_instance_uid, series_instance_uid, modality, body_part, transfer_syntax_uid, patient_ref, blob_key, bytes, sha256, source, calling_ae)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (sop_instance_uid, sha256) DO NOTHING RETURNING id`,
+      [h.sopInstanceUID, h.sopClassUID, h.studyInstanceUID, h.seriesInstanceUID, h.modality || null, h.bodyPart || null, h.transferSyntaxUID, ref, blobKey, bytes.length, sha256, origin.source, origin.callingAeTitle],
+    );
+    if (!ins) return undefined; // the same instance arrived twice at once: the other copy won
+    const id = Number(ins.id);
+    if (recipients.length) {
+      await tx.query(`INSERT INTO jobs (instance_id, recipient, state) SELECT $1, r, 'pending' FROM unnest($2::text[]) AS r`, [id, recipients]);
+    }
+    await recordEvents(tx, [{ kind: 'instance.received', instanceId: id, detail: { source: origin.source, bytes: bytes.length, sha256, transferSyntaxUID: h.transferSyntaxUID, recipients } },
+      ...(recipients.length ? [] : [{ kind: 'instance.unrouted' as const, instanceId: id }])]);
+    return id;
+  });
+  if (row === undefined) {
+    await deps.blobs.delete(blobKey);
+    const [other] = await deps.db.query<{ id: number }>('SELECT id FROM instances WHERE sop_instance_uid = $1 AND sha256 = $2', [h.sopInstanceUID, sha256]);
+    return { status: 'duplicate', instanceId: Number(other!.id), ...ids, recipients: [] };
+  }
+  deps.onQueued?.();
+  return { status: 'stored', instanceId: row, ...ids, recipients };
+}
+
+/** Keep rejected input, encrypted under a key of its own, with the reason (PHI may be inside). */
+async function quarantine(deps: IngestDeps, bytes: Buffer, sha256: string, origin: Origin, code: string, reason: string): Promise<number | null> {
+  const blobKey = `quarantine/${randomUUID()}`;
+  const { key, wrapped } = deps.keys.oneOff(blobKey);
+  await deps.blobs.put(blobKey, sealBlob(key, [bytes], blobKey));
+  const [row] = await deps.db.query<{ id: number }>(
+    'INSERT INTO quarantine (source, calling_ae, code, reason, blob_key, wrapped_key, bytes, sha256) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id',
+    [origin.source, origin.callingAeTitle, code, reason, blobKey, wrapped, bytes.length, sha256],
+  );
+  const id = row ? Number(row.id) : null;
+  await recordEvents(deps.db, [{ kind: 'instance.quarantined', detail: { quarantineId: id, code, source: origin.source } }]);
+  return id;
+}

@@ -1,0 +1,267 @@
+import { recordEvents, type AuditEvent } from '../audit/events.ts';
+import type { GatewayConfig, RecipientConfig } from '../config/gateway-config.ts';
+import { BufferSource } from '../dicom/byte-source.ts';
+import { TABLE_EDITION, makeProfile, type Profile } from '../deid/profile.ts';
+import { recipientKey } from '../deid/pseudonyms.ts';
+import { isCustosError } from '../errors.ts';
+import { type IngestStatement, signStatement } from '../integrity/statement.ts';
+import type { NoteSigner } from '../integrity/note.ts';
+import { compareContent } from '../integrity/compare.ts';
+import type { Forwarder, Outgoing } from '../net/forwarder.ts';
+import type { BlobStore } from '../store/blob-store.ts';
+import { type DataKeys, openBlob } from '../store/data-keys.ts';
+import type { Database } from '../store/database.ts';
+import type { LogStore } from '../store/log-store.ts';
+import { deidentifySource, materialize } from './deid-file.ts';
+import { type Described, describeSource } from './integrity.ts';
+import { recordDescribedDerivations } from './record-derivations.ts';
+
+export interface ProcessorDeps {
+  db: Database;
+  blobs: BlobStore;
+  keys: DataKeys;
+  deploymentKey: Buffer;
+  recipients: readonly RecipientConfig[];
+  forwarding: GatewayConfig['forwarding'];
+  forwarders: ReadonlyMap<string, Forwarder>;
+  log: { store: LogStore; signer: NoteSigner };
+}
+
+interface InstanceRow { id: number; patient_ref: string; blob_key: string; source: string; calling_ae: string | null; log_index: number | null }
+interface JobRow { id: number; instance_id: number; recipient: string; attempts: number }
+
+/** Delay before attempt n+1: exponential from initialBackoffMs, capped, with ±20 % jitter. */
+export function backoffMs(attempts: number, f: GatewayConfig['forwarding']): number {
+  const base = Math.min(f.maxBackoffMs, f.initialBackoffMs * 2 ** Math.max(0, attempts - 1));
+  return Math.round(base * (0.8 + Math.random() * 0.4));
+}
+
+/**
+ * The work loop: record newly received instances in the integrity log, then take ready jobs from
+ * the queue in the database, de-identify each for its recipient and deliver them in batches.
+ * A job is marked done only after the recipient confirmed it; after a crash, jobs left running are
+ * taken again (a recipient may then receive an instance twice with the same UIDs — an overwrite,
+ * never a second copy, because pseudonymous UIDs are deterministic).
+ */
+export class Processor {
+  private readonly d: ProcessorDeps;
+  private readonly profiles = new Map<string, { profile: Profile | null; key: Buffer }>();
+  private running = false;
+  private wakeUp: (() => void) | undefined;
+  private loop: Promise<void> | undefined;
+  private dirty = false;
+
+  constructor(deps: ProcessorDeps) {
+    this.d = deps;
+    for (const r of deps.recipients) {
+      this.profiles.set(r.id, {
+        profile: r.deid.profile === 'none' ? null : makeProfile(r.deid.options),
+        key: r.deid.key === 'recipient' ? recipientKey(deps.deploymentKey, r.id) : deps.deploymentKey,
+      });
+    }
+  }
+
+  async start(): Promise<void> {
+    const requeued = await this.d.db.query<{ id: number }>(`UPDATE jobs SET state = 'pending', updated_at = now() WHERE state = 'running' RETURNING id`);
+    await recordEvents(this.d.db, requeued.map((r) => ({ kind: 'job.requeued', jobId: Number(r.id), detail: { reason: 'restart' } })));
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** New work arrived: run now instead of at the next poll. */
+  wake(): void {
+    this.dirty = true;
+    this.wakeUp?.();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wakeUp?.();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      this.dirty = false;
+      let busy = false;
+      try {
+        busy = (await this.recordIngests()) > 0;
+        busy = (await this.forwardReady()) > 0 || busy;
+      } catch (e) {
+        // A storage error (database or blob store down): keep the service up and try again later.
+        process.stderr.write(`custos: processing paused: ${isCustosError(e) ? `${e.code}: ` : ''}${(e as Error).message}\n`);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      if (busy || this.dirty || !this.running) continue;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 500);
+        this.wakeUp = () => { clearTimeout(t); resolve(); };
+      });
+      this.wakeUp = undefined;
+    }
+  }
+
+  private async original(row: InstanceRow): Promise<Buffer> {
+    const key = await this.d.keys.load(this.d.db, row.patient_ref);
+    return openBlob(key, await this.d.blobs.get(row.blob_key), row.blob_key);
+  }
+
+  /** Step 1: an ingest statement per new instance, appended to the log in one durable batch. */
+  private async recordIngests(): Promise<number> {
+    const rows = await this.d.db.query<InstanceRow>('SELECT id, patient_ref, blob_key, source, calling_ae, log_index FROM instances WHERE log_index IS NULL ORDER BY id LIMIT 256');
+    if (!rows.length) return 0;
+    const { store, signer } = this.d.log;
+    const time = new Date().toISOString();
+    const indexes: number[] = [];
+    const toAppend: Array<{ row: InstanceRow; d: Described }> = [];
+    const events: AuditEvent[] = [];
+    for (const row of rows) {
+      let d: Described;
+      try {
+        d = await describeSource(new BufferSource(await this.original(row)));
+      } catch (e) {
+        if (isCustosError(e) && e.code === 'PATIENT_SHREDDED') { indexes.push(-1); continue; }
+        throw e;
+      }
+      const same = store.findBySop(d.ids.sopInstanceUID).find((i) => {
+        const s = store.record(i)?.signed?.statement;
+        return s?.type === 'custos/ingest/v1' && compareContent(s.content, d.content) === undefined;
+      });
+      if (same !== undefined) { indexes.push(same); continue; }
+      indexes.push(-2 - toAppend.length);
+      toAppend.push({ row, d });
+    }
+    const appended = store.appendBatch(toAppend.map(({ row, d }) => ({
+      signed: signStatement({ type: 'custos/ingest/v1', instance: d.ids, content: d.content, source: row.source === 'dimse' ? `dimse:${(row.calling_ae ?? '').trim()}` : row.source, time, signer: signer.name } satisfies IngestStatement, signer.key),
+    }))).indexes;
+    const final = indexes.map((i) => (i <= -2 ? appended[-2 - i]! : i));
+    await this.d.db.query('UPDATE instances SET log_index = v.idx FROM unnest($1::bigint[], $2::bigint[]) AS v(id, idx) WHERE instances.id = v.id', [rows.map((r) => r.id), final]);
+    rows.forEach((r, i) => { if (final[i]! >= 0) events.push({ kind: 'instance.logged', instanceId: Number(r.id), detail: { logIndex: final[i] } }); });
+    await recordEvents(this.d.db, events);
+    return rows.length;
+  }
+
+  /** Step 2: claim ready jobs, de-identify per recipient, deliver, and settle each job. */
+  private async forwardReady(): Promise<number> {
+    const f = this.d.forwarding;
+    const jobs = await this.d.db.query<JobRow>(
+      `UPDATE jobs SET state = 'running', updated_at = now() WHERE id IN (
+         SELECT j.id FROM jobs j JOIN instances i ON i.id = j.instance_id
+         WHERE j.state = 'pending' AND j.next_attempt_at <= now() AND i.log_index IS NOT NULL
+         ORDER BY j.id LIMIT $1 FOR UPDATE OF j SKIP LOCKED)
+       RETURNING id, instance_id, recipient, attempts`,
+      [f.batchSize * Math.max(1, this.d.forwarders.size)],
+    );
+    if (!jobs.length) return 0;
+    const byRecipient = new Map<string, JobRow[]>();
+    for (const j of jobs) byRecipient.set(j.recipient, [...(byRecipient.get(j.recipient) ?? []), j]);
+    await Promise.all([...byRecipient].map(([recipient, list]) => this.deliverTo(recipient, list.sort((a, b) => Number(a.id) - Number(b.id)))));
+    return jobs.length;
+  }
+
+  private async deliverTo(recipient: string, jobs: JobRow[]): Promise<void> {
+    const forwarder = this.d.forwarders.get(recipient);
+    const settings = this.profiles.get(recipient);
+    if (!forwarder || !settings) {
+      // The recipient was removed from the configuration: keep the jobs, say why.
+      await this.settle(jobs.map((j) => ({ job: j, outcome: { kind: 'dead', code: 'RECIPIENT_UNKNOWN', message: `recipient "${recipient}" is not in the configuration` } })));
+      return;
+    }
+    const rows = await this.d.db.query<InstanceRow & { study_instance_uid: string }>('SELECT id, patient_ref, blob_key, source, calling_ae, log_index, study_instance_uid FROM instances WHERE id = ANY($1::bigint[])', [jobs.map((j) => j.instance_id)]);
+    const byId = new Map(rows.map((r) => [Number(r.id), r]));
+    const outcomes: Settlement[] = [];
+    const sendable: Array<{ job: JobRow; out: Outgoing; input?: Described; output?: Described }> = [];
+    for (const job of jobs) {
+      const row = byId.get(Number(job.instance_id))!;
+      let original: Buffer;
+      try {
+        original = await this.original(row);
+      } catch (e) {
+        if (isCustosError(e) && (e.code === 'PATIENT_SHREDDED' || e.code === 'STORE_CORRUPT' || e.code === 'STORE_MISSING')) {
+          outcomes.push({ job, outcome: { kind: 'dead', code: e.code, message: e.message } });
+          continue;
+        }
+        throw e;
+      }
+      const src = new BufferSource(original);
+      if (!settings.profile) {
+        const d = await describeSource(src);
+        sendable.push({ job, out: { ...d.ids, transferSyntaxUID: transferSyntaxOf(original), part10: original } });
+        continue;
+      }
+      const r = await deidentifySource(src, { profile: settings.profile, key: settings.key });
+      if (r.status === 'held' || r.status === 'skipped') {
+        outcomes.push({ job, outcome: { kind: 'held', code: r.reason.code, message: r.reason.message } });
+        continue;
+      }
+      if (r.status === 'failed') {
+        outcomes.push({ job, outcome: { kind: 'dead', code: r.error.code, message: r.error.message } });
+        continue;
+      }
+      const part10 = materialize(r.chunks, src);
+      const outSrc = new BufferSource(part10);
+      const [input, output] = [await describeSource(src), await describeSource(outSrc)];
+      sendable.push({ job, input, output, out: { ...output.ids, transferSyntaxUID: transferSyntaxOf(part10), part10 } });
+    }
+    if (sendable.length) {
+      const results = await forwarder.deliver(sendable.map((s) => s.out));
+      const derived: Array<{ input: Described; output: Described }> = [];
+      sendable.forEach((s, i) => {
+        const res = results[i]!;
+        if (res.ok) {
+          outcomes.push({ job: s.job, outcome: { kind: 'done', sopInstanceUID: s.out.sopInstanceUID, bytes: s.out.part10.length } });
+          if (s.input && s.output) derived.push({ input: s.input, output: s.output });
+        } else {
+          const last = s.job.attempts + 1 >= this.d.forwarding.maxAttempts;
+          outcomes.push({ job: s.job, outcome: res.permanent || last ? { kind: 'dead', code: res.code, message: res.message } : { kind: 'retry', code: res.code, message: res.message } });
+        }
+      });
+      if (derived.length && settings.profile) {
+        recordDescribedDerivations(derived, this.d.log.store, this.d.log.signer, { edition: TABLE_EDITION, options: [...settings.profile.options].sort() }, 'gateway');
+      }
+    }
+    await this.settle(outcomes);
+  }
+
+  private async settle(list: Settlement[]): Promise<void> {
+    if (!list.length) return;
+    const f = this.d.forwarding;
+    const events: AuditEvent[] = [];
+    await this.d.db.transaction(async (tx) => {
+      const done = list.filter((s) => s.outcome.kind === 'done');
+      if (done.length) {
+        await tx.query(`UPDATE jobs SET state = 'done', attempts = attempts + 1, done_at = now(), updated_at = now(), last_error_code = NULL, last_error = NULL,
+          output_sop_instance_uid = v.uid FROM unnest($1::bigint[], $2::text[]) AS v(id, uid) WHERE jobs.id = v.id`,
+        [done.map((s) => s.job.id), done.map((s) => (s.outcome as { sopInstanceUID: string }).sopInstanceUID)]);
+      }
+      for (const { job, outcome: o } of list) {
+        const base = { instanceId: Number(job.instance_id), jobId: Number(job.id), recipient: job.recipient };
+        if (o.kind === 'done') { events.push({ kind: 'job.forwarded', ...base, detail: { attempt: job.attempts + 1, outputSOPInstanceUID: o.sopInstanceUID, bytes: o.bytes } }); continue; }
+        if (o.kind === 'retry') {
+          const delay = backoffMs(job.attempts + 1, f);
+          await tx.query(`UPDATE jobs SET state = 'pending', attempts = attempts + 1, next_attempt_at = now() + ($2::int * interval '1 millisecond'), last_error_code = $3, last_error = $4, updated_at = now() WHERE id = $1`, [job.id, delay, o.code, o.message]);
+          events.push({ kind: 'job.retry', ...base, detail: { attempt: job.attempts + 1, code: o.code, message: o.message, retryInMs: delay } });
+          continue;
+        }
+        await tx.query(`UPDATE jobs SET state = $2, attempts = attempts + $5, last_error_code = $3, last_error = $4, updated_at = now() WHERE id = $1`, [job.id, o.kind, o.code, o.message, o.kind === 'dead' ? 1 : 0]);
+        events.push({ kind: o.kind === 'held' ? 'job.held' : 'job.dead', ...base, detail: { code: o.code, message: o.message } });
+      }
+      await recordEvents(tx, events);
+    });
+  }
+}
+
+type Settlement = {
+  job: JobRow;
+  outcome:
+    | { kind: 'done'; sopInstanceUID: string; bytes: number }
+    | { kind: 'retry' | 'dead' | 'held'; code: string; message: string };
+};
+
+/** The Transfer Syntax UID of a Part 10 buffer (from its meta group). */
+function transferSyntaxOf(part10: Buffer): string {
+  const i = part10.indexOf(Buffer.from([0x02, 0x00, 0x10, 0x00]), 132);
+  if (i < 0) return '1.2.840.10008.1.2';
+  const len = part10.readUInt16LE(i + 6);
+  return part10.toString('latin1', i + 8, i + 8 + len).replace(/[\0 ]+$/, '');
+}

@@ -1,0 +1,82 @@
+/**
+ * Schema migrations, applied in order once each (see database.ts). Never edit a released migration:
+ * add a new one. The same SQL runs on PGlite and on a PostgreSQL server.
+ *
+ * No PHI is stored in clear here: patients appear only as `patient_ref`, an HMAC of their identity
+ * under the deployment key; images live encrypted in the blob store. UIDs are kept so that the
+ * gateway can route, deduplicate and answer QIDO-RS.
+ */
+export const MIGRATIONS: ReadonlyArray<{ version: number; sql: readonly string[] }> = [
+  {
+    version: 1,
+    sql: [
+      `CREATE TABLE patient_keys (
+        patient_ref text PRIMARY KEY,
+        wrapped_key bytea,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        shredded_at timestamptz
+      )`,
+      `CREATE TABLE instances (
+        id bigserial PRIMARY KEY,
+        sop_instance_uid text NOT NULL,
+        sop_class_uid text NOT NULL,
+        study_instance_uid text NOT NULL,
+        series_instance_uid text NOT NULL,
+        modality text,
+        body_part text,
+        transfer_syntax_uid text NOT NULL,
+        patient_ref text NOT NULL REFERENCES patient_keys (patient_ref),
+        blob_key text NOT NULL,
+        bytes bigint NOT NULL,
+        sha256 text NOT NULL,
+        source text NOT NULL,
+        calling_ae text,
+        received_at timestamptz NOT NULL DEFAULT now(),
+        log_index bigint,
+        UNIQUE (sop_instance_uid, sha256)
+      )`,
+      'CREATE INDEX instances_study ON instances (study_instance_uid, series_instance_uid)',
+      'CREATE INDEX instances_unlogged ON instances (id) WHERE log_index IS NULL',
+      `CREATE TABLE jobs (
+        id bigserial PRIMARY KEY,
+        instance_id bigint NOT NULL REFERENCES instances (id) ON DELETE CASCADE,
+        recipient text NOT NULL,
+        state text NOT NULL CHECK (state IN ('pending', 'running', 'done', 'held', 'dead')),
+        attempts integer NOT NULL DEFAULT 0,
+        next_attempt_at timestamptz NOT NULL DEFAULT now(),
+        last_error_code text,
+        last_error text,
+        output_sop_instance_uid text,
+        output_sha256 text,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        done_at timestamptz,
+        UNIQUE (instance_id, recipient)
+      )`,
+      `CREATE INDEX jobs_ready ON jobs (next_attempt_at, id) WHERE state = 'pending'`,
+      'CREATE INDEX jobs_state ON jobs (state)',
+      `CREATE TABLE quarantine (
+        id bigserial PRIMARY KEY,
+        received_at timestamptz NOT NULL DEFAULT now(),
+        source text NOT NULL,
+        calling_ae text,
+        code text NOT NULL,
+        reason text NOT NULL,
+        blob_key text,
+        wrapped_key bytea,
+        bytes bigint NOT NULL,
+        sha256 text NOT NULL
+      )`,
+      `CREATE TABLE events (
+        id bigserial PRIMARY KEY,
+        at timestamptz NOT NULL DEFAULT now(),
+        kind text NOT NULL,
+        instance_id bigint,
+        job_id bigint,
+        recipient text,
+        detail jsonb
+      )`,
+      'CREATE INDEX events_instance ON events (instance_id)',
+    ],
+  },
+];
