@@ -19,7 +19,8 @@ export const IN_NETNS = process.env.CUSTOS_TEST_NETNS === '1';
  */
 export function rerunInPrivateNetwork(file: string): { status: number; output: string } {
   const r = spawnSync('unshare', ['-n', 'sh', '-c', 'ip link set lo up && exec "$0" --test --test-reporter=spec "$1"', process.execPath, file], {
-    env: { ...process.env, CUSTOS_TEST_NETNS: '1', TCP_NODELAY: '1' },
+    // Without NODE_TEST_CONTEXT the inner `node --test` runs as a test runner of its own.
+    env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_TEST_CONTEXT')), CUSTOS_TEST_NETNS: '1', TCP_NODELAY: '1' },
     encoding: 'utf8',
     maxBuffer: 64 << 20,
   });
@@ -56,15 +57,18 @@ const stopper = (proc: ChildProcess) => (): Promise<void> => new Promise((resolv
 });
 
 /** dcmtk storescp writing every instance it receives under `dir` (accepts compressed syntaxes). */
-export async function startStorescp(dir: string, aeTitle = 'STORESCP'): Promise<Peer> {
+export async function startStorescp(dir: string, aeTitle = 'STORESCP'): Promise<Peer & { log: () => string }> {
   mkdirSync(dir, { recursive: true });
   const port = await freePort();
-  const proc = spawn('storescp', ['--aetitle', aeTitle, '+xa', '--output-directory', dir, String(port)], { stdio: 'ignore', env: { ...process.env, TCP_NODELAY: '1' } });
+  const proc = spawn('storescp', ['-v', '--aetitle', aeTitle, '+xa', '--output-directory', dir, String(port)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TCP_NODELAY: '1' } });
+  let log = '';
+  proc.stdout!.on('data', (d: Buffer) => { log += d.toString(); });
+  proc.stderr!.on('data', (d: Buffer) => { log += d.toString(); });
   await waitFor('storescp', () => new Promise<true | undefined>((resolve) => {
     const r = spawnSync('echoscu', ['-aec', aeTitle, '127.0.0.1', String(port)], { env: { ...process.env, TCP_NODELAY: '1' } });
     resolve(r.status === 0 ? true : undefined);
   }));
-  return { port, proc, stop: stopper(proc) };
+  return { port, proc, stop: stopper(proc), log: () => log };
 }
 
 export interface OrthancPeer extends Peer { http: string; dicomPort: number; aeTitle: string }

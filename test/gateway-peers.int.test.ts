@@ -1,0 +1,143 @@
+/**
+ * The gateway against real peers: storescu sends, storescp and Orthanc (DIMSE and STOW-RS) receive.
+ * storescp and Orthanc listen on every interface, so this file re-runs itself inside a private
+ * network namespace whose only interface is loopback.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { generateCT } from '../bench/generate-ct.ts';
+import { pseudonymousUID, recipientKey } from '../src/deid/pseudonyms.ts';
+import { dcmdump, tempDir } from './helpers.ts';
+import { IN_NETNS, type GatewayProc, type OrthancPeer, type Peer, rerunInPrivateNetwork, startGatewayProcess, startOrthanc, startStorescp, storescu, waitFor } from './peers.ts';
+
+const ORIGINAL = { patientName: 'CompressedSamples^CT1', patientId: '1CT1' }; // from pydicom's CT_small.dcm (synthetic)
+
+if (!IN_NETNS) {
+  test('gateway with storescu, storescp and Orthanc (in a private network namespace)', { timeout: 900_000 }, () => {
+    const r = rerunInPrivateNetwork(new URL(import.meta.url).pathname);
+    assert.equal(r.status, 0, r.output);
+  });
+} else {
+  const work = tempDir('custos-gw-');
+  let storescp: Peer & { log: () => string };
+  let orthanc: OrthancPeer;
+  const scpDir = join(work, 'storescp');
+
+  before(async () => {
+    storescp = await startStorescp(scpDir);
+    orthanc = await startOrthanc(join(work, 'orthanc'));
+  });
+  after(async () => {
+    await storescp?.stop();
+    await orthanc?.stop();
+  });
+
+  const status = async (gw: GatewayProc) => (await (await fetch(`${gw.http}/api/status`)).json()) as { instances: number; jobs: Record<string, number> };
+  const orthancInstances = async (): Promise<string[]> => (await (await fetch(`${orthanc.http}/instances`)).json()) as string[];
+  const orthancTags = async (id: string) => (await (await fetch(`${orthanc.http}/instances/${id}/simplified-tags`)).json()) as Record<string, string>;
+  const config = (recipients: unknown[], routes: unknown[]) => ({ recipients, routes, forwarding: { initialBackoffMs: 200, maxBackoffMs: 2000 } });
+
+  test('a 200-instance study sent with storescu arrives de-identified at storescp and at Orthanc over DIMSE and STOW-RS, each exactly once', { timeout: 600_000 }, async () => {
+    const files = generateCT(200, join(work, 'study-200'), 200, '2.25.1111');
+    const gw = await startGatewayProcess(join(work, 'gw1'), config([
+      { id: 'scp', deliver: { kind: 'dimse', host: '127.0.0.1', port: storescp.port, aeTitle: 'STORESCP' } },
+      { id: 'orthanc-dimse', deliver: { kind: 'dimse', host: '127.0.0.1', port: orthanc.dicomPort, aeTitle: orthanc.aeTitle } },
+      { id: 'orthanc-web', deliver: { kind: 'stow', url: `${orthanc.http}/dicom-web` } },
+    ], [{ recipient: 'scp' }, { recipient: 'orthanc-dimse', match: { modality: ['CT'] } }, { recipient: 'orthanc-web', match: { callingAeTitle: ['MODALITY'] } }]));
+    try {
+      const sent = await storescu(gw.dimsePort, 'CUSTOS', files);
+      assert.equal(sent.status, 0, sent.output);
+      const s = await waitFor('all 600 jobs done', async () => { const st = await status(gw); return st.jobs.done === 600 ? st : undefined; }, 300_000, 250);
+      assert.equal(s.instances, 200);
+      assert.deepEqual({ dead: s.jobs.dead, held: s.jobs.held, pending: s.jobs.pending, running: s.jobs.running }, { dead: 0, held: 0, pending: 0, running: 0 });
+
+      // storescp: exactly 200 C-STORE requests, 200 files, none carrying the original identity or UIDs.
+      await waitFor('storescp to write 200 files', () => (readdirSync(scpDir).length === 200 ? true : undefined));
+      const scpFiles = readdirSync(scpDir).map((f) => join(scpDir, f));
+      for (const f of scpFiles.slice(0, 20)) {
+        const dump = dcmdump(f);
+        assert.ok(!dump.includes(ORIGINAL.patientName) && !dump.includes(ORIGINAL.patientId), 'original patient identity reached storescp');
+        assert.ok(!dump.includes('2.25.1111'), 'an original UID reached storescp');
+        assert.match(dump, /\(0012,0062\) CS \[YES\]/);
+      }
+      assert.ok(!readFileSync(scpFiles[0]!).includes(ORIGINAL.patientName));
+
+      // Orthanc: two studies (one per recipient key), 200 instances each, de-identified.
+      const ids = await orthancInstances();
+      assert.equal(ids.length, 400);
+      const studies = (await (await fetch(`${orthanc.http}/studies`)).json()) as string[];
+      assert.equal(studies.length, 2);
+      for (const st of studies) {
+        const info = (await (await fetch(`${orthanc.http}/studies/${st}/instances`)).json()) as unknown[];
+        assert.equal(info.length, 200);
+      }
+      const key = Buffer.from(readFileSync(join(work, 'gw1', 'keys', 'deid.key'), 'utf8').trim(), 'hex');
+      const expected = pseudonymousUID(recipientKey(key, 'orthanc-web'), '2.25.1111.3.7');
+      const found = (await (await fetch(`${orthanc.http}/tools/lookup`, { method: 'POST', body: expected })).json()) as unknown[];
+      assert.equal(found.length, 1, 'the STOW-RS copy of instance 7 is in Orthanc under its pseudonymous UID');
+      for (const id of ids.slice(0, 10)) {
+        const tags = await orthancTags(id);
+        assert.notEqual(tags.PatientName, ORIGINAL.patientName);
+        assert.notEqual(tags.PatientID, ORIGINAL.patientId);
+        assert.equal(tags.PatientIdentityRemoved, 'YES');
+      }
+
+      // The gateway's records show every step of an instance.
+      const events = (await (await fetch(`${gw.http}/api/instances/1/events`)).json()) as Array<{ kind: string; recipient: string | null }>;
+      assert.deepEqual(events.map((e) => e.kind).slice(0, 2), ['instance.received', 'instance.logged']);
+      assert.deepEqual(events.filter((e) => e.kind === 'job.forwarded').map((e) => e.recipient).sort(), ['orthanc-dimse', 'orthanc-web', 'scp']);
+      const ckpt = await (await fetch(`${gw.http}/log/checkpoint`)).text();
+      assert.ok(Number(ckpt.split('\n')[1]) >= 200 + 600, 'ingest and derivation statements are in the log');
+    } finally {
+      await gw.stop();
+    }
+    assert.equal((storescp.log().match(/Received Store Request/g) ?? []).length, 200, 'storescp received each instance once');
+  });
+
+  test('kill -9 during a 500-instance send: after restart every acknowledged instance is forwarded exactly once', { timeout: 600_000 }, async () => {
+    const files = generateCT(500, join(work, 'study-500'), 500, '2.25.2222');
+    const dataDir = join(work, 'gw2');
+    const cfg = config([{ id: 'pacs', deliver: { kind: 'dimse', host: '127.0.0.1', port: orthanc.dicomPort, aeTitle: orthanc.aeTitle } }], [{ recipient: 'pacs' }]);
+    const before = new Set(await orthancInstances());
+    let gw = await startGatewayProcess(dataDir, cfg);
+    const sending = storescu(gw.dimsePort, 'CUSTOS', ['-v', ...files]);
+    await waitFor('150 instances stored', async () => ((await status(gw)).instances >= 150 ? true : undefined), 120_000, 20);
+    gw.proc.kill('SIGKILL');
+    const sent = await sending;
+    assert.notEqual(sent.status, 0, 'storescu saw the gateway die');
+    // storescu -v: "Sending file: <path>" then "Received Store Response (Success)" for each acknowledged file.
+    const acked: string[] = [];
+    let current = '';
+    for (const line of sent.output.split('\n')) {
+      const m = /Sending file: (\S+)/.exec(line);
+      if (m) current = m[1]!;
+      else if (/Received Store Response \(Success\)/.test(line) && current) acked.push(current);
+    }
+    assert.ok(acked.length >= 150 && acked.length < 500, `acknowledged ${acked.length}`);
+
+    gw = await startGatewayProcess(dataDir, cfg);
+    try {
+      const s = await waitFor('the queue to drain', async () => {
+        const st = await status(gw);
+        return st.jobs.pending === 0 && st.jobs.running === 0 ? st : undefined;
+      }, 300_000, 250);
+      assert.equal(s.jobs.dead, 0);
+      assert.ok(s.instances >= acked.length && s.instances <= acked.length + 1, `${s.instances} stored for ${acked.length} acknowledged`);
+      assert.equal(s.jobs.done, s.instances);
+      const key = Buffer.from(readFileSync(join(dataDir, 'keys', 'deid.key'), 'utf8').trim(), 'hex');
+      const k = recipientKey(key, 'pacs');
+      for (const path of acked) {
+        const n = Number(/ct-(\d+)\.dcm$/.exec(path)![1]);
+        const uid = pseudonymousUID(k, `2.25.2222.3.${n}`);
+        const found = (await (await fetch(`${orthanc.http}/tools/lookup`, { method: 'POST', body: uid })).json()) as unknown[];
+        assert.equal(found.length, 1, `acknowledged instance ${n} is at the recipient exactly once`);
+      }
+      const added = (await orthancInstances()).filter((id) => !before.has(id));
+      assert.equal(added.length, s.instances, 'the recipient holds each stored instance once, nothing more');
+    } finally {
+      await gw.stop();
+    }
+  });
+}
