@@ -44,7 +44,7 @@ export class DimseForwarder implements Forwarder {
         failure ??= { code: 'DIMSE_FAILED', message: `network error: ${(e as NodeJS.ErrnoException).code ?? e.message}` };
       });
       client.on('closed', () => {
-        resolve(results.map((r, i) => {
+        resolve(Array.from(results, (r, i) => {
           if (r) return r;
           const why = transcodeFailures.get(datasets[i]!);
           if (why) return { ok: false, code: 'FORWARD_UNSUPPORTED_SYNTAX', message: why.message, permanent: true };

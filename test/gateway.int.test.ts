@@ -1,0 +1,163 @@
+/**
+ * The gateway in-process, on 127.0.0.1 only: configuration errors, DICOMweb (STOW, QIDO, WADO),
+ * quarantine, AE title checks, encryption at rest, crypto-shredding, retries and the dead-letter
+ * state, the admin API and its OpenAPI document.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { copyFileSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { parseGatewayConfig } from '../src/config/gateway-config.ts';
+import { type Gateway, startGateway } from '../src/gateway.ts';
+import { encodeMultipart, parseMultipart } from '../src/net/multipart.ts';
+import { DataKeys, patientRef } from '../src/store/data-keys.ts';
+import { REPO, PYDICOM, runCli, tempDir } from './helpers.ts';
+import { freePort, waitFor } from './peers.ts';
+
+const EXAMPLES = readdirSync(join(REPO, 'examples')).filter((f) => f.endsWith('.dcm')).map((f) => join(REPO, 'examples', f));
+// The gateway runs in this process: peers must be spawned asynchronously, never with spawnSync.
+const run = (cmd: string, args: string[]): Promise<{ status: number; stderr: string }> => new Promise((resolve) => {
+  const p = spawn(cmd, args, { env: { ...process.env, TCP_NODELAY: '1' } });
+  let stderr = '';
+  p.stdout.resume();
+  p.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  p.on('exit', (code) => resolve({ status: code ?? -1, stderr }));
+});
+const echo = (port: number, called: string, calling = 'ECHOSCU') => run('echoscu', ['-aet', calling, '-aec', called, '127.0.0.1', String(port)]);
+
+let gw: Gateway;
+let deadPort: number;
+const work = tempDir('custos-gwi-');
+
+before(async () => {
+  deadPort = await freePort(); // nothing listens here: forwarding to it fails
+  gw = await startGateway(parseGatewayConfig({
+    dimse: { port: 0, aeTitle: 'GATEWAY', allowedCallingAeTitles: ['MODALITY', 'ECHOSCU'] },
+    http: { port: 0 },
+    forwarding: { maxAttempts: 2, initialBackoffMs: 50, maxBackoffMs: 100 },
+    recipients: [{ id: 'nowhere', deliver: { kind: 'dimse', host: '127.0.0.1', port: deadPort, aeTitle: 'NOBODY' } }],
+    routes: [{ recipient: 'nowhere', match: { source: ['dimse'] } }],
+  }), join(work, 'data'));
+});
+after(async () => { await gw?.close(); });
+
+const stow = async (bodies: Buffer[], path = '/dicomweb/studies') => {
+  const { parts, contentType } = encodeMultipart(bodies, 'application/dicom');
+  const res = await fetch(`${gw.http.url}${path}`, { method: 'POST', headers: { 'content-type': contentType }, body: Buffer.concat(parts) });
+  return { status: res.status, json: (await res.json()) as Record<string, { Value?: Array<Record<string, { Value?: unknown[] }>> }> };
+};
+
+test('a bad configuration is refused with the exact field and reason', () => {
+  const dir = tempDir();
+  const cfg = join(dir, 'custos.yaml');
+  writeFileSync(cfg, 'dimse:\n  port: 70000\nrecipients:\n  - id: ai-vendor\n    deliver: { kind: stow, url: "ftp://x" }\n');
+  const r = runCli(['serve', '--config', cfg, '--data-dir', join(dir, 'd')]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /CONFIG_INVALID/);
+  assert.match(r.stderr, /dimse\.port: Too big/);
+  assert.match(r.stderr, /recipients\[0\]\.deliver\.url/);
+  writeFileSync(cfg, 'routes:\n  - recipient: missing\n');
+  assert.match(runCli(['serve', '--config', cfg]).stderr, /routes\[0\]\.recipient: no recipient has id "missing"/);
+  writeFileSync(cfg, 'dimse: [1, 2');
+  assert.match(runCli(['serve', '--config', cfg]).stderr, /not valid YAML/);
+});
+
+test('off loopback, the gateway needs calling AE titles and an admin token', async () => {
+  await assert.rejects(startGateway(parseGatewayConfig({ host: '0.0.0.0' }), tempDir()), /allowedCallingAeTitles: required/);
+});
+
+test('C-ECHO answers configured callers and refuses unknown called or calling AE titles', async () => {
+  assert.equal((await echo(gw.dimse.port, 'GATEWAY')).status, 0);
+  assert.notEqual((await echo(gw.dimse.port, 'SOMEONE')).status, 0, 'wrong called AE title accepted');
+  assert.notEqual((await echo(gw.dimse.port, 'GATEWAY', 'STRANGER')).status, 0, 'unlisted calling AE title accepted');
+});
+
+test('STOW-RS stores each instance, reports per-instance failures (202) and quarantines bad input', async () => {
+  const good = EXAMPLES.map((f) => readFileSync(f));
+  const truncated = good[0]!.subarray(0, 600);
+  const r = await stow([...good, truncated, Buffer.from('not dicom at all')]);
+  assert.equal(r.status, 202);
+  assert.equal(r.json['00081199']!.Value!.length, good.length);
+  const failed = r.json['00081198']!.Value!;
+  assert.equal(failed.length, 2);
+  assert.ok(failed.every((f) => f['00081197']!.Value![0] === 0xc000));
+  const q = (await (await fetch(`${gw.http.url}/api/quarantine`)).json()) as Array<{ code: string; bytes: number }>;
+  assert.deepEqual(q.map((x) => x.code).sort(), ['DICOM_NOT_DICOM', 'DICOM_TRUNCATED']);
+  // Sending the same instances again stores nothing new (idempotent), and reports success.
+  const again = await stow(good);
+  assert.equal(again.status, 200);
+  const st = (await (await fetch(`${gw.http.url}/api/status`)).json()) as { instances: number; quarantined: number };
+  assert.equal(st.instances, good.length);
+  // Nothing valid at all: 409.
+  assert.equal((await stow([truncated])).status, 409);
+  // A study UID in the URL that the instance does not belong to.
+  const wrong = await stow([good[0]!], '/dicomweb/studies/1.2.3.4');
+  assert.equal(wrong.status, 409);
+  assert.equal(wrong.json['00081198']!.Value![0]!['00081197']!.Value![0], 0xa900);
+});
+
+test('QIDO-RS lists what the gateway holds and WADO-RS returns the original bytes', async () => {
+  const studies = (await (await fetch(`${gw.http.url}/dicomweb/studies`)).json()) as Array<Record<string, { Value: unknown[] }>>;
+  assert.ok(studies.length >= 1);
+  const study = studies[0]!['0020000D']!.Value[0] as string;
+  const instances = (await (await fetch(`${gw.http.url}/dicomweb/studies/${study}/instances`)).json()) as Array<Record<string, { Value: unknown[] }>>;
+  assert.ok(instances.length >= 1);
+  const series = instances[0]!['0020000E']!.Value[0] as string;
+  const sop = instances[0]!['00080018']!.Value[0] as string;
+  const res = await fetch(`${gw.http.url}/dicomweb/studies/${study}/series/${series}/instances/${sop}`, { headers: { accept: 'multipart/related; type="application/dicom"' } });
+  assert.equal(res.status, 200);
+  const boundary = /boundary=([^;]+)/.exec(res.headers.get('content-type')!)![1]!;
+  const [part] = parseMultipart(Buffer.from(await res.arrayBuffer()), boundary);
+  const original = EXAMPLES.map((f) => readFileSync(f)).find((b) => b.includes(Buffer.from(sop, 'latin1')))!;
+  assert.ok(part!.body.equals(original), 'WADO-RS returns the stored instance byte for byte');
+  assert.equal((await fetch(`${gw.http.url}/dicomweb/studies/1.2.3`)).status, 404);
+});
+
+test('originals are encrypted at rest, and shredding a patient key makes them unreadable', async () => {
+  const blobs = join(gw.dataDir, 'blobs', 'instances');
+  const files = readdirSync(blobs, { recursive: true, withFileTypes: true }).filter((d) => d.isFile()).map((d) => join(d.parentPath, d.name));
+  assert.ok(files.length >= EXAMPLES.length);
+  for (const f of files) {
+    const b = readFileSync(f);
+    assert.ok(!b.includes(Buffer.from('DICM')) && !b.includes(Buffer.from('1.2.840.10008')), `${f} holds plaintext DICOM`);
+  }
+  const [row] = await gw.db.query<{ patient_ref: string; study_instance_uid: string }>('SELECT patient_ref, study_instance_uid FROM instances ORDER BY id LIMIT 1');
+  const master = Buffer.from(readFileSync(join(gw.dataDir, 'keys', 'master.key'), 'utf8').trim(), 'hex');
+  await new DataKeys(master).shred(gw.db, row!.patient_ref);
+  // The running service cached the key; a fresh key store (as after a restart) cannot read the blob.
+  const keys = new DataKeys(master);
+  await assert.rejects(keys.load(gw.db, row!.patient_ref), /destroyed/);
+  assert.equal(patientRef(Buffer.alloc(32, 1), 'ID', '').length, 40);
+});
+
+test('a DIMSE instance for an unreachable recipient is retried, then dead-lettered with the reason; an admin retry re-queues it', async () => {
+  const dir = tempDir();
+  const file = join(dir, 'ct.dcm');
+  copyFileSync(join(PYDICOM, 'CT_small.dcm'), file);
+  const r = await run('storescu', ['-aet', 'MODALITY', '-aec', 'GATEWAY', '127.0.0.1', String(gw.dimse.port), file]);
+  assert.equal(r.status, 0, r.stderr);
+  const dead = await waitFor('the job to die', async () => {
+    const jobs = (await (await fetch(`${gw.http.url}/api/jobs?state=dead`)).json()) as Array<{ id: number; attempts: number; lastErrorCode: string; lastError: string; recipient: string }>;
+    return jobs[0];
+  }, 20_000);
+  assert.equal(dead.recipient, 'nowhere');
+  assert.equal(dead.attempts, 2);
+  assert.equal(dead.lastErrorCode, 'DIMSE_FAILED');
+  assert.match(dead.lastError, /ECONNREFUSED/);
+  const retry = await fetch(`${gw.http.url}/api/jobs/${dead.id}/retry`, { method: 'POST' });
+  assert.equal(retry.status, 200);
+  assert.equal((await fetch(`${gw.http.url}/api/jobs/${dead.id}/retry`, { method: 'POST' })).status, 409);
+  assert.equal((await fetch(`${gw.http.url}/api/jobs/999999/retry`, { method: 'POST' })).status, 404);
+  const events = (await (await fetch(`${gw.http.url}/api/instances/${(await gw.db.query<{ instance_id: number }>('SELECT instance_id FROM jobs WHERE id = $1', [dead.id]))[0]!.instance_id}/events`)).json()) as Array<{ kind: string }>;
+  assert.deepEqual(events.map((e) => e.kind).filter((k) => k.startsWith('job.')).slice(0, 2), ['job.retry', 'job.dead']);
+});
+
+test('the admin API is described by an OpenAPI document at /api/docs', async () => {
+  const doc = (await (await fetch(`${gw.http.url}/api/docs`)).json()) as { openapi: string; paths: Record<string, unknown> };
+  assert.match(doc.openapi, /^3\./);
+  for (const p of ['/api/status', '/api/studies', '/api/jobs', '/api/jobs/{id}/retry', '/api/recipients', '/api/quarantine']) assert.ok(doc.paths[p], `${p} documented`);
+  const recipients = (await (await fetch(`${gw.http.url}/api/recipients`)).json()) as Array<{ id: string; target: string }>;
+  assert.deepEqual(recipients.map((r) => r.id), ['nowhere']);
+  assert.equal((await fetch(`${gw.http.url}/api/jobs?state=bogus`)).status, 400);
+});
