@@ -2,7 +2,8 @@
 # Installs the Debian packages the tests use as real peers and sample data, when they are missing:
 # dcmtk (dcmdump, dcmodify, dcmconv, dcmcjpeg), dicom3tools (dciodvfy), libgdcm-tools (gdcmanon),
 # python3-pydicom (real DICOM test files), tesseract-ocr (independent OCR check), imagemagick and
-# fonts-dejavu-core (text burned into test images). Runs as `pretest`, so `npm test` works on a fresh machine.
+# fonts-dejavu-core (text burned into test images), orthanc + orthanc-dicomweb (a real PACS as
+# recipient), postgresql (server backend), iproute2 (loopback in private network namespaces). Runs as `pretest`, so `npm test` works on a fresh machine.
 set -euo pipefail
 need=()
 command -v dcmdump >/dev/null 2>&1 || need+=(dcmtk)
@@ -12,6 +13,10 @@ command -v gdcmanon >/dev/null 2>&1 || need+=(libgdcm-tools)
 command -v tesseract >/dev/null 2>&1 || need+=(tesseract-ocr tesseract-ocr-eng)
 dpkg -s imagemagick >/dev/null 2>&1 || need+=(imagemagick)
 fc-list 2>/dev/null | grep -qi dejavu || need+=(fonts-dejavu-core fontconfig)
+command -v Orthanc >/dev/null 2>&1 || need+=(orthanc)
+[ -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so ] || need+=(orthanc-dicomweb)
+[ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"

@@ -1,0 +1,79 @@
+/** Pure parts of the gateway: routing, multipart framing, presentation context choices, envelope encryption, backoff. */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { test } from 'node:test';
+import { parseGatewayConfig } from '../src/config/gateway-config.ts';
+import { chooseTransferSyntax, isStorageSopClass } from '../src/net/dimse-scp.ts';
+import { contentTypeParams, encodeMultipart, parseMultipart } from '../src/net/multipart.ts';
+import { backoffMs } from '../src/pipeline/processor.ts';
+import { recipientsFor } from '../src/policy/routing.ts';
+import { openBlob, sealBlob, unwrapKey, wrapKey } from '../src/store/data-keys.ts';
+
+const CT = '1.2.840.10008.5.1.4.1.1.2';
+const facts = { Modality: 'CT', BodyPartExamined: 'HEAD', SOPClassUID: CT, callingAeTitle: 'SCANNER1', source: 'dimse' as const };
+
+test('routing: every criterion of a route must match; each list is any-of; a recipient appears once', () => {
+  const routes = parseGatewayConfig({
+    recipients: ['a', 'b', 'c', 'd'].map((id) => ({ id, deliver: { kind: 'stow', url: 'http://127.0.0.1:1/dicomweb' } })),
+    routes: [
+      { recipient: 'a', match: { modality: ['ct', 'MR'], bodyPart: ['HEAD'] } },
+      { recipient: 'b', match: { modality: ['MR'] } },
+      { recipient: 'c', match: { callingAeTitle: ['SCANNER1'], sopClassUid: [CT] } },
+      { recipient: 'a' },
+      { recipient: 'd', match: { source: ['stow'] } },
+    ],
+  }).routes;
+  assert.deepEqual(recipientsFor(routes, facts), ['a', 'c']);
+  assert.deepEqual(recipientsFor(routes, { ...facts, Modality: 'MR', callingAeTitle: null, source: 'stow' }), ['a', 'b', 'd']);
+  assert.deepEqual(recipientsFor([], facts), []);
+});
+
+test('multipart/related: what is encoded parses back, binary-safe', () => {
+  const bodies = [randomBytes(1000), Buffer.from('--not-a-boundary\r\n\r\n'), Buffer.alloc(0)];
+  const { parts, contentType } = encodeMultipart(bodies, 'application/dicom');
+  const { mediaType, params } = contentTypeParams(contentType);
+  assert.equal(mediaType, 'multipart/related');
+  assert.equal(params.type, 'application/dicom');
+  const back = parseMultipart(Buffer.concat(parts), params.boundary!);
+  assert.deepEqual(back.map((p) => p.body), bodies);
+  assert.equal(back[0]!.headers['content-type'], 'application/dicom');
+  assert.throws(() => parseMultipart(Buffer.from('garbage'), 'x'), /no boundary/);
+});
+
+test('presentation contexts: storage classes by UID, compressed syntaxes kept, unknown syntaxes refused', () => {
+  assert.ok(isStorageSopClass(CT));
+  assert.ok(isStorageSopClass('1.2.840.10008.5.1.4.1.1.481.2')); // RT Dose
+  assert.ok(isStorageSopClass('1.2.840.10008.5.1.4.1.1.9.1.1')); // 12-lead ECG
+  assert.ok(isStorageSopClass('1.3.12.2.1107.5.9.1')); // a private SOP class
+  assert.ok(!isStorageSopClass('1.2.840.10008.5.1.4.1.2.2.1')); // Study Root Q/R FIND
+  assert.ok(!isStorageSopClass('1.2.840.10008.5.1.4.31')); // Modality Worklist
+  assert.equal(chooseTransferSyntax(['1.2.840.10008.1.2', '1.2.840.10008.1.2.1']), '1.2.840.10008.1.2.1');
+  assert.equal(chooseTransferSyntax(['1.2.840.10008.1.2.1', '1.2.840.10008.1.2.4.80']), '1.2.840.10008.1.2.4.80');
+  assert.equal(chooseTransferSyntax(['1.2.3.4']), undefined);
+});
+
+test('envelope encryption: data keys wrapped by the master key; a moved, altered or rewrapped blob fails', () => {
+  const master = randomBytes(32);
+  const dataKey = randomBytes(32);
+  const wrapped = wrapKey(master, dataKey, 'p1');
+  assert.ok(unwrapKey(master, wrapped, 'p1').equals(dataKey));
+  assert.throws(() => unwrapKey(master, wrapped, 'p2'), /failed authentication/);
+  assert.throws(() => unwrapKey(randomBytes(32), wrapped, 'p1'), /failed authentication/);
+  const plain = randomBytes(5000);
+  const sealed = Buffer.concat(sealBlob(dataKey, [plain.subarray(0, 10), plain.subarray(10)], 'instances/ab/x'));
+  assert.ok(openBlob(dataKey, sealed, 'instances/ab/x').equals(plain));
+  assert.throws(() => openBlob(dataKey, sealed, 'instances/ab/y'), /failed authentication/);
+  sealed[sealed.length - 1]! ^= 1;
+  assert.throws(() => openBlob(dataKey, sealed, 'instances/ab/x'), /failed authentication/);
+});
+
+test('backoff grows exponentially from the initial delay, capped, with bounded jitter', () => {
+  const f = parseGatewayConfig({ forwarding: { initialBackoffMs: 1000, maxBackoffMs: 10_000 } }).forwarding;
+  for (let i = 0; i < 50; i++) {
+    const d1 = backoffMs(1, f);
+    assert.ok(d1 >= 800 && d1 <= 1200);
+    const d3 = backoffMs(3, f);
+    assert.ok(d3 >= 3200 && d3 <= 4800);
+    assert.ok(backoffMs(20, f) <= 12_000);
+  }
+});
