@@ -14,6 +14,7 @@ import type { Forwarder } from './net/forwarder.ts';
 import { StowForwarder } from './net/stow-client.ts';
 import { type IngestDeps, ingestInstance } from './pipeline/ingest.ts';
 import { Processor } from './pipeline/processor.ts';
+import { RecentOriginals } from './pipeline/recent-originals.ts';
 import { FsBlobStore } from './store/blob-store.ts';
 import { DataKeys, openBlob } from './store/data-keys.ts';
 import { type Database, openDatabase } from './store/database.ts';
@@ -70,11 +71,12 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
         ? new DimseForwarder({ host: d.host, port: d.port, aeTitle: d.aeTitle, callingAeTitle: d.callingAeTitle ?? config.dimse.aeTitle, timeoutMs: config.forwarding.timeoutMs })
         : new StowForwarder({ url: d.url, headers: d.headers, timeoutMs: config.forwarding.timeoutMs }));
     }
-    const processor = new Processor({ db, blobs, keys, deploymentKey, recipients: config.recipients, forwarding: config.forwarding, forwarders, log: { store: log, signer } });
+    const recent = new RecentOriginals(256 << 20);
+    const processor = new Processor({ db, blobs, keys, deploymentKey, recipients: config.recipients, forwarding: config.forwarding, forwarders, log: { store: log, signer }, recent });
     await processor.start();
     cleanup.push(() => processor.stop());
 
-    const ingestDeps: IngestDeps = { db, blobs, keys, deploymentKey, routes: config.routes, onQueued: () => processor.wake() };
+    const ingestDeps: IngestDeps = { db, blobs, keys, deploymentKey, routes: config.routes, onQueued: () => processor.wake(), recent };
     const ingest = (bytes: Buffer, origin: Parameters<typeof ingestInstance>[2]) => ingestInstance(ingestDeps, bytes, origin);
     const onError = (e: Error): void => { process.stderr.write(`custos: instance not stored: ${e instanceof CustosError ? e.code : 'INTERNAL'}: ${e.message}\n`); };
 

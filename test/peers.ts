@@ -18,7 +18,8 @@ export const IN_NETNS = process.env.CUSTOS_TEST_NETNS === '1';
  * Returns the child's exit status and output.
  */
 export function rerunInPrivateNetwork(file: string): { status: number; output: string } {
-  const r = spawnSync('unshare', ['-n', 'sh', '-c', 'ip link set lo up && exec "$0" --test --test-reporter=spec "$1"', process.execPath, file], {
+  // As root a network namespace needs no more; otherwise a user namespace maps us to root inside it.
+  const r = spawnSync('unshare', [process.getuid?.() === 0 ? '-n' : '-rn', 'sh', '-c', 'ip link set lo up && exec "$0" --test --test-reporter=spec "$1"', process.execPath, file], {
     // Without NODE_TEST_CONTEXT the inner `node --test` runs as a test runner of its own.
     env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_TEST_CONTEXT')), CUSTOS_TEST_NETNS: '1', TCP_NODELAY: '1' },
     encoding: 'utf8',

@@ -163,6 +163,31 @@ export function adminRoutes(deps: AdminDeps) {
       return rows.map((r) => ({ at: iso(r.at), kind: r.kind, jobId: r.job_id === null ? null : Number(r.job_id), recipient: r.recipient, detail: r.detail }));
     });
 
+    app.get('/api/metrics', {
+      schema: {
+        summary: 'Forwarding latency (acknowledged → delivered) over the most recent jobs, in milliseconds',
+        querystring: { type: 'object', properties: { window: { type: 'integer', minimum: 1, maximum: 100000, default: 1000 } } },
+        response: { 200: { type: 'object', properties: {
+          forwarded: { type: 'integer' },
+          latencyMs: { type: 'object', properties: { p50: { type: ['number', 'null'] }, p95: { type: ['number', 'null'] }, p99: { type: ['number', 'null'] }, max: { type: ['number', 'null'] } } },
+          firstReceivedAt: { type: ['string', 'null'] }, lastDeliveredAt: { type: ['string', 'null'] },
+        } } },
+      },
+    }, async (req) => {
+      const { window } = req.query as { window: number };
+      const [r] = await deps.db.query<{ n: number; p50: number | null; p95: number | null; p99: number | null; max: number | null; first: Date | null; last: Date | null }>(
+        `WITH recent AS (
+           SELECT extract(epoch FROM j.done_at - i.received_at) * 1000 AS ms, i.received_at, j.done_at
+           FROM jobs j JOIN instances i ON i.id = j.instance_id WHERE j.state = 'done' ORDER BY j.done_at DESC LIMIT $1)
+         SELECT count(*)::int AS n, percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50, percentile_cont(0.95) WITHIN GROUP (ORDER BY ms) AS p95,
+                percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99, max(ms) AS max, min(received_at) AS first, max(done_at) AS last FROM recent`, [window]);
+      const num = (v: unknown): number | null => (v === null || v === undefined ? null : Math.round(Number(v) * 10) / 10);
+      return {
+        forwarded: r?.n ?? 0, latencyMs: { p50: num(r?.p50), p95: num(r?.p95), p99: num(r?.p99), max: num(r?.max) },
+        firstReceivedAt: r?.first ? iso(r.first) : null, lastDeliveredAt: r?.last ? iso(r.last) : null,
+      };
+    });
+
     app.get('/api/docs', { schema: { hide: true } }, async () => app.swagger());
   };
 }

@@ -103,12 +103,15 @@ function hashFrame(pixels: Uint8Array, d: PixelDescription, bigEndian: boolean, 
   return createHash('sha256').update(b).digest('hex');
 }
 
-export async function contentDigests(file: DicomFile, source: ByteSource): Promise<ContentDigests> {
+export async function contentDigests(file: DicomFile, source: ByteSource, samePixelsAs?: ContentDigests): Promise<ContentDigests> {
   const ds = file.dataset;
   const little = file.transferSyntax.littleEndian;
   const cs = charsetFor(valueText(findElement(ds, Tags.SpecificCharacterSet), DEFAULT_CHARSET, true) ?? '');
   const geometry = attributesDigest(ds, GEOMETRY, DEFAULT_CHARSET, little);
   const header = attributesDigest(ds, HEADER, cs, little);
+  // The caller knows the pixel data is byte-identical to an instance already described (a header-only
+  // de-identification): its frame digests stand, and hashing them again would only cost time.
+  if (samePixelsAs) return { pixelRoot: samePixelsAs.pixelRoot, frames: samePixelsAs.frames, pixelEncoding: samePixelsAs.pixelEncoding, geometry, header };
   const px = findElement(ds, Tags.PixelData);
   const d = pixelDescription(ds, little);
   if (!px || !d) return { pixelRoot: null, frames: [], pixelEncoding: 'none', geometry, header };

@@ -37,6 +37,9 @@ export class DimseForwarder implements Forwarder {
         });
         client.addRequest(req);
       });
+      // Nagle's algorithm holds the last small PDU of each C-STORE for the peer's delayed ACK (~40 ms per
+      // instance); the library opens the socket without noDelay, so set it as soon as it connects.
+      client.on('connected', () => { (client as unknown as { network?: { socket?: { setNoDelay?(v: boolean): void } } }).network?.socket?.setNoDelay?.(true); });
       client.on('associationRejected', (r: { result: number; source: number; reason: number }) => {
         failure = { code: 'DIMSE_REJECTED', message: `the recipient rejected the association (result ${r.result}, source ${r.source}, reason ${r.reason}); check its AE titles` };
       });

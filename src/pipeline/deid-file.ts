@@ -54,10 +54,12 @@ export type DeidOutcome =
   | Exclude<InstanceOutcome, { status: 'released' }>;
 
 /** De-identify one instance held by `source` (a file window or a buffer). Never throws for bad input. */
-export async function deidentifySource(source: ByteSource, settings: FileDeidSettings): Promise<DeidOutcome> {
+export async function deidentifySource(source: ByteSource, settings: FileDeidSettings, opts: { digests?: boolean } = {}): Promise<DeidOutcome> {
+  // Without digests (the gateway hashes what it stores itself) sha256 is left empty.
+  const digests = opts.digests ?? true;
   let input: Digest | undefined;
   try {
-    input = digestSource(source);
+    input = digests ? digestSource(source) : { sha256: '', bytes: source.size };
     let file;
     try {
       file = readDicom(source);
@@ -86,7 +88,7 @@ export async function deidentifySource(source: ByteSource, settings: FileDeidSet
     }
     if (result.status === 'held') return { status: 'held', input, reason: result.hold };
     const chunks = coalesceChunks(encodePart10(result.meta, result.dataset, ts, source), source);
-    const output = digestChunks(chunks, source);
+    const output = digests ? digestChunks(chunks, source) : { sha256: '', bytes: chunks.reduce((n, c) => n + c.length, 0) };
     return { status: 'released', input, output, chunks, ids: result.ids, actions: result.counts, ...(pixels ? { pixels } : {}) };
   } catch (e) {
     const code = isCustosError(e) ? e.code : 'INTERNAL';

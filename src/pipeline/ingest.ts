@@ -7,6 +7,7 @@ import { readDicom } from '../dicom/read.ts';
 import { Tags } from '../dicom/tag.ts';
 import { CustosError, isCustosError } from '../errors.ts';
 import { recipientsFor } from '../policy/routing.ts';
+import type { RecentOriginals } from './recent-originals.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 import { type DataKeys, patientRef, sealBlob } from '../store/data-keys.ts';
 import type { Database } from '../store/database.ts';
@@ -20,6 +21,8 @@ export interface IngestDeps {
   routes: readonly RouteConfig[];
   /** Called after an instance is committed with work queued. */
   onQueued?: () => void;
+  /** Hands the plaintext of a committed instance to the work loop (saves a read and a decrypt). */
+  recent?: RecentOriginals;
 }
 
 export interface Origin {
@@ -80,41 +83,36 @@ export async function ingestInstance(deps: IngestDeps, bytes: Buffer, origin: Or
     return { status: 'rejected', code: e.code, message: e.message, quarantineId, ...(origin.expected?.sopInstanceUID ? { sopInstanceUID: origin.expected.sopInstanceUID } : {}), ...(origin.expected?.sopClassUID ? { sopClassUID: origin.expected.sopClassUID } : {}) };
   }
   const ids = { sopClassUID: h.sopClassUID, sopInstanceUID: h.sopInstanceUID };
-  const [dup] = await deps.db.query<{ id: number }>('SELECT id FROM instances WHERE sop_instance_uid = $1 AND sha256 = $2', [h.sopInstanceUID, sha256]);
-  if (dup) {
-    await recordEvents(deps.db, [{ kind: 'instance.duplicate', instanceId: Number(dup.id), detail: { source: origin.source } }]);
-    return { status: 'duplicate', instanceId: Number(dup.id), ...ids, recipients: [] };
-  }
-
   const ref = patientRef(deps.deploymentKey, h.patientId, h.issuer);
-  const dataKey = await deps.db.transaction((tx) => deps.keys.forPatient(tx, ref));
+  const dataKey = deps.keys.cached(ref) ?? await deps.db.transaction((tx) => deps.keys.forPatient(tx, ref));
   deps.keys.remember(ref, dataKey);
   const blobKey = `instances/${sha256.slice(0, 2)}/${sha256}-${randomUUID()}`;
   await deps.blobs.put(blobKey, sealBlob(dataKey, [bytes], blobKey));
 
   const recipients = recipientsFor(deps.routes, { Modality: h.modality, BodyPartExamined: h.bodyPart, SOPClassUID: h.sopClassUID, callingAeTitle: origin.callingAeTitle, source: origin.source });
-  const row = await deps.db.transaction(async (tx) => {
-    const [ins] = await tx.query<{ id: number }>(
-      `INSERT INTO instances (sop_instance_uid, sop_class_uid, study_instance_uid, series_instance_uid, modality, body_part, transfer_syntax_uid, patient_ref, blob_key, bytes, sha256, source, calling_ae)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (sop_instance_uid, sha256) DO NOTHING RETURNING id`,
-      [h.sopInstanceUID, h.sopClassUID, h.studyInstanceUID, h.seriesInstanceUID, h.modality || null, h.bodyPart || null, h.transferSyntaxUID, ref, blobKey, bytes.length, sha256, origin.source, origin.callingAeTitle],
-    );
-    if (!ins) return undefined; // the same instance arrived twice at once: the other copy won
-    const id = Number(ins.id);
-    if (recipients.length) {
-      await tx.query(`INSERT INTO jobs (instance_id, recipient, state) SELECT $1, r, 'pending' FROM unnest($2::text[]) AS r`, [id, recipients]);
-    }
-    await recordEvents(tx, [{ kind: 'instance.received', instanceId: id, detail: { source: origin.source, bytes: bytes.length, sha256, transferSyntaxUID: h.transferSyntaxUID, recipients } },
-      ...(recipients.length ? [] : [{ kind: 'instance.unrouted' as const, instanceId: id }])]);
-    return id;
-  });
-  if (row === undefined) {
+  const received = JSON.stringify({ source: origin.source, bytes: bytes.length, sha256, transferSyntaxUID: h.transferSyntaxUID, recipients });
+  // One statement, one commit: the row, its jobs (the persistent queue) and its audit events.
+  const [row] = await deps.db.query<{ id: number }>(
+    `WITH ins AS (
+       INSERT INTO instances (sop_instance_uid, sop_class_uid, study_instance_uid, series_instance_uid, modality, body_part, transfer_syntax_uid, patient_ref, blob_key, bytes, sha256, source, calling_ae)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (sop_instance_uid, sha256) DO NOTHING RETURNING id),
+     jobs AS (INSERT INTO jobs (instance_id, recipient, state) SELECT ins.id, r, 'pending' FROM ins, unnest($14::text[]) AS r),
+     ev AS (INSERT INTO events (kind, instance_id, detail)
+       SELECT k, ins.id, CASE WHEN k = 'instance.received' THEN $15::jsonb END FROM ins, unnest(CASE WHEN cardinality($14::text[]) = 0
+         THEN ARRAY['instance.received', 'instance.unrouted'] ELSE ARRAY['instance.received'] END) AS k)
+     SELECT id FROM ins`,
+    [h.sopInstanceUID, h.sopClassUID, h.studyInstanceUID, h.seriesInstanceUID, h.modality || null, h.bodyPart || null, h.transferSyntaxUID, ref, blobKey, bytes.length, sha256, origin.source, origin.callingAeTitle, recipients, received],
+  );
+  if (!row) {
+    // Already held (a resend, or the same instance arriving twice at once): acknowledge, store nothing new.
     await deps.blobs.delete(blobKey);
     const [other] = await deps.db.query<{ id: number }>('SELECT id FROM instances WHERE sop_instance_uid = $1 AND sha256 = $2', [h.sopInstanceUID, sha256]);
+    await recordEvents(deps.db, [{ kind: 'instance.duplicate', instanceId: Number(other!.id), detail: { source: origin.source } }]);
     return { status: 'duplicate', instanceId: Number(other!.id), ...ids, recipients: [] };
   }
+  deps.recent?.put(Number(row.id), bytes);
   deps.onQueued?.();
-  return { status: 'stored', instanceId: row, ...ids, recipients };
+  return { status: 'stored', instanceId: Number(row.id), ...ids, recipients };
 }
 
 /** Keep rejected input, encrypted under a key of its own, with the reason (PHI may be inside). */

@@ -57,11 +57,11 @@ export async function describeFile(path: string): Promise<Described> {
 }
 
 /** An instance's ids and content digests, from a file window or a buffer. */
-export async function describeSource(source: ByteSource): Promise<Described> {
+export async function describeSource(source: ByteSource, samePixelsAs?: ContentDigests): Promise<Described> {
   const file = readDicom(source);
   const ids = instanceIds(file);
   if (!ids.sopInstanceUID) throw new CustosError('DICOM_MISSING_ATTRIBUTE', 'SOP Instance UID (0008,0018) is missing');
-  return { ids, content: await contentDigests(file, source) };
+  return { ids, content: await contentDigests(file, source, samePixelsAs) };
 }
 
 export type Verdict =

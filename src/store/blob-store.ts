@@ -1,4 +1,5 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, unlinkSync, writevSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { type FileHandle, mkdir, open, readFile, rm, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { CustosError } from '../errors.ts';
 
@@ -12,8 +13,10 @@ export interface BlobStore {
 const SAFE_KEY = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
 
 /**
- * Blobs as files under a directory. A put writes a temporary file, fsyncs it, renames it into place
- * and fsyncs the directory: after a crash an object is either whole or absent, never torn.
+ * Blobs as files under a directory. Keys are never reused (they carry a random part), so a put
+ * creates its file exclusively, writes it, fdatasyncs it and fsyncs the directory; the database row
+ * that references the blob is committed only after that. A crash mid-put can leave an unreferenced
+ * partial file, never a referenced torn one.
  */
 export class FsBlobStore implements BlobStore {
   readonly root: string;
@@ -33,37 +36,35 @@ export class FsBlobStore implements BlobStore {
     const path = this.path(key);
     const dir = dirname(path);
     if (!this.madeDirs.has(dir)) {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      await mkdir(dir, { recursive: true, mode: 0o700 });
       this.madeDirs.add(dir);
     }
-    const tmp = `${path}.tmp-${process.pid}`;
+    // Asynchronous on purpose: the fsyncs run on libuv's thread pool while the event loop keeps
+    // receiving other associations and forwarding.
+    let fh: FileHandle | undefined;
     try {
-      const fd = openSync(tmp, 'w', 0o600);
-      try {
-        let left = parts.reduce((n, p) => n + p.length, 0);
-        let pending = [...parts];
-        while (left > 0) {
-          let n = writevSync(fd, pending);
-          left -= n;
-          while (pending.length && n >= pending[0]!.length) n -= pending.shift()!.length;
-          if (n > 0) pending[0] = pending[0]!.subarray(n);
-        }
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
+      fh = await open(path, 'wx', 0o600);
+      let pending = parts.filter((p) => p.length > 0);
+      while (pending.length) {
+        let { bytesWritten: n } = await fh.writev(pending);
+        while (pending.length && n >= pending[0]!.length) n -= pending.shift()!.length;
+        if (n > 0) pending[0] = pending[0]!.subarray(n);
       }
-      renameSync(tmp, path);
-      const d = openSync(dir, 'r');
-      try { fsyncSync(d); } finally { closeSync(d); }
+      await fh.datasync();
+      await fh.close();
+      fh = undefined;
+      const d = await open(dir, 'r');
+      try { await d.sync(); } finally { await d.close(); }
     } catch (e) {
-      try { unlinkSync(tmp); } catch { /* already gone */ }
+      await fh?.close().catch(() => undefined);
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') await unlink(path).catch(() => undefined);
       throw new CustosError('STORE_UNAVAILABLE', `cannot store blob ${key}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
   }
 
   async get(key: string): Promise<Buffer> {
     try {
-      return readFileSync(this.path(key));
+      return await readFile(this.path(key));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new CustosError('STORE_MISSING', `blob ${key} is missing`);
       throw new CustosError('STORE_UNAVAILABLE', `cannot read blob ${key}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
@@ -71,6 +72,6 @@ export class FsBlobStore implements BlobStore {
   }
 
   async delete(key: string): Promise<void> {
-    rmSync(this.path(key), { force: true });
+    await rm(this.path(key), { force: true });
   }
 }

@@ -74,6 +74,11 @@ export class DataKeys {
     return this.read(db, ref);
   }
 
+  /** The key of `ref` if this process already holds it. */
+  cached(ref: string): Buffer | undefined {
+    return this.cache.get(ref);
+  }
+
   remember(ref: string, key: Buffer): void {
     this.cache.set(ref, key);
   }

@@ -1,0 +1,64 @@
+/**
+ * Gateway throughput and latency on loopback, against Orthanc ingesting the same stream in the same run.
+ * storescu senders (TCP_NODELAY on both ends) → Custos → storescp, and the same senders → Orthanc.
+ * Writes the "gateway" section of docs/benchmarks.md. Usage: node bench/gateway-throughput.ts [N=500] [senders=2]
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateCT } from './generate-ct.ts';
+import { machine, writeSection } from './report.ts';
+
+const N = Number(process.argv[2] ?? 500);
+const SENDERS = Number(process.argv[3] ?? 2);
+const RUNS = 3;
+const corpus = join('bench', 'corpus', `gw-ct-${N}`);
+if (!existsSync(corpus) || readdirSync(corpus).length < N) generateCT(N, corpus, 125, '2.25.2718281828');
+const mb = readdirSync(corpus).reduce((n, f) => n + statSync(join(corpus, f)).size, 0) / 1e6;
+
+interface Run { custosIngest: number; custosTotal: number; latencyMs: { p50: number; p95: number; p99: number; max: number }; custosRssKB: number; orthancIngest: number; orthancRssKB: number }
+const runs: Run[] = [];
+for (let i = 0; i < RUNS; i++) {
+  const work = mkdtempSync(join(tmpdir(), 'custos-gwbench-'));
+  const r = spawnSync('unshare', ['-n', 'sh', '-c', 'ip link set lo up && exec "$0" bench/peers/gateway-run.ts "$1" "$2" "$3"', process.execPath, corpus, work, String(SENDERS)], {
+    encoding: 'utf8', env: { ...process.env, TCP_NODELAY: '1' }, maxBuffer: 64 << 20,
+  });
+  rmSync(work, { recursive: true, force: true });
+  if (r.status !== 0) throw new Error(`gateway run failed:\n${r.stderr.slice(-3000)}`);
+  runs.push(JSON.parse(r.stdout.trim().split('\n').pop()!) as Run);
+  console.error(`run ${i + 1}: ${JSON.stringify(runs.at(-1))}`);
+}
+const med = (f: (r: Run) => number): number => { const v = runs.map(f).sort((a, b) => a - b); return v[Math.floor(v.length / 2)]!; };
+const ci = med((r) => r.custosIngest);
+const ct = med((r) => r.custosTotal);
+const oi = med((r) => r.orthancIngest);
+const rate = (s: number): string => `${(N / s).toFixed(0)}/s (${(mb / s).toFixed(0)} MB/s)`;
+const table = [
+  '| | wall time (median of 3) | instances/s | peak RSS |',
+  '|---|---|---|---|',
+  `| Custos ingest (storescu done: every instance encrypted, fsynced, committed, acknowledged) | ${ci.toFixed(2)} s | ${rate(ci)} | ${(Math.max(...runs.map((r) => r.custosRssKB)) / 1024).toFixed(0)} MB |`,
+  `| Custos ingest → log → de-identify → forwarded to storescp (last one delivered) | ${ct.toFixed(2)} s | ${rate(ct)} | |`,
+  `| Orthanc ingest of the same stream (store only) | ${oi.toFixed(2)} s | ${rate(oi)} | ${(Math.max(...runs.map((r) => r.orthancRssKB)) / 1024).toFixed(0)} MB |`,
+].join('\n');
+const lat = `Ingest → forward latency per instance (acknowledged to sender → delivered to storescp), median run: p50 ${med((r) => r.latencyMs.p50).toFixed(0)} ms, p95 ${med((r) => r.latencyMs.p95).toFixed(0)} ms, p99 ${med((r) => r.latencyMs.p99).toFixed(0)} ms, max ${med((r) => r.latencyMs.max).toFixed(0)} ms.`;
+const verdict = [
+  `- Ingest vs Orthanc: Custos ${(oi / ci).toFixed(2)}× Orthanc's rate (target ≥ 1×: ${oi / ci >= 1 ? 'met' : 'missed'}).`,
+  `- p99 ingest → forward latency: ${med((r) => r.latencyMs.p99).toFixed(0)} ms (target < 250 ms: ${med((r) => r.latencyMs.p99) < 250 ? 'met' : 'missed'}).`,
+].join('\n');
+writeSection('gateway', `## Gateway: ingest → forward on loopback (issue 6)
+
+${machine()}. ${N} CT slices 512×512×16-bit (${mb.toFixed(0)} MB) in ${Math.ceil(N / 125)} studies, sent by ${SENDERS} storescu processes in parallel
+(dcmtk, TCP_NODELAY=1). Custos runs \`custos serve\` on embedded defaults (PGlite, filesystem blobs, AES-256-GCM at rest)
+with one DIMSE recipient (storescp); Orthanc 1.10 stores the same stream with its default SQLite index. All inside one
+private network namespace (loopback only). Command: \`node bench/gateway-throughput.ts ${N} ${SENDERS}\`.
+
+${table}
+
+${lat}
+
+${verdict}
+`);
+console.log(table);
+console.log(lat);
+console.log(verdict);

@@ -1,0 +1,54 @@
+/**
+ * Gateway benchmark harness; runs inside a private network namespace (storescp and Orthanc listen on
+ * every interface): bench/gateway-throughput.ts starts it with `unshare -n`.
+ * The same CT stream (storescu senders in parallel) goes to
+ *   - Custos: ingest (encrypt, fsync, commit) → log → de-identify → forward to storescp;
+ *   - Orthanc: ingest (store) only.
+ * Prints one JSON line with wall times, ingest→forward latency percentiles and peak RSS.
+ * Usage: node bench/peers/gateway-run.ts <corpus dir> <work dir> <senders>
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { startGatewayProcess, startOrthanc, startStorescp, storescu, waitFor } from '../../test/peers.ts';
+
+const [corpus, work, sendersArg] = process.argv.slice(2) as [string, string, string];
+const senders = Number(sendersArg ?? 2);
+const files = readdirSync(corpus).sort().map((f) => join(corpus, f));
+const n = files.length;
+const shards = Array.from({ length: senders }, (_, k) => files.filter((_, i) => i % senders === k));
+const peakRss = (pid: number): number => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+
+async function send(port: number, aet: string): Promise<number> {
+  const t = performance.now();
+  const results = await Promise.all(shards.map((s) => storescu(port, aet, s)));
+  const bad = results.find((r) => r.status !== 0);
+  if (bad) throw new Error(`storescu failed: ${bad.output.slice(-500)}`);
+  return (performance.now() - t) / 1000;
+}
+
+const scp = await startStorescp(join(work, 'scp'));
+const gw = await startGatewayProcess(join(work, 'custos'), {
+  recipients: [{ id: 'scp', deliver: { kind: 'dimse', host: '127.0.0.1', port: scp.port, aeTitle: 'STORESCP' } }],
+  routes: [{ recipient: 'scp' }],
+});
+const t0 = performance.now();
+const custosIngest = await send(gw.dimsePort, 'CUSTOS');
+await waitFor('all forwarded', async () => {
+  const s = (await (await fetch(`${gw.http}/api/status`)).json()) as { jobs: { done: number; dead: number } };
+  if (s.jobs.dead) throw new Error(`${s.jobs.dead} jobs dead`);
+  return s.jobs.done === n ? true : undefined;
+}, 600_000, 20);
+const custosTotal = (performance.now() - t0) / 1000;
+const metrics = (await (await fetch(`${gw.http}/api/metrics?window=${n}`)).json()) as { latencyMs: { p50: number; p95: number; p99: number; max: number } };
+const custosRss = peakRss(gw.proc.pid!);
+await gw.stop();
+await scp.stop();
+
+const orthanc = await startOrthanc(join(work, 'orthanc'));
+const orthancIngest = await send(orthanc.dicomPort, orthanc.aeTitle);
+const orthancRss = peakRss(orthanc.proc.pid!);
+const stored = ((await (await fetch(`${orthanc.http}/statistics`)).json()) as { CountInstances: number }).CountInstances;
+await orthanc.stop();
+if (stored !== n) throw new Error(`Orthanc stored ${stored} of ${n}`);
+
+console.log(JSON.stringify({ n, senders, custosIngest, custosTotal, latencyMs: metrics.latencyMs, custosRssKB: custosRss, orthancIngest, orthancRssKB: orthancRss }));
