@@ -77,3 +77,9 @@ test('backoff grows exponentially from the initial delay, capped, with bounded j
     assert.ok(backoffMs(20, f) <= 12_000);
   }
 });
+
+test('the example configuration in docs/ is valid', async () => {
+  const { loadGatewayConfig } = await import('../src/config/gateway-config.ts');
+  const c = loadGatewayConfig(new URL('../docs/gateway.example.yaml', import.meta.url).pathname);
+  assert.deepEqual(c.recipients.map((r) => r.id), ['ai-vendor', 'research-pacs']);
+});
