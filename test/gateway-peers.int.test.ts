@@ -4,12 +4,13 @@
  * network namespace whose only interface is loopback.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { generateCT } from '../bench/generate-ct.ts';
 import { pseudonymousUID, recipientKey } from '../src/deid/pseudonyms.ts';
-import { dcmdump, tempDir } from './helpers.ts';
+import { PYDICOM, dcmdump, tempDir } from './helpers.ts';
 import { IN_NETNS, type GatewayProc, type OrthancPeer, type Peer, rerunInPrivateNetwork, startGatewayProcess, startOrthanc, startStorescp, storescu, waitFor } from './peers.ts';
 
 const ORIGINAL = { patientName: 'CompressedSamples^CT1', patientId: '1CT1' }; // from pydicom's CT_small.dcm (synthetic)
@@ -94,6 +95,43 @@ if (!IN_NETNS) {
       await gw.stop();
     }
     assert.equal((storescp.log().match(/Received Store Request/g) ?? []).length, 200, 'storescp received each instance once');
+  });
+
+  test('compressed instances are forwarded in their own transfer syntax; a recipient taking implicit VR only gets implicit VR', { timeout: 300_000 }, async () => {
+    // RLE (MR), JPEG 2000 (CT), JPEG-LS (CT_small recompressed by dcmcjpls, given its own UID), and a
+    // JPEG 2000 NM image, which the Basic Profile holds back (burned-in text risk).
+    const jls = join(work, 'ct-jls.dcm');
+    execFileSync('dcmcjpls', [join(PYDICOM, 'CT_small.dcm'), jls]);
+    execFileSync('dcmodify', ['-nb', '-m', '(0008,0018)=2.25.7777', jls]);
+    const compressed = [join(PYDICOM, 'MR_small_RLE.dcm'), join(PYDICOM, '693_J2KI.dcm'), jls, join(PYDICOM, 'JPEG2000.dcm')];
+    const implicitDir = join(work, 'implicit-scp');
+    const implicitScp = await startStorescp(implicitDir, 'IMPLICIT', '+xi');
+    const keepDir = join(work, 'keep-scp');
+    const keepScp = await startStorescp(keepDir, 'KEEP', '+xa');
+    const gw = await startGatewayProcess(join(work, 'gw3'), config([
+      { id: 'keep', deliver: { kind: 'dimse', host: '127.0.0.1', port: keepScp.port, aeTitle: 'KEEP' } },
+      { id: 'implicit', deliver: { kind: 'dimse', host: '127.0.0.1', port: implicitScp.port, aeTitle: 'IMPLICIT' } },
+    ], [{ recipient: 'keep', match: { modality: ['MR', 'CT', 'NM'] } }, { recipient: 'implicit', match: { callingAeTitle: ['EXPLICIT_SENDER'] } }]));
+    try {
+      const sent = await storescu(gw.dimsePort, 'CUSTOS', compressed, 'MODALITY', 'dcmsend');
+      assert.equal(sent.status, 0, sent.output);
+      const ct = await storescu(gw.dimsePort, 'CUSTOS', [join(PYDICOM, 'CT_small.dcm')], 'EXPLICIT_SENDER');
+      assert.equal(ct.status, 0, ct.output);
+      await waitFor('5 deliveries', async () => ((await status(gw)).jobs.done === 5 && (await status(gw)).jobs.held === 1 ? true : undefined), 60_000)
+        .catch(async (e: Error) => { throw new Error(`${e.message}: ${JSON.stringify(await (await fetch(`${gw.http}/api/jobs`)).json())}`); });
+      const tsOf = (f: string): string => /\(0002,0010\) UI =(\S+)/.exec(dcmdump(f))?.[1] ?? '';
+      const kept = readdirSync(keepDir).map((f) => tsOf(join(keepDir, f))).sort();
+      assert.deepEqual(kept, ['JPEG2000', 'JPEGLSLossless', 'LittleEndianExplicit', 'RLELossless']);
+      const held = (await (await fetch(`${gw.http}/api/jobs?state=held`)).json()) as Array<{ lastErrorCode: string }>;
+      assert.deepEqual(held.map((j) => j.lastErrorCode), ['BURNED_IN_RISK']);
+      const implicit = readdirSync(implicitDir).map((f) => tsOf(join(implicitDir, f)));
+      assert.deepEqual(implicit, ['LittleEndianImplicit']);
+      assert.ok(!dcmdump(join(implicitDir, readdirSync(implicitDir)[0]!)).includes('CompressedSamples'), 'de-identified');
+    } finally {
+      await gw.stop();
+      await implicitScp.stop();
+      await keepScp.stop();
+    }
   });
 
   test('kill -9 during a 500-instance send: after restart every acknowledged instance is forwarded exactly once', { timeout: 600_000 }, async () => {

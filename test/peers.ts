@@ -58,10 +58,10 @@ const stopper = (proc: ChildProcess) => (): Promise<void> => new Promise((resolv
 });
 
 /** dcmtk storescp writing every instance it receives under `dir` (accepts compressed syntaxes). */
-export async function startStorescp(dir: string, aeTitle = 'STORESCP'): Promise<Peer & { log: () => string }> {
+export async function startStorescp(dir: string, aeTitle = 'STORESCP', syntaxes = '+xa'): Promise<Peer & { log: () => string }> {
   mkdirSync(dir, { recursive: true });
   const port = await freePort();
-  const proc = spawn('storescp', ['-v', '--aetitle', aeTitle, '+xa', '--output-directory', dir, String(port)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TCP_NODELAY: '1' } });
+  const proc = spawn('storescp', ['-v', '--aetitle', aeTitle, syntaxes, '--output-directory', dir, String(port)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TCP_NODELAY: '1' } });
   let log = '';
   proc.stdout!.on('data', (d: Buffer) => { log += d.toString(); });
   proc.stderr!.on('data', (d: Buffer) => { log += d.toString(); });
@@ -120,10 +120,10 @@ export async function startGatewayProcess(dataDir: string, config: unknown, extr
   };
 }
 
-/** storescu the files to a DIMSE peer; returns its exit status and output. */
-export function storescu(port: number, aeTitle: string, files: string[], callingAe = 'MODALITY'): Promise<{ status: number; output: string }> {
+/** storescu the files to a DIMSE peer; returns its exit status and output. dcmsend keeps compressed syntaxes. */
+export function storescu(port: number, aeTitle: string, files: string[], callingAe = 'MODALITY', tool: 'storescu' | 'dcmsend' = 'storescu'): Promise<{ status: number; output: string }> {
   return new Promise((resolve) => {
-    const p = spawn('storescu', ['-aet', callingAe, '-aec', aeTitle, '127.0.0.1', String(port), ...files], { env: { ...process.env, TCP_NODELAY: '1' } });
+    const p = spawn(tool, ['-aet', callingAe, '-aec', aeTitle, '127.0.0.1', String(port), ...files], { env: { ...process.env, TCP_NODELAY: '1' } });
     let output = '';
     p.stdout.on('data', (d: Buffer) => { output += d.toString(); });
     p.stderr.on('data', (d: Buffer) => { output += d.toString(); });
