@@ -15,7 +15,7 @@ import { StowForwarder } from './net/stow-client.ts';
 import { type IngestDeps, ingestInstance } from './pipeline/ingest.ts';
 import { Processor } from './pipeline/processor.ts';
 import { RecentOriginals } from './pipeline/recent-originals.ts';
-import { FsBlobStore } from './store/blob-store.ts';
+import { type BlobStore, FsBlobStore, S3BlobStore } from './store/blob-store.ts';
 import { DataKeys, openBlob } from './store/data-keys.ts';
 import { type Database, openDatabase } from './store/database.ts';
 import { loadOrCreateKey } from './store/key-file.ts';
@@ -62,7 +62,14 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
     const keys = new DataKeys(masterKey(dataDir));
     const db = await openDatabase({ url: config.database.url, dir: join(dataDir, 'db') });
     cleanup.push(() => db.close());
-    const blobs = new FsBlobStore(join(dataDir, 'blobs'));
+    let blobs: BlobStore;
+    if (config.blobs.kind === 's3') {
+      const s3 = new S3BlobStore(config.blobs);
+      await s3.check();
+      blobs = s3;
+    } else {
+      blobs = new FsBlobStore(join(dataDir, 'blobs'));
+    }
 
     const forwarders = new Map<string, Forwarder>();
     for (const r of config.recipients) {

@@ -74,6 +74,18 @@ export const GatewayConfigSchema = z.object({
     /** postgres://… for a PostgreSQL server; unset: embedded PGlite under the data directory. */
     url: z.string().regex(/^postgres(ql)?:\/\//, 'a PostgreSQL URL starts with postgres:// or postgresql://').optional(),
   }).strict().prefault({}),
+  /** Where encrypted originals live: files under the data directory, or S3-compatible object storage. */
+  blobs: z.discriminatedUnion('kind', [
+    z.object({ kind: z.literal('fs') }).strict(),
+    z.object({
+      kind: z.literal('s3'),
+      bucket: z.string().min(3).max(63),
+      endpoint: z.url({ protocol: /^https?$/ }).optional(),
+      region: z.string().min(1).default('us-east-1'),
+      prefix: z.string().regex(/^([A-Za-z0-9._-]+\/)*$/, 'a prefix is path segments each ending with /').default(''),
+      forcePathStyle: z.boolean().default(true),
+    }).strict(),
+  ]).default({ kind: 'fs' }),
   forwarding: z.object({
     maxAttempts: z.number().int().min(1).max(100).default(8),
     initialBackoffMs: z.number().int().min(10).default(2000),

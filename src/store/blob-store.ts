@@ -75,3 +75,88 @@ export class FsBlobStore implements BlobStore {
     await rm(this.path(key), { force: true });
   }
 }
+
+export interface S3Settings {
+  bucket: string;
+  /** S3-compatible endpoint (http://host:port); unset: AWS. */
+  endpoint?: string | undefined;
+  region: string;
+  prefix: string;
+  forcePathStyle: boolean;
+}
+
+/**
+ * Blobs in S3-compatible object storage (AWS S3, Swift s3api, Ceph RGW…). A PUT is answered only
+ * once the object is stored durably by the service, which is what the gateway acknowledges on.
+ * Credentials come from the standard chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, profile, role).
+ */
+export class S3BlobStore implements BlobStore {
+  private readonly s: S3Settings;
+  private client: import('@aws-sdk/client-s3').S3Client | undefined;
+  private sdk: typeof import('@aws-sdk/client-s3') | undefined;
+
+  constructor(s: S3Settings) {
+    this.s = s;
+  }
+
+  private async c() {
+    if (!this.client) {
+      this.sdk = await import('@aws-sdk/client-s3');
+      this.client = new this.sdk.S3Client({ region: this.s.region, forcePathStyle: this.s.forcePathStyle, ...(this.s.endpoint ? { endpoint: this.s.endpoint } : {}) });
+    }
+    return { client: this.client, sdk: this.sdk! };
+  }
+
+  private key(key: string): string {
+    if (!SAFE_KEY.test(key) || key.includes('..')) throw new CustosError('STORE_BAD_KEY', `bad blob key ${JSON.stringify(key)}`);
+    return `${this.s.prefix}${key}`;
+  }
+
+  private fail(op: string, key: string, e: unknown): CustosError {
+    const err = e as { name?: string; $metadata?: { httpStatusCode?: number }; message?: string };
+    if (err.name === 'NoSuchKey' || err.$metadata?.httpStatusCode === 404) return new CustosError('STORE_MISSING', `blob ${key} is missing`);
+    return new CustosError('STORE_UNAVAILABLE', `cannot ${op} blob ${key} in bucket ${this.s.bucket}: ${err.name ?? 'error'}${err.$metadata?.httpStatusCode ? ` (HTTP ${err.$metadata.httpStatusCode})` : ''}`);
+  }
+
+  /** Check the bucket is reachable and writable credentials exist (called once on start). */
+  async check(): Promise<void> {
+    const { client, sdk } = await this.c();
+    try {
+      await client.send(new sdk.HeadBucketCommand({ Bucket: this.s.bucket }));
+    } catch (e) {
+      const err = e as { name?: string; $metadata?: { httpStatusCode?: number } };
+      const status = err.$metadata?.httpStatusCode;
+      const why = status === 404 ? 'does not exist' : status === 403 ? 'is not accessible with these credentials' : `cannot be reached (${err.name ?? 'error'}${status ? `, HTTP ${status}` : ''})`;
+      throw new CustosError('STORE_UNAVAILABLE', `S3 bucket ${this.s.bucket} ${why}${this.s.endpoint ? ` at ${this.s.endpoint}` : ''}`);
+    }
+  }
+
+  async put(key: string, parts: readonly Buffer[]): Promise<void> {
+    const { client, sdk } = await this.c();
+    const body = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    try {
+      await client.send(new sdk.PutObjectCommand({ Bucket: this.s.bucket, Key: this.key(key), Body: body, ContentLength: body.length, ContentType: 'application/octet-stream' }));
+    } catch (e) {
+      throw this.fail('store', key, e);
+    }
+  }
+
+  async get(key: string): Promise<Buffer> {
+    const { client, sdk } = await this.c();
+    try {
+      const r = await client.send(new sdk.GetObjectCommand({ Bucket: this.s.bucket, Key: this.key(key) }));
+      return Buffer.from(await r.Body!.transformToByteArray());
+    } catch (e) {
+      throw this.fail('read', key, e);
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    const { client, sdk } = await this.c();
+    try {
+      await client.send(new sdk.DeleteObjectCommand({ Bucket: this.s.bucket, Key: this.key(key) }));
+    } catch (e) {
+      throw this.fail('delete', key, e);
+    }
+  }
+}
