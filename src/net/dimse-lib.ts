@@ -13,13 +13,21 @@ import { CustosError } from '../errors.ts';
  * to the library untouched, and the library's transcoding hook is routed to our own writer, which
  * converts between the uncompressed syntaxes without touching pixel data.
  */
-export const { Client, Scp, Dataset, Transcoding, requests, responses, constants, log } = dimse;
+export const { Client, Scp, Dataset, Transcoding, Implementation, requests, responses, constants, log } = dimse;
 export type DimseDataset = InstanceType<typeof Dataset>;
 
 const UNCOMPRESSED = new Set([IMPLICIT_VR_LITTLE_ENDIAN, EXPLICIT_VR_LITTLE_ENDIAN, EXPLICIT_VR_BIG_ENDIAN]);
 
 // The library logs datasets and peers at info level; Custos logs its own, PHI-free, events instead.
 log.setLevel('silent');
+
+/**
+ * The largest PDU Custos receives (PS3.8 D.3.3.1). The library's default (16 KiB) splits a CT slice
+ * into 33 PDUs, each copied on its way in; 1 MiB takes a slice in one or two. Senders still send at
+ * most what they are configured for.
+ */
+export const MAX_RECEIVE_PDU = 1 << 20;
+Implementation.setMaxPduLength(MAX_RECEIVE_PDU);
 
 export class RawDataset extends Dataset {
   readonly raw: Buffer;

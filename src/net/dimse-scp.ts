@@ -4,7 +4,7 @@ import { fileMeta, part10Prefix } from '../dicom/part10.ts';
 import { EXPLICIT_VR_BIG_ENDIAN, EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN, DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN, transferSyntax } from '../dicom/transfer-syntax.ts';
 import { isCustosError } from '../errors.ts';
 import type { IngestResult, Origin } from '../pipeline/ingest.ts';
-import { RawDataset, Scp, constants, responses } from './dimse-lib.ts';
+import { MAX_RECEIVE_PDU, RawDataset, Scp, constants, responses } from './dimse-lib.ts';
 
 const { PresentationContextResult: PCR, RejectResult, RejectSource, RejectReason, Status } = constants;
 
@@ -39,9 +39,13 @@ export interface ScpPolicy {
   onError?(e: Error): void;
 }
 
-/** Collects one C-STORE data set as it arrives in P-DATA fragments. */
+/** Collects one C-STORE data set as it arrives in P-DATA fragments, after its Part 10 prefix. */
 class DatasetSink extends Writable {
-  readonly chunks: Buffer[] = [];
+  readonly chunks: Buffer[];
+  constructor(prefix: Buffer) {
+    super();
+    this.chunks = [prefix];
+  }
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
     this.chunks.push(chunk);
     cb();
@@ -84,6 +88,7 @@ function makeScpClass(policy: ScpPolicy) {
           pc.setResult(PCR.RejectAbstractSyntaxNotSupported);
         }
       }
+      association.setMaxPduLength(MAX_RECEIVE_PDU); // what we advertise is what we can receive
       this.sendAssociationAccept();
     }
 
@@ -97,12 +102,14 @@ function makeScpClass(policy: ScpPolicy) {
       callback(res);
     }
 
-    override createStoreWritableStream(): Writable {
-      return new DatasetSink();
+    // The file meta information is written first, so the instance is assembled with one copy.
+    override createStoreWritableStream(pc: InstanceType<typeof import('dcmjs-dimse').association.PresentationContext>, request: InstanceType<typeof import('dcmjs-dimse').requests.CStoreRequest>): Writable {
+      return new DatasetSink(part10Prefix(fileMeta(request.getAffectedSopClassUid(), request.getAffectedSopInstanceUid(), pc.getAcceptedTransferSyntaxUid() ?? IMPLICIT_VR_LITTLE_ENDIAN, this.callingAe)));
     }
 
     override createDatasetFromStoreWritableStream(writable: Writable, pc: InstanceType<typeof import('dcmjs-dimse').association.PresentationContext>, callback: (ds: InstanceType<typeof import('dcmjs-dimse').Dataset>) => void): void {
       const sink = writable as DatasetSink;
+      // `raw` holds the whole Part 10 file here (prefix and data set).
       callback(new RawDataset({ sopClassUID: '', sopInstanceUID: '' }, pc.getAcceptedTransferSyntaxUid() ?? IMPLICIT_VR_LITTLE_ENDIAN, Buffer.concat(sink.chunks)));
     }
 
@@ -116,14 +123,7 @@ function makeScpClass(policy: ScpPolicy) {
         if (comment) res.setErrorComment(comment.slice(0, 64)); // (0000,0902) is LO: 64 characters
         callback(res);
       };
-      let bytes: Buffer;
-      try {
-        bytes = Buffer.concat([part10Prefix(fileMeta(sopClassUID, sopInstanceUID, ds.getTransferSyntaxUid(), this.callingAe)), ds.raw]);
-      } catch (e) {
-        respond(0xc000, `CANNOT_UNDERSTAND: ${(e as Error).message}`);
-        return;
-      }
-      policy.ingest(bytes, { source: 'dimse', callingAeTitle: this.callingAe, expected: { sopClassUID, sopInstanceUID } }).then(
+      policy.ingest(ds.raw, { source: 'dimse', callingAeTitle: this.callingAe, expected: { sopClassUID, sopInstanceUID } }).then(
         (r) => { const s = storeStatus(r); respond(s.status, s.comment); },
         (e: Error) => {
           // Not stored durably: refuse (A700 Out of Resources) so that the sender keeps the instance and retries.

@@ -12,6 +12,15 @@ import type { Queryable } from './database.ts';
  */
 
 const MAGIC = Buffer.from('CSTE1', 'latin1');
+/**
+ * Ciphers are fed 64 KiB at a time: each update allocates its output, and outputs above glibc's
+ * mmap threshold are fresh pages whose faults cost several times the AES-GCM itself (measured:
+ * 0.6 GB/s in one update of a 512 KiB slice, 3.3 GB/s in 64 KiB updates).
+ */
+const STEP = 64 * 1024;
+function* steps(parts: readonly Buffer[]): Generator<Buffer> {
+  for (const p of parts) for (let o = 0; o < p.length; o += STEP) yield p.subarray(o, Math.min(p.length, o + STEP));
+}
 const IV = 12;
 const TAG = 16;
 
@@ -20,7 +29,8 @@ function seal(key: Buffer, plain: Buffer | readonly Buffer[], aad: Buffer): Buff
   const c = createCipheriv('aes-256-gcm', key, iv);
   c.setAAD(aad);
   const parts = Buffer.isBuffer(plain) ? [plain] : plain;
-  const body = parts.map((p) => c.update(p));
+  const body: Buffer[] = [];
+  for (const p of steps(parts)) body.push(c.update(p));
   const fin = c.final();
   return [MAGIC, iv, c.getAuthTag(), ...body, fin];
 }
@@ -35,7 +45,10 @@ function open(key: Buffer, sealed: Buffer, aad: Buffer, what: string): Buffer {
   d.setAAD(aad);
   d.setAuthTag(tag);
   try {
-    return Buffer.concat([d.update(sealed.subarray(MAGIC.length + IV + TAG)), d.final()]);
+    const out: Buffer[] = [];
+    for (const p of steps([sealed.subarray(MAGIC.length + IV + TAG)])) out.push(d.update(p));
+    out.push(d.final());
+    return Buffer.concat(out);
   } catch {
     throw new CustosError('STORE_CORRUPT', `${what} failed authentication (altered, or encrypted under another key)`);
   }
