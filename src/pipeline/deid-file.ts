@@ -50,7 +50,7 @@ const DEFAULT_PIXELS: PixelCleaningSettings = { mode: 'phi', rules: [], allow: [
 
 /** The de-identified instance in memory: chunks of new bytes and ranges still in the source. */
 export type DeidOutcome =
-  | { status: 'released'; input: Digest; output: Digest; chunks: Chunk[]; ids: { patient: string; study: string; series: string; instance: string }; actions: ActionCounts; pixels?: PixelReport }
+  | { status: 'released'; input: Digest; output: Digest; chunks: Chunk[]; transferSyntaxUID: string; ids: { patient: string; study: string; series: string; instance: string }; actions: ActionCounts; pixels?: PixelReport }
   | Exclude<InstanceOutcome, { status: 'released' }>;
 
 /** De-identify one instance held by `source` (a file window or a buffer). Never throws for bad input. */
@@ -89,7 +89,7 @@ export async function deidentifySource(source: ByteSource, settings: FileDeidSet
     if (result.status === 'held') return { status: 'held', input, reason: result.hold };
     const chunks = coalesceChunks(encodePart10(result.meta, result.dataset, ts, source), source);
     const output = digests ? digestChunks(chunks, source) : { sha256: '', bytes: chunks.reduce((n, c) => n + c.length, 0) };
-    return { status: 'released', input, output, chunks, ids: result.ids, actions: result.counts, ...(pixels ? { pixels } : {}) };
+    return { status: 'released', input, output, chunks, transferSyntaxUID: ts.uid, ids: result.ids, actions: result.counts, ...(pixels ? { pixels } : {}) };
   } catch (e) {
     const code = isCustosError(e) ? e.code : 'INTERNAL';
     return input ? { status: 'failed', input, error: { code, message: (e as Error).message } } : { status: 'failed', error: { code, message: (e as Error).message } };

@@ -6,7 +6,6 @@ import { recipientKey } from '../deid/pseudonyms.ts';
 import { isCustosError } from '../errors.ts';
 import { type IngestStatement, signStatement } from '../integrity/statement.ts';
 import type { NoteSigner } from '../integrity/note.ts';
-import { compareContent } from '../integrity/compare.ts';
 import type { Forwarder, Outgoing } from '../net/forwarder.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 import { type DataKeys, openBlob } from '../store/data-keys.ts';
@@ -139,10 +138,7 @@ export class Processor {
         if (isCustosError(e) && e.code === 'PATIENT_SHREDDED') { indexes.push(-1); continue; }
         throw e;
       }
-      const same = store.findBySop(d.ids.sopInstanceUID).find((i) => {
-        const s = store.record(i)?.signed?.statement;
-        return s?.type === 'custos/ingest/v1' && compareContent(s.content, d.content) === undefined;
-      });
+      const same = store.findIngest(d.ids.sopInstanceUID, d.content);
       if (same !== undefined) { indexes.push(same); continue; }
       indexes.push(-2 - toAppend.length);
       toAppend.push({ row, d });
@@ -183,7 +179,7 @@ export class Processor {
       await this.settle(jobs.map((j) => ({ job: j, outcome: { kind: 'dead', code: 'RECIPIENT_UNKNOWN', message: `recipient "${recipient}" is not in the configuration` } })));
       return;
     }
-    const rows = await this.d.db.query<InstanceRow & { study_instance_uid: string }>('SELECT id, patient_ref, blob_key, source, calling_ae, log_index, study_instance_uid FROM instances WHERE id = ANY($1::bigint[])', [jobs.map((j) => j.instance_id)]);
+    const rows = await this.d.db.query<InstanceRow & { transfer_syntax_uid: string }>('SELECT id, patient_ref, blob_key, source, calling_ae, log_index, transfer_syntax_uid FROM instances WHERE id = ANY($1::bigint[])', [jobs.map((j) => j.instance_id)]);
     const byId = new Map(rows.map((r) => [Number(r.id), r]));
     const outcomes: Settlement[] = [];
     const sendable: Array<{ job: JobRow; out: Outgoing; input?: Described; output?: Described }> = [];
@@ -202,7 +198,7 @@ export class Processor {
       const src = new BufferSource(original);
       const input = this.ingestDescription(row) ?? await describeSource(src);
       if (!settings.profile) {
-        sendable.push({ job, out: { ...input.ids, transferSyntaxUID: transferSyntaxOf(original), part10: original } });
+        sendable.push({ job, out: { ...input.ids, transferSyntaxUID: row.transfer_syntax_uid, part10: original } });
         continue;
       }
       const r = await deidentifySource(src, { profile: settings.profile, key: settings.key }, { digests: false });
@@ -217,7 +213,7 @@ export class Processor {
       const part10 = materialize(r.chunks, src);
       // Header-only de-identification leaves the pixel data as it was: its frame digests carry over.
       const output = await describeSource(new BufferSource(part10), r.pixels ? undefined : input.content);
-      sendable.push({ job, input, output, out: { ...output.ids, transferSyntaxUID: transferSyntaxOf(part10), part10 } });
+      sendable.push({ job, input, output, out: { ...output.ids, transferSyntaxUID: r.transferSyntaxUID, part10 } });
     }
     if (sendable.length) {
       const results = await forwarder.deliver(sendable.map((s) => s.out));
@@ -280,11 +276,3 @@ type Settlement = {
     | { kind: 'done'; sopInstanceUID: string; bytes: number }
     | { kind: 'retry' | 'dead' | 'held'; code: string; message: string };
 };
-
-/** The Transfer Syntax UID of a Part 10 buffer (from its meta group). */
-function transferSyntaxOf(part10: Buffer): string {
-  const i = part10.indexOf(Buffer.from([0x02, 0x00, 0x10, 0x00]), 132);
-  if (i < 0) return '1.2.840.10008.1.2';
-  const len = part10.readUInt16LE(i + 6);
-  return part10.toString('latin1', i + 8, i + 8 + len).replace(/[\0 ]+$/, '');
-}

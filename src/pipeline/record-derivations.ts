@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { compareContent } from '../integrity/compare.ts';
 import type { NoteSigner } from '../integrity/note.ts';
 import { leafHash } from '../integrity/rfc6962.ts';
 import { type DerivationStatement, type IngestStatement, parentReference, signStatement } from '../integrity/statement.ts';
@@ -37,10 +36,7 @@ export function recordDescribedDerivations(
   const parentIndex: number[] = new Array(described.length);
   const toIngest: number[] = [];
   described.forEach(({ input }, i) => {
-    const hit = log.findBySop(input.ids.sopInstanceUID).find((idx) => {
-      const s = log.record(idx)?.signed?.statement;
-      return s?.type === 'custos/ingest/v1' && compareContent(s.content, input.content) === undefined;
-    });
+    const hit = log.findIngest(input.ids.sopInstanceUID, input.content);
     if (hit !== undefined) parentIndex[i] = hit; else toIngest.push(i);
   });
   const ingested = log.appendBatch(toIngest.map((i) => ({

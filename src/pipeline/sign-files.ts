@@ -41,10 +41,7 @@ export async function signFiles(paths: string[], log: LogStore, signer: NoteSign
       out.push({ path, status: 'failed', error: { code: isCustosError(e) ? e.code : 'IO', message: (e as Error).message } });
       continue;
     }
-    const same = log.findBySop(d.ids.sopInstanceUID).find((i) => {
-      const s = log.record(i)?.signed?.statement;
-      return s?.type === 'custos/ingest/v1' && compareContent(s.content, d.content) === undefined;
-    });
+    const same = log.findIngest(d.ids.sopInstanceUID, d.content);
     if (same !== undefined) { out.push({ path, status: 'already', index: same }); continue; }
     // The same instance twice in one batch (e.g. the same image in two transfer syntaxes): record it once.
     const dup = pending.find((p) => p.d.ids.sopInstanceUID === d.ids.sopInstanceUID && compareContent(p.d.content, d.content) === undefined);

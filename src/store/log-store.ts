@@ -2,6 +2,8 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, re
 import { join } from 'node:path';
 import { CustosError } from '../errors.ts';
 import { type Checkpoint, formatCheckpoint, parseCheckpoint } from '../integrity/checkpoint.ts';
+import { compareContent } from '../integrity/compare.ts';
+import type { ContentDigests } from '../integrity/content.ts';
 import { MerkleTree } from '../integrity/merkle.ts';
 import { type NoteSigner, type NoteVerifier, openNote, signNote } from '../integrity/note.ts';
 import { HASH_SIZE } from '../integrity/rfc6962.ts';
@@ -147,6 +149,13 @@ export class LogStore {
 
   findBySop(uid: string): number[] {
     return this.bySop.get(uid) ?? [];
+  }
+  /** The index of an ingest statement for this instance with exactly this content, if one was logged. */
+  findIngest(sopInstanceUID: string, content: ContentDigests): number | undefined {
+    return this.findBySop(sopInstanceUID).find((i) => {
+      const s = this.records.get(i)?.signed?.statement;
+      return s?.type === 'custos/ingest/v1' && compareContent(s.content, content) === undefined;
+    });
   }
   findByPixelRoot(root: string): number[] {
     return this.byPixelRoot.get(root) ?? [];
