@@ -97,6 +97,24 @@ test('STOW-RS stores each instance, reports per-instance failures (202) and quar
   assert.equal(wrong.json['00081198']!.Value![0]!['00081197']!.Value![0], 0xa900);
 });
 
+test('an instance whose pixels cannot be decoded is recorded as unlogged and does not stall the work loop', async () => {
+  // 693_J2KI.dcm (CT, JPEG 2000) with its codestream overwritten: the header parses, the frame does not decode.
+  const bad = Buffer.from(readFileSync(join(PYDICOM, '693_J2KI.dcm')));
+  const start = bad.indexOf(Buffer.from([0xff, 0x4f, 0xff, 0x51]));
+  bad.fill(0x5a, start + 2, bad.length - 8);
+  const good = readFileSync(join(PYDICOM, 'MR_small.dcm'));
+  assert.equal((await stow([bad, good])).status, 200);
+  const rows = await waitFor('both logged or unlogged', async () => {
+    const r = await gw.db.query<{ id: number; log_index: number | null; sop_class_uid: string }>(`SELECT id, log_index, sop_class_uid FROM instances WHERE sop_class_uid IN ('1.2.840.10008.5.1.4.1.1.2', '1.2.840.10008.5.1.4.1.1.4') AND source = 'stow' ORDER BY id DESC LIMIT 2`);
+    return r.length === 2 && r.every((x) => x.log_index !== null) ? r : undefined;
+  }, 20_000);
+  const [mr, ct] = rows;
+  assert.ok(Number(mr!.log_index) >= 0, 'the good instance after it was logged');
+  assert.equal(Number(ct!.log_index), -1);
+  const events = (await (await fetch(`${gw.http.url}/api/instances/${ct!.id}/events`)).json()) as Array<{ kind: string; detail: { code?: string } }>;
+  assert.equal(events.find((e) => e.kind === 'instance.unlogged')?.detail.code, 'PIXEL_DECODE');
+});
+
 test('QIDO-RS lists what the gateway holds and WADO-RS returns the original bytes', async () => {
   const studies = (await (await fetch(`${gw.http.url}/dicomweb/studies`)).json()) as Array<Record<string, { Value: unknown[] }>>;
   assert.ok(studies.length >= 1);

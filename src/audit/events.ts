@@ -9,6 +9,7 @@ export type EventKind =
   | 'instance.duplicate'
   | 'instance.quarantined'
   | 'instance.logged'
+  | 'instance.unlogged'
   | 'instance.unrouted'
   | 'job.forwarded'
   | 'job.held'

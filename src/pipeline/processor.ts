@@ -135,8 +135,11 @@ export class Processor {
       try {
         d = await describeSource(new BufferSource(await this.original(row)));
       } catch (e) {
-        if (isCustosError(e) && e.code === 'PATIENT_SHREDDED') { indexes.push(-1); continue; }
-        throw e;
+        // Unreadable (shredded key, damaged blob, undecodable pixels): not logged; its jobs end with the reason.
+        if (isCustosError(e) && e.code === 'STORE_UNAVAILABLE') throw e;
+        indexes.push(-1);
+        events.push({ kind: 'instance.unlogged', instanceId: Number(row.id), detail: { code: isCustosError(e) ? e.code : 'INTERNAL' } });
+        continue;
       }
       const same = store.findIngest(d.ids.sopInstanceUID, d.content);
       if (same !== undefined) { indexes.push(same); continue; }
@@ -182,38 +185,17 @@ export class Processor {
     const rows = await this.d.db.query<InstanceRow & { transfer_syntax_uid: string }>('SELECT id, patient_ref, blob_key, source, calling_ae, log_index, transfer_syntax_uid FROM instances WHERE id = ANY($1::bigint[])', [jobs.map((j) => j.instance_id)]);
     const byId = new Map(rows.map((r) => [Number(r.id), r]));
     const outcomes: Settlement[] = [];
-    const sendable: Array<{ job: JobRow; out: Outgoing; input?: Described; output?: Described }> = [];
+    const sendable: Sendable[] = [];
     for (const job of jobs) {
-      const row = byId.get(Number(job.instance_id))!;
-      let original: Buffer;
       try {
-        original = await this.original(row);
+        const prepared = await this.prepare(job, byId.get(Number(job.instance_id))!, settings);
+        if ('outcome' in prepared) outcomes.push(prepared); else sendable.push(prepared);
       } catch (e) {
-        if (isCustosError(e) && (e.code === 'PATIENT_SHREDDED' || e.code === 'STORE_CORRUPT' || e.code === 'STORE_MISSING')) {
-          outcomes.push({ job, outcome: { kind: 'dead', code: e.code, message: e.message } });
-          continue;
-        }
-        throw e;
+        // One bad instance (undecodable pixels, a damaged blob…) ends its own job, with the reason;
+        // only a storage outage stops the loop (and is retried).
+        if (isCustosError(e) && e.code === 'STORE_UNAVAILABLE') throw e;
+        outcomes.push({ job, outcome: { kind: 'dead', code: isCustosError(e) ? e.code : 'INTERNAL', message: (e as Error).message } });
       }
-      const src = new BufferSource(original);
-      const input = this.ingestDescription(row) ?? await describeSource(src);
-      if (!settings.profile) {
-        sendable.push({ job, out: { ...input.ids, transferSyntaxUID: row.transfer_syntax_uid, part10: original } });
-        continue;
-      }
-      const r = await deidentifySource(src, { profile: settings.profile, key: settings.key }, { digests: false });
-      if (r.status === 'held' || r.status === 'skipped') {
-        outcomes.push({ job, outcome: { kind: 'held', code: r.reason.code, message: r.reason.message } });
-        continue;
-      }
-      if (r.status === 'failed') {
-        outcomes.push({ job, outcome: { kind: 'dead', code: r.error.code, message: r.error.message } });
-        continue;
-      }
-      const part10 = materialize(r.chunks, src);
-      // Header-only de-identification leaves the pixel data as it was: its frame digests carry over.
-      const output = await describeSource(new BufferSource(part10), r.pixels ? undefined : input.content);
-      sendable.push({ job, input, output, out: { ...output.ids, transferSyntaxUID: r.transferSyntaxUID, part10 } });
     }
     if (sendable.length) {
       const results = await forwarder.deliver(sendable.map((s) => s.out));
@@ -233,6 +215,21 @@ export class Processor {
       }
     }
     await this.settle(outcomes);
+  }
+
+  /** The original of a job's instance, de-identified for the recipient: what to send, or why not. */
+  private async prepare(job: JobRow, row: InstanceRow & { transfer_syntax_uid: string }, settings: { profile: Profile | null; key: Buffer }): Promise<Sendable | Settlement> {
+    const original = await this.original(row);
+    const src = new BufferSource(original);
+    const input = this.ingestDescription(row) ?? await describeSource(src);
+    if (!settings.profile) return { job, out: { ...input.ids, transferSyntaxUID: row.transfer_syntax_uid, part10: original } };
+    const r = await deidentifySource(src, { profile: settings.profile, key: settings.key }, { digests: false });
+    if (r.status === 'held' || r.status === 'skipped') return { job, outcome: { kind: 'held', code: r.reason.code, message: r.reason.message } };
+    if (r.status === 'failed') return { job, outcome: { kind: 'dead', code: r.error.code, message: r.error.message } };
+    const part10 = materialize(r.chunks, src);
+    // Header-only de-identification leaves the pixel data as it was: its frame digests carry over.
+    const output = await describeSource(new BufferSource(part10), r.pixels ? undefined : input.content);
+    return { job, input, output, out: { ...output.ids, transferSyntaxUID: r.transferSyntaxUID, part10 } };
   }
 
   /** What the ingest statement of an instance recorded about it (ids and content digests). */
@@ -269,6 +266,8 @@ export class Processor {
     });
   }
 }
+
+type Sendable = { job: JobRow; out: Outgoing; input?: Described; output?: Described };
 
 type Settlement = {
   job: JobRow;
