@@ -87,7 +87,10 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
     const ingest = (bytes: Buffer, origin: Parameters<typeof ingestInstance>[2]) => ingestInstance(ingestDeps, bytes, origin);
     const onError = (e: Error): void => { process.stderr.write(`custos: instance not stored: ${e instanceof CustosError ? e.code : 'INTERNAL'}: ${e.message}\n`); };
 
-    const dimseServer: Server = await startDimseServer(host, config.dimse.port, { aeTitle: config.dimse.aeTitle, allowedCallingAeTitles: config.dimse.allowedCallingAeTitles, ingest, onError })
+    const dimseServer: Server = await startDimseServer(host, config.dimse.port, {
+      aeTitle: config.dimse.aeTitle, allowedCallingAeTitles: config.dimse.allowedCallingAeTitles,
+      maxAssociations: config.dimse.maxAssociations, maxInstanceBytes: config.dimse.maxInstanceMiB * 1024 * 1024, ingest, onError,
+    })
       .catch((e: NodeJS.ErrnoException) => { throw new CustosError('IO', `cannot listen for DIMSE on ${host}:${config.dimse.port}: ${e.code ?? e.message}`); });
     const sockets = new Set<Socket>();
     dimseServer.on('connection', (s: Socket) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });

@@ -12,15 +12,20 @@ import { parseGatewayConfig } from '../src/config/gateway-config.ts';
 import { type Gateway, startGateway } from '../src/gateway.ts';
 import { encodeMultipart, parseMultipart } from '../src/net/multipart.ts';
 import { DataKeys, patientRef } from '../src/store/data-keys.ts';
-import { REPO, PYDICOM, runCli, tempDir } from './helpers.ts';
+import { connect } from 'node:net';
+import { BufferSource } from '../src/dicom/byte-source.ts';
+import { putElement } from '../src/dicom/dataset.ts';
+import { Tags } from '../src/dicom/tag.ts';
+import { encodePart10 } from '../src/dicom/write.ts';
+import { REPO, PYDICOM, parse, runCli, tempDir } from './helpers.ts';
 import { freePort, waitFor } from './peers.ts';
 
 const EXAMPLES = readdirSync(join(REPO, 'examples')).filter((f) => f.endsWith('.dcm')).map((f) => join(REPO, 'examples', f));
 // The gateway runs in this process: peers must be spawned asynchronously, never with spawnSync.
 const run = (cmd: string, args: string[]): Promise<{ status: number; stderr: string }> => new Promise((resolve) => {
   const p = spawn(cmd, args, { env: { ...process.env, TCP_NODELAY: '1' } });
-  let stderr = '';
-  p.stdout.resume();
+  let stderr = ''; // dcmtk logs to stdout and stderr: both are kept
+  p.stdout.on('data', (d: Buffer) => { stderr += d.toString(); });
   p.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
   p.on('exit', (code) => resolve({ status: code ?? -1, stderr }));
 });
@@ -33,7 +38,7 @@ const work = tempDir('custos-gwi-');
 before(async () => {
   deadPort = await freePort(); // nothing listens here: forwarding to it fails
   gw = await startGateway(parseGatewayConfig({
-    dimse: { port: 0, aeTitle: 'GATEWAY', allowedCallingAeTitles: ['MODALITY', 'ECHOSCU'] },
+    dimse: { port: 0, aeTitle: 'GATEWAY', allowedCallingAeTitles: ['MODALITY', 'ECHOSCU'], maxAssociations: 1, maxInstanceMiB: 1 },
     http: { port: 0 },
     forwarding: { maxAttempts: 2, initialBackoffMs: 50, maxBackoffMs: 100 },
     recipients: [{ id: 'nowhere', deliver: { kind: 'dimse', host: '127.0.0.1', port: deadPort, aeTitle: 'NOBODY' } }],
@@ -71,6 +76,24 @@ test('C-ECHO answers configured callers and refuses unknown called or calling AE
   assert.equal((await echo(gw.dimse.port, 'GATEWAY')).status, 0);
   assert.notEqual((await echo(gw.dimse.port, 'SOMEONE')).status, 0, 'wrong called AE title accepted');
   assert.notEqual((await echo(gw.dimse.port, 'GATEWAY', 'STRANGER')).status, 0, 'unlisted calling AE title accepted');
+});
+
+test('over the association limit a sender is rejected as transient; an instance over the size limit is refused with A700', async () => {
+  const hog = connect(gw.dimse.port, '127.0.0.1'); // an open connection takes the only association slot
+  await new Promise((r) => hog.once('connect', r));
+  const busy = await echo(gw.dimse.port, 'GATEWAY');
+  assert.notEqual(busy.status, 0);
+  assert.match(busy.stderr, /Local Limit Exceeded|Rejected/i);
+  hog.destroy();
+  await waitFor('the slot to free', async () => ((await echo(gw.dimse.port, 'GATEWAY')).status === 0 ? true : undefined), 5_000);
+
+  const dir = tempDir();
+  const big = join(dir, 'big.dcm');
+  const f = parse(join(PYDICOM, 'CT_small.dcm'));
+  putElement(f.dataset, { tag: Tags.PixelData, vr: 'OW', value: Buffer.alloc(1536 * 1024) });
+  writeFileSync(big, Buffer.concat(encodePart10(f.meta, f.dataset, f.transferSyntax, new BufferSource(Buffer.alloc(0))) as Buffer[]));
+  const r = await run('storescu', ['-v', '-aet', 'MODALITY', '-aec', 'GATEWAY', '127.0.0.1', String(gw.dimse.port), big]);
+  assert.match(r.stderr, /Refused: OutOfResources/, `status ${r.status}`);
 });
 
 test('STOW-RS stores each instance, reports per-instance failures (202) and quarantines bad input', async () => {

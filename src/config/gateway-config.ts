@@ -62,6 +62,10 @@ export const GatewayConfigSchema = z.object({
     aeTitle: aeTitle.default('CUSTOS'),
     /** Calling AE titles allowed to send; unset: any, but only while bound to loopback. */
     allowedCallingAeTitles: z.array(aeTitle).optional(),
+    /** Associations open at once; more are rejected as transient (local limit exceeded) so senders retry. */
+    maxAssociations: z.number().int().min(1).max(1000).default(32),
+    /** Largest instance received over DIMSE (held in memory while it is stored), in MiB. */
+    maxInstanceMiB: z.number().int().min(1).max(4096).default(1024),
   }).strict().prefault({}),
   http: z.object({
     port: port.default(8080),

@@ -33,22 +33,43 @@ export function chooseTransferSyntax(proposed: readonly string[]): string | unde
 
 export interface ScpPolicy {
   aeTitle: string;
+  maxAssociations: number;
+  maxInstanceBytes: number;
   /** Calling AE titles allowed; undefined: any (only allowed while bound to loopback). */
   allowedCallingAeTitles?: readonly string[] | undefined;
   ingest(bytes: Buffer, origin: Origin): Promise<IngestResult>;
   onError?(e: Error): void;
 }
 
-/** Collects one C-STORE data set as it arrives in P-DATA fragments, after its Part 10 prefix. */
+/**
+ * Collects one C-STORE data set as it arrives in P-DATA fragments, after its Part 10 prefix. Past
+ * the size limit it keeps counting but drops the bytes: the instance is then refused, not buffered.
+ */
 class DatasetSink extends Writable {
   readonly chunks: Buffer[];
-  constructor(prefix: Buffer) {
+  private readonly limit: number;
+  size = 0;
+  constructor(prefix: Buffer, limit: number) {
     super();
     this.chunks = [prefix];
+    this.limit = limit;
+  }
+  get tooLarge(): boolean {
+    return this.size > this.limit;
   }
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
-    this.chunks.push(chunk);
+    this.size += chunk.length;
+    if (this.tooLarge) this.chunks.length = 1; else this.chunks.push(chunk);
     cb();
+  }
+}
+
+/** A received data set: the whole Part 10 file in `raw`, or nothing when it exceeded the limit. */
+class ReceivedDataset extends RawDataset {
+  readonly tooLarge: number | undefined;
+  constructor(ts: string, raw: Buffer, tooLarge?: number) {
+    super({ sopClassUID: '', sopInstanceUID: '' }, ts, raw);
+    this.tooLarge = tooLarge;
   }
 }
 
@@ -63,10 +84,16 @@ function storeStatus(r: IngestResult): { status: number; comment?: string } {
 function makeScpClass(policy: ScpPolicy) {
   return class GatewayScp extends Scp {
     private callingAe = '';
+    /** More associations are open than allowed: reject this one as transient (PS3.8 9.3.4). */
+    overloaded = false;
 
     override associationRequested(association: InstanceType<typeof import('dcmjs-dimse').association.Association>): void {
       const called = association.getCalledAeTitle().trim();
       this.callingAe = association.getCallingAeTitle().trim();
+      if (this.overloaded) {
+        this.sendAssociationReject(RejectResult.Transient, RejectSource.ServiceProviderPresentation, RejectReason.LocalLimitExceeded);
+        return;
+      }
       if (called !== policy.aeTitle) {
         this.sendAssociationReject(RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.CalledAeNotRecognized);
         return;
@@ -104,17 +131,17 @@ function makeScpClass(policy: ScpPolicy) {
 
     // The file meta information is written first, so the instance is assembled with one copy.
     override createStoreWritableStream(pc: InstanceType<typeof import('dcmjs-dimse').association.PresentationContext>, request: InstanceType<typeof import('dcmjs-dimse').requests.CStoreRequest>): Writable {
-      return new DatasetSink(part10Prefix(fileMeta(request.getAffectedSopClassUid(), request.getAffectedSopInstanceUid(), pc.getAcceptedTransferSyntaxUid() ?? IMPLICIT_VR_LITTLE_ENDIAN, this.callingAe)));
+      return new DatasetSink(part10Prefix(fileMeta(request.getAffectedSopClassUid(), request.getAffectedSopInstanceUid(), pc.getAcceptedTransferSyntaxUid() ?? IMPLICIT_VR_LITTLE_ENDIAN, this.callingAe)), policy.maxInstanceBytes);
     }
 
     override createDatasetFromStoreWritableStream(writable: Writable, pc: InstanceType<typeof import('dcmjs-dimse').association.PresentationContext>, callback: (ds: InstanceType<typeof import('dcmjs-dimse').Dataset>) => void): void {
       const sink = writable as DatasetSink;
-      // `raw` holds the whole Part 10 file here (prefix and data set).
-      callback(new RawDataset({ sopClassUID: '', sopInstanceUID: '' }, pc.getAcceptedTransferSyntaxUid() ?? IMPLICIT_VR_LITTLE_ENDIAN, Buffer.concat(sink.chunks)));
+      const ts = pc.getAcceptedTransferSyntaxUid() ?? IMPLICIT_VR_LITTLE_ENDIAN;
+      callback(sink.tooLarge ? new ReceivedDataset(ts, Buffer.alloc(0), sink.size) : new ReceivedDataset(ts, Buffer.concat(sink.chunks)));
     }
 
     override cStoreRequest(request: InstanceType<typeof import('dcmjs-dimse').requests.CStoreRequest>, callback: (r: InstanceType<typeof import('dcmjs-dimse').responses.CStoreResponse>) => void): void {
-      const ds = request.getDataset() as RawDataset;
+      const ds = request.getDataset() as ReceivedDataset;
       const sopClassUID = request.getAffectedSopClassUid();
       const sopInstanceUID = request.getAffectedSopInstanceUid();
       const respond = (status: number, comment?: string): void => {
@@ -123,6 +150,11 @@ function makeScpClass(policy: ScpPolicy) {
         if (comment) res.setErrorComment(comment.slice(0, 64)); // (0000,0902) is LO: 64 characters
         callback(res);
       };
+      if (ds.tooLarge !== undefined) {
+        // A700 Refused: Out of Resources — the sender keeps the instance.
+        respond(0xa700, `INSTANCE_TOO_LARGE: ${ds.tooLarge} bytes, limit ${policy.maxInstanceBytes}`);
+        return;
+      }
       policy.ingest(ds.raw, { source: 'dimse', callingAeTitle: this.callingAe, expected: { sopClassUID, sopInstanceUID } }).then(
         (r) => { const s = storeStatus(r); respond(s.status, s.comment); },
         (e: Error) => {
@@ -138,9 +170,13 @@ function makeScpClass(policy: ScpPolicy) {
 /** A DIMSE listener bound to one address (dcmjs-dimse's own Server binds every interface). */
 export function startDimseServer(host: string, port: number, policy: ScpPolicy): Promise<Server> {
   const ScpClass = makeScpClass(policy);
+  let open = 0;
   const server = createServer({ noDelay: true }, (socket: Socket) => {
     socket.setNoDelay(true);
-    new ScpClass(socket, { associationTimeout: 30_000, pduTimeout: 60_000 });
+    open++;
+    socket.once('close', () => { open--; });
+    const scp = new ScpClass(socket, { associationTimeout: 30_000, pduTimeout: 60_000 });
+    if (open > policy.maxAssociations) scp.overloaded = true;
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
