@@ -32,7 +32,7 @@ interface InstanceRow { id: number; patient_ref: string; blob_key: string; sourc
 interface JobRow { id: number; instance_id: number; recipient: string; attempts: number }
 
 /** How long the loop waits for more work after a small batch (adds at most this to latency). */
-const GATHER_MS = 40;
+const GATHER_MS = 15;
 
 /** Delay before attempt n+1: exponential from initialBackoffMs, capped, with ±20 % jitter. */
 export function backoffMs(attempts: number, f: GatewayConfig['forwarding']): number {
