@@ -68,6 +68,15 @@ test('a bad configuration is refused with the exact field and reason', () => {
   assert.match(runCli(['serve', '--config', cfg]).stderr, /not valid YAML/);
 });
 
+test('serve --help prints its usage; a port already in use is a clear error, not a crash', () => {
+  const help = runCli(['serve', '--help']);
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /Usage: custos serve/);
+  const busy = runCli(['serve', '--dimse-port', String(gw.dimse.port), '--http-port', '0', '--data-dir', tempDir()]);
+  assert.equal(busy.status, 2);
+  assert.match(busy.stderr, new RegExp(`cannot listen for DIMSE on 127\\.0\\.0\\.1:${gw.dimse.port}: EADDRINUSE`));
+});
+
 test('off loopback, the gateway needs calling AE titles and an admin token', async () => {
   await assert.rejects(startGateway(parseGatewayConfig({ host: '0.0.0.0' }), tempDir()), /allowedCallingAeTitles: required/);
 });

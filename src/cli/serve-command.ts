@@ -2,6 +2,7 @@ import { type GatewayConfig, loadGatewayConfig, parseGatewayConfig } from '../co
 import { CustosError } from '../errors.ts';
 import { startGateway } from '../gateway.ts';
 import { dataDirOf, parseCommand } from './args.ts';
+import { SERVE_HELP } from './help.ts';
 
 const portOf = (flag: string, v: string | undefined): number | undefined => {
   if (v === undefined) return undefined;
@@ -18,6 +19,7 @@ export async function serveMain(argv: string[]): Promise<number> {
     'http-port': { type: 'string' },
     'ae-title': { type: 'string' },
   });
+  if (v.help) { process.stdout.write(SERVE_HELP); return 0; }
   if (positionals.length) throw new CustosError('USAGE', `serve takes no arguments (got ${positionals.join(' ')})`);
   const file: GatewayConfig = v.config ? loadGatewayConfig(v.config) : parseGatewayConfig({});
   // Flags override the file; the merged result is validated again so a bad flag is reported like a bad field.
