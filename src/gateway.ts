@@ -55,7 +55,8 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
   }
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const { log, signer, release } = openLogForWriting(dataDir); // also makes this process the data directory's only writer
-  const cleanup: Array<() => Promise<void> | void> = [release];
+  // The OCR worker (started only if a recipient cleans pixel data) is closed last of all.
+  const cleanup: Array<() => Promise<void> | void> = [async () => { await (await import('./pipeline/ocr.ts')).closeOcr(); }, release];
   const closeAll = async (): Promise<void> => { for (const f of cleanup.reverse()) await f(); };
   try {
     const deploymentKey = loadOrCreateKey(join(dataDir, 'keys', 'deid.key')).key;

@@ -46,5 +46,7 @@ export async function serveMain(argv: string[]): Promise<number> {
   });
   process.stdout.write('custos: stopping (finishing work in progress)\n');
   await gw.close();
+  // Everything is closed; a library timer or keep-alive socket must not keep a stopped service alive.
+  setTimeout(() => process.exit(0), 2000).unref();
   return 0;
 }
