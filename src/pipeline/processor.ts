@@ -170,7 +170,14 @@ export class Processor {
     if (!jobs.length) return 0;
     const byRecipient = new Map<string, JobRow[]>();
     for (const j of jobs) byRecipient.set(j.recipient, [...(byRecipient.get(j.recipient) ?? []), j]);
-    await Promise.all([...byRecipient].map(([recipient, list]) => this.deliverTo(recipient, list.sort((a, b) => Number(a.id) - Number(b.id)))));
+    try {
+      await Promise.all([...byRecipient].map(([recipient, list]) => this.deliverTo(recipient, list.sort((a, b) => Number(a.id) - Number(b.id)))));
+    } catch (e) {
+      // Storage failed mid-batch: put the claimed jobs that were not settled back in the queue
+      // (best effort: if the database is down, the next start requeues them).
+      await this.d.db.query(`UPDATE jobs SET state = 'pending', updated_at = now() WHERE id = ANY($1::bigint[]) AND state = 'running'`, [jobs.map((j) => j.id)]).catch(() => undefined);
+      throw e;
+    }
     return jobs.length;
   }
 
