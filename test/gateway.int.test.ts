@@ -178,6 +178,13 @@ test('originals are encrypted at rest, and shredding a patient key makes them un
   // The running service cached the key; a fresh key store (as after a restart) cannot read the blob.
   const keys = new DataKeys(master);
   await assert.rejects(keys.load(gw.db, row!.patient_ref), /destroyed/);
+  // A new instance of that patient is refused (not stored, not quarantined), as a fresh service would.
+  const { ingestInstance } = await import('../src/pipeline/ingest.ts');
+  const deploymentKey = Buffer.from(readFileSync(join(gw.dataDir, 'keys', 'deid.key'), 'utf8').trim(), 'hex');
+  const { FsBlobStore } = await import('../src/store/blob-store.ts');
+  const again = await ingestInstance({ db: gw.db, blobs: new FsBlobStore(join(tempDir(), 'b')), keys, deploymentKey, routes: [] }, readFileSync(EXAMPLES[0]!), { source: 'stow', callingAeTitle: null });
+  assert.equal(again.status, 'rejected');
+  assert.equal((again as { code: string }).code, 'PATIENT_SHREDDED');
   assert.equal(patientRef(Buffer.alloc(32, 1), 'ID', '').length, 40);
 });
 

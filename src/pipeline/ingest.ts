@@ -84,7 +84,15 @@ export async function ingestInstance(deps: IngestDeps, bytes: Buffer, origin: Or
   }
   const ids = { sopClassUID: h.sopClassUID, sopInstanceUID: h.sopInstanceUID };
   const ref = patientRef(deps.deploymentKey, h.patientId, h.issuer);
-  const dataKey = deps.keys.cached(ref) ?? await deps.db.transaction((tx) => deps.keys.forPatient(tx, ref));
+  let dataKey: Buffer;
+  try {
+    dataKey = deps.keys.cached(ref) ?? await deps.db.transaction((tx) => deps.keys.forPatient(tx, ref));
+  } catch (e) {
+    // The patient's data was destroyed (retention): nothing of theirs is stored again, not even in
+    // quarantine, until a policy says otherwise. Refused, not retried.
+    if (isCustosError(e) && e.code === 'PATIENT_SHREDDED') return { status: 'rejected', code: e.code, message: 'this patient\'s data was destroyed by retention; the instance was not stored', quarantineId: null, ...ids };
+    throw e;
+  }
   deps.keys.remember(ref, dataKey);
   const blobKey = `instances/${sha256.slice(0, 2)}/${sha256}-${randomUUID()}`;
   await deps.blobs.put(blobKey, sealBlob(dataKey, [bytes], blobKey));
