@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { generateCT } from '../bench/generate-ct.ts';
 import { pseudonymousUID, recipientKey } from '../src/deid/pseudonyms.ts';
-import { PYDICOM, dcmdump, tempDir } from './helpers.ts';
+import { PYDICOM, dcmdump, runCli, tempDir } from './helpers.ts';
 import { IN_NETNS, type GatewayProc, type OrthancPeer, type Peer, rerunInPrivateNetwork, startGatewayProcess, startOrthanc, startStorescp, storescu, waitFor } from './peers.ts';
 
 const ORIGINAL = { patientName: 'CompressedSamples^CT1', patientId: '1CT1' }; // from pydicom's CT_small.dcm (synthetic)
@@ -94,6 +94,11 @@ if (!IN_NETNS) {
     } finally {
       await gw.stop();
     }
+    // What a recipient received verifies as derived from logged originals (the vendor's check).
+    const received = readdirSync(scpDir).slice(0, 3).map((f) => join(scpDir, f));
+    const verified = runCli(['verify', '--json', '--data-dir', join(work, 'gw1'), ...received]);
+    assert.equal(verified.status, 0, verified.stderr);
+    assert.deepEqual(verified.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { status: string }).status), ['derived', 'derived', 'derived']);
     assert.equal((storescp.log().match(/Received Store Request/g) ?? []).length, 200, 'storescp received each instance once');
   });
 
