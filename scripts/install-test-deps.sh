@@ -27,3 +27,10 @@ if [ ${#need[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+# Swift reads its hash prefix from /etc/swift/swift.conf only: give the test store one (test/swift.ts).
+if [ ! -f /etc/swift/swift.conf ] && command -v swift-proxy-server >/dev/null 2>&1; then
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo mkdir -p /etc/swift
+  printf '[swift-hash]\nswift_hash_path_suffix = custos-test\nswift_hash_path_prefix = custos-test\n\n[storage-policy:0]\nname = Policy-0\ndefault = yes\n' | $sudo tee /etc/swift/swift.conf >/dev/null
+fi
