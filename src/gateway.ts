@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import type { Server, Socket } from 'node:net';
 import { join } from 'node:path';
 import fastify, { type FastifyInstance } from 'fastify';
@@ -9,7 +9,7 @@ import type { GatewayConfig } from './config/gateway-config.ts';
 import { CustosError } from './errors.ts';
 import { dicomwebRoutes } from './net/dicomweb.ts';
 import { startDimseServer } from './net/dimse-scp.ts';
-import { DimseForwarder } from './net/dimse-scu.ts';
+import { DimseForwarder, type DimseTls } from './net/dimse-scu.ts';
 import type { Forwarder } from './net/forwarder.ts';
 import { StowForwarder } from './net/stow-client.ts';
 import { type IngestDeps, ingestInstance } from './pipeline/ingest.ts';
@@ -40,6 +40,22 @@ function masterKey(dataDir: string): Buffer {
     return Buffer.from(env.trim(), 'hex');
   }
   return loadOrCreateKey(join(dataDir, 'keys', 'master.key')).key.subarray(0, 32);
+}
+
+/** A DIMSE recipient's TLS files, read once on start; a missing file stops the start. */
+function readTls(t: NonNullable<Extract<GatewayConfig['recipients'][number]['deliver'], { kind: 'dimse' }>['tls']>, id: string): DimseTls {
+  const read = (field: string, path: string | undefined): Buffer | undefined => {
+    if (!path) return undefined;
+    try {
+      return readFileSync(path);
+    } catch (e) {
+      throw new CustosError('CONFIG_INVALID', `recipients[${id}].deliver.tls.${field}: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  };
+  const ca = read('caFile', t.caFile);
+  const cert = read('certFile', t.certFile);
+  const key = read('keyFile', t.keyFile);
+  return { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}), rejectUnauthorized: t.rejectUnauthorized };
 }
 
 /**
@@ -76,7 +92,7 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
     for (const r of config.recipients) {
       const d = r.deliver;
       forwarders.set(r.id, d.kind === 'dimse'
-        ? new DimseForwarder({ host: d.host, port: d.port, aeTitle: d.aeTitle, callingAeTitle: d.callingAeTitle ?? config.dimse.aeTitle, timeoutMs: config.forwarding.timeoutMs })
+        ? new DimseForwarder({ host: d.host, port: d.port, aeTitle: d.aeTitle, callingAeTitle: d.callingAeTitle ?? config.dimse.aeTitle, timeoutMs: config.forwarding.timeoutMs, tls: d.tls && readTls(d.tls, r.id) })
         : new StowForwarder({ url: d.url, headers: d.headers, timeoutMs: config.forwarding.timeoutMs }));
     }
     const recent = new RecentOriginals(256 << 20);

@@ -4,14 +4,14 @@
  * network namespace whose only interface is loopback.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { generateCT } from '../bench/generate-ct.ts';
 import { pseudonymousUID, recipientKey } from '../src/deid/pseudonyms.ts';
 import { PYDICOM, dcmdump, runCli, tempDir } from './helpers.ts';
-import { IN_NETNS, type GatewayProc, type OrthancPeer, type Peer, rerunInPrivateNetwork, startGatewayProcess, startOrthanc, startStorescp, storescu, waitFor } from './peers.ts';
+import { IN_NETNS, type GatewayProc, type OrthancPeer, type Peer, freePort, rerunInPrivateNetwork, startGatewayProcess, startOrthanc, startStorescp, storescu, waitFor } from './peers.ts';
 
 const ORIGINAL = { patientName: 'CompressedSamples^CT1', patientId: '1CT1' }; // from pydicom's CT_small.dcm (synthetic)
 
@@ -136,6 +136,45 @@ if (!IN_NETNS) {
       await gw.stop();
       await implicitScp.stop();
       await keepScp.stop();
+    }
+  });
+
+  test('forwarding over DICOM TLS with mutual authentication to storescp (+tls); an untrusted server is refused', { timeout: 120_000 }, async () => {
+    const pki = join(work, 'pki');
+    mkdirSync(pki, { recursive: true });
+    const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: pki, stdio: 'pipe' });
+    ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=Custos test CA');
+    for (const [name, ext] of [['server', 'subjectAltName=IP:127.0.0.1'], ['client', 'extendedKeyUsage=clientAuth']] as const) {
+      ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
+      writeFileSync(join(pki, `${name}.ext`), `${ext}\n`);
+      ssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', '1', '-extfile', `${name}.ext`);
+    }
+    const tlsDir = join(work, 'tls-scp');
+    mkdirSync(tlsDir, { recursive: true });
+    const port = await freePort();
+    const scp = spawn('storescp', ['--aetitle', 'SECURE', '+tls', join(pki, 'server.key'), join(pki, 'server.crt'), '+cf', join(pki, 'ca.crt'), '-rc', '--output-directory', tlsDir, String(port)], { stdio: 'ignore', env: { ...process.env, TCP_NODELAY: '1' } });
+    await new Promise((r) => setTimeout(r, 500));
+    const tls = { caFile: join(pki, 'ca.crt'), certFile: join(pki, 'client.crt'), keyFile: join(pki, 'client.key') };
+    const gw = await startGatewayProcess(join(work, 'gw-tls'), config([
+      { id: 'secure', deliver: { kind: 'dimse', host: '127.0.0.1', port, aeTitle: 'SECURE', tls } },
+      { id: 'untrusted', deliver: { kind: 'dimse', host: '127.0.0.1', port, aeTitle: 'SECURE', tls: { certFile: tls.certFile, keyFile: tls.keyFile } } },
+    ], [{ recipient: 'secure' }, { recipient: 'untrusted' }]));
+    try {
+      const sent = await storescu(gw.dimsePort, 'CUSTOS', [join(PYDICOM, 'CT_small.dcm')]);
+      assert.equal(sent.status, 0, sent.output);
+      const jobs = await waitFor('both jobs settled', async () => {
+        const j = (await (await fetch(`${gw.http}/api/jobs`)).json()) as Array<{ recipient: string; state: string; attempts: number; lastError: string | null }>;
+        return j.length === 2 && j.every((x) => x.state === 'done' || x.attempts >= 1) && j.some((x) => x.state === 'done') ? j : undefined;
+      }, 60_000);
+      assert.equal(jobs.find((j) => j.recipient === 'secure')?.state, 'done');
+      const untrusted = jobs.find((j) => j.recipient === 'untrusted')!;
+      assert.notEqual(untrusted.state, 'done', 'a server whose CA is not configured must not receive data');
+      assert.match(untrusted.lastError ?? '', /CERT|SIGNATURE|certificate/i, untrusted.lastError ?? '');
+      assert.equal(readdirSync(tlsDir).length, 1);
+      assert.ok(!dcmdump(join(tlsDir, readdirSync(tlsDir)[0]!)).includes('CompressedSamples'));
+    } finally {
+      await gw.stop();
+      scp.kill();
     }
   });
 

@@ -17,6 +17,13 @@ const DimseDestination = z.object({
   aeTitle,
   /** Our AE title when calling this destination (default: the gateway's own). */
   callingAeTitle: aeTitle.optional(),
+  /** DICOM TLS (PS3.15 B.1): the recipient's CA, and our certificate and key when it asks for one. */
+  tls: z.object({
+    caFile: z.string().min(1).optional(),
+    certFile: z.string().min(1).optional(),
+    keyFile: z.string().min(1).optional(),
+    rejectUnauthorized: z.boolean().default(true),
+  }).strict().refine((t) => Boolean(t.certFile) === Boolean(t.keyFile), 'certFile and keyFile go together').optional(),
 }).strict();
 
 const StowDestination = z.object({

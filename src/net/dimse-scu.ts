@@ -2,7 +2,8 @@ import { datasetOffset } from '../dicom/part10.ts';
 import { Client, RawDataset, constants, requests, transcodeFailures } from './dimse-lib.ts';
 import { type Delivery, type Forwarder, type Outgoing, failAll } from './forwarder.ts';
 
-export interface DimseDestination { host: string; port: number; aeTitle: string; callingAeTitle: string; timeoutMs: number }
+export interface DimseTls { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized: boolean }
+export interface DimseDestination { host: string; port: number; aeTitle: string; callingAeTitle: string; timeoutMs: number; tls?: DimseTls | undefined }
 
 const hex = (n: number): string => `0x${n.toString(16).padStart(4, '0').toUpperCase()}`;
 
@@ -57,7 +58,12 @@ export class DimseForwarder implements Forwarder {
       });
       try {
         const t = this.dest.timeoutMs;
-        client.send(this.dest.host, this.dest.port, this.dest.callingAeTitle, this.dest.aeTitle, { connectTimeout: t, associationTimeout: t, pduTimeout: t });
+        const tls = this.dest.tls;
+        client.send(this.dest.host, this.dest.port, this.dest.callingAeTitle, this.dest.aeTitle, {
+          connectTimeout: t, associationTimeout: t, pduTimeout: t,
+          // PS3.15 B.1 / BCP 195: TLS 1.2 or later, the peer verified against the configured CA.
+          ...(tls ? { securityOptions: { ...(tls.ca ? { ca: tls.ca } : {}), ...(tls.cert ? { cert: tls.cert, key: tls.key } : {}), rejectUnauthorized: tls.rejectUnauthorized, minVersion: 'TLSv1.2' } } : {}),
+        } as Parameters<typeof client.send>[4]);
       } catch (e) {
         resolve(failAll(items.length, 'DIMSE_FAILED', (e as Error).message));
       }
