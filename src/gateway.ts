@@ -24,7 +24,7 @@ import { CUSTOS_VERSION } from './version.ts';
 
 export interface Gateway {
   readonly dataDir: string;
-  readonly dimse: { host: string; port: number; aeTitle: string };
+  readonly dimse: { host: string; port: number; aeTitle: string; tlsPort?: number };
   readonly http: { url: string };
   readonly db: Database;
   close(): Promise<void>;
@@ -104,14 +104,30 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
     const ingest = (bytes: Buffer, origin: Parameters<typeof ingestInstance>[2]) => ingestInstance(ingestDeps, bytes, origin);
     const onError = (e: Error): void => { process.stderr.write(`custos: instance not stored: ${e instanceof CustosError ? e.code : 'INTERNAL'}: ${e.message}\n`); };
 
-    const dimseServer: Server = await startDimseServer(host, config.dimse.port, {
+    const scpPolicy = {
       aeTitle: config.dimse.aeTitle, allowedCallingAeTitles: config.dimse.allowedCallingAeTitles,
       maxAssociations: config.dimse.maxAssociations, maxInstanceBytes: config.dimse.maxInstanceMiB * 1024 * 1024, ingest, onError,
-    })
+    };
+    const dimseServer: Server = await startDimseServer(host, config.dimse.port, scpPolicy)
       .catch((e: NodeJS.ErrnoException) => { throw new CustosError('IO', `cannot listen for DIMSE on ${host}:${config.dimse.port}: ${e.code ?? e.message}`); });
+    const listeners: Server[] = [dimseServer];
+    let tlsPort: number | undefined;
+    const t = config.dimse.tls;
+    if (t) {
+      const file = (field: string, path: string): Buffer => {
+        try { return readFileSync(path); } catch (e) { throw new CustosError('CONFIG_INVALID', `dimse.tls.${field}: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`); }
+      };
+      const tlsServer = await startDimseServer(host, t.port, scpPolicy, { cert: file('certFile', t.certFile), key: file('keyFile', t.keyFile), ca: t.caFile ? file('caFile', t.caFile) : undefined, requireClientCert: t.requireClientCert ?? Boolean(t.caFile) })
+        .catch((e: NodeJS.ErrnoException) => { throw e instanceof CustosError ? e : new CustosError('IO', `cannot listen for DICOM TLS on ${host}:${t.port}: ${e.code ?? e.message}`); });
+      listeners.push(tlsServer);
+      tlsPort = (tlsServer.address() as { port: number }).port;
+    }
     const sockets = new Set<Socket>();
-    dimseServer.on('connection', (s: Socket) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
-    cleanup.push(() => new Promise<void>((resolve) => { dimseServer.close(() => resolve()); for (const s of sockets) s.destroy(); }));
+    for (const l of listeners) {
+      l.on('connection', (s: Socket) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
+      l.on('secureConnection', (s: Socket) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
+    }
+    cleanup.push(() => Promise.all(listeners.map((l) => new Promise<void>((resolve) => { l.close(() => resolve()); for (const s of sockets) s.destroy(); }))).then(() => undefined));
     const dimsePort = (dimseServer.address() as { port: number }).port;
 
     const app: FastifyInstance = fastify({ logger: false, bodyLimit: config.http.maxRequestMiB * 1024 * 1024 });
@@ -146,7 +162,7 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
 
     return {
       dataDir,
-      dimse: { host, port: dimsePort, aeTitle: config.dimse.aeTitle },
+      dimse: { host, port: dimsePort, aeTitle: config.dimse.aeTitle, ...(tlsPort !== undefined ? { tlsPort } : {}) },
       http: { url: httpUrl },
       db,
       close: closeAll,

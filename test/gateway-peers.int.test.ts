@@ -5,12 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { generateCT } from '../bench/generate-ct.ts';
 import { pseudonymousUID, recipientKey } from '../src/deid/pseudonyms.ts';
 import { PYDICOM, dcmdump, runCli, tempDir } from './helpers.ts';
+import { makePki } from './pki.ts';
 import { IN_NETNS, type GatewayProc, type OrthancPeer, type Peer, freePort, rerunInPrivateNetwork, startGatewayProcess, startOrthanc, startStorescp, storescu, waitFor } from './peers.ts';
 
 const ORIGINAL = { patientName: 'CompressedSamples^CT1', patientId: '1CT1' }; // from pydicom's CT_small.dcm (synthetic)
@@ -140,21 +141,13 @@ if (!IN_NETNS) {
   });
 
   test('forwarding over DICOM TLS with mutual authentication to storescp (+tls); an untrusted server is refused', { timeout: 120_000 }, async () => {
-    const pki = join(work, 'pki');
-    mkdirSync(pki, { recursive: true });
-    const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: pki, stdio: 'pipe' });
-    ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=Custos test CA');
-    for (const [name, ext] of [['server', 'subjectAltName=IP:127.0.0.1'], ['client', 'extendedKeyUsage=clientAuth']] as const) {
-      ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
-      writeFileSync(join(pki, `${name}.ext`), `${ext}\n`);
-      ssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', '1', '-extfile', `${name}.ext`);
-    }
+    const pki = makePki(join(work, 'pki'));
     const tlsDir = join(work, 'tls-scp');
     mkdirSync(tlsDir, { recursive: true });
     const port = await freePort();
-    const scp = spawn('storescp', ['--aetitle', 'SECURE', '+tls', join(pki, 'server.key'), join(pki, 'server.crt'), '+cf', join(pki, 'ca.crt'), '-rc', '--output-directory', tlsDir, String(port)], { stdio: 'ignore', env: { ...process.env, TCP_NODELAY: '1' } });
+    const scp = spawn('storescp', ['--aetitle', 'SECURE', '+tls', pki.serverKey, pki.serverCert, '+cf', pki.ca, '-rc', '--output-directory', tlsDir, String(port)], { stdio: 'ignore', env: { ...process.env, TCP_NODELAY: '1' } });
     await new Promise((r) => setTimeout(r, 500));
-    const tls = { caFile: join(pki, 'ca.crt'), certFile: join(pki, 'client.crt'), keyFile: join(pki, 'client.key') };
+    const tls = { caFile: pki.ca, certFile: pki.clientCert, keyFile: pki.clientKey };
     const gw = await startGatewayProcess(join(work, 'gw-tls'), config([
       { id: 'secure', deliver: { kind: 'dimse', host: '127.0.0.1', port, aeTitle: 'SECURE', tls } },
       { id: 'untrusted', deliver: { kind: 'dimse', host: '127.0.0.1', port, aeTitle: 'SECURE', tls: { certFile: tls.certFile, keyFile: tls.keyFile } } },

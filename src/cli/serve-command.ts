@@ -33,7 +33,7 @@ export async function serveMain(argv: string[]): Promise<number> {
   const gw = await startGateway(config, dataDir);
   process.stdout.write([
     `custos gateway ready`,
-    `  DIMSE     ${gw.dimse.aeTitle}@${gw.dimse.host}:${gw.dimse.port}`,
+    `  DIMSE     ${gw.dimse.aeTitle}@${gw.dimse.host}:${gw.dimse.port}${gw.dimse.tlsPort !== undefined ? `  (DICOM TLS on port ${gw.dimse.tlsPort})` : ''}`,
     `  HTTP      ${gw.http.url}  (DICOMweb ${gw.http.url}/dicomweb, API ${gw.http.url}/api, OpenAPI ${gw.http.url}/api/docs)`,
     `  data dir  ${gw.dataDir}  (database: ${gw.db.kind === 'pglite' ? 'embedded PGlite' : 'PostgreSQL server'})`,
     `  recipients ${config.recipients.length ? config.recipients.map((r) => r.id).join(', ') : 'none configured: instances are stored and logged, not forwarded'}`,

@@ -73,6 +73,15 @@ export const GatewayConfigSchema = z.object({
     maxAssociations: z.number().int().min(1).max(1000).default(32),
     /** Largest instance received over DIMSE (held in memory while it is stored), in MiB. */
     maxInstanceMiB: z.number().int().min(1).max(4096).default(1024),
+    /** A second listener for DICOM TLS (PS3.15 B.1), usually port 2762; client certificates from `caFile`. */
+    tls: z.object({
+      port: port.default(2762),
+      certFile: z.string().min(1),
+      keyFile: z.string().min(1),
+      caFile: z.string().min(1).optional(),
+      /** Require and verify a client certificate (default: yes when caFile is given). */
+      requireClientCert: z.boolean().optional(),
+    }).strict().refine((t) => !t.requireClientCert || Boolean(t.caFile), 'requireClientCert needs caFile').optional(),
   }).strict().prefault({}),
   http: z.object({
     port: port.default(8080),

@@ -1,4 +1,5 @@
 import { type Server, type Socket, createServer } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { Writable } from 'node:stream';
 import { fileMeta, part10Prefix } from '../dicom/part10.ts';
 import { EXPLICIT_VR_BIG_ENDIAN, EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN, DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN, transferSyntax } from '../dicom/transfer-syntax.ts';
@@ -167,17 +168,27 @@ function makeScpClass(policy: ScpPolicy) {
   };
 }
 
-/** A DIMSE listener bound to one address (dcmjs-dimse's own Server binds every interface). */
-export function startDimseServer(host: string, port: number, policy: ScpPolicy): Promise<Server> {
-  const ScpClass = makeScpClass(policy);
-  let open = 0;
-  const server = createServer({ noDelay: true }, (socket: Socket) => {
+/** TLS settings of a DICOM TLS listener (PS3.15 B.1). */
+export interface ListenerTls { cert: Buffer; key: Buffer; ca?: Buffer | undefined; requireClientCert: boolean }
+
+/**
+ * A DIMSE listener bound to one address (dcmjs-dimse's own Server binds every interface), plain TCP
+ * or DICOM TLS. Listeners started from the same policy share its association limit.
+ */
+export function startDimseServer(host: string, port: number, policy: ScpPolicy, tls?: ListenerTls): Promise<Server> {
+  const ScpClass = scpClasses.get(policy) ?? makeScpClass(policy);
+  scpClasses.set(policy, ScpClass);
+  const accept = (socket: Socket): void => {
     socket.setNoDelay(true);
-    open++;
-    socket.once('close', () => { open--; });
+    const count = (openCount.get(policy) ?? 0) + 1;
+    openCount.set(policy, count);
+    socket.once('close', () => { openCount.set(policy, (openCount.get(policy) ?? 1) - 1); });
     const scp = new ScpClass(socket, { associationTimeout: 30_000, pduTimeout: 60_000 });
-    if (open > policy.maxAssociations) scp.overloaded = true;
-  });
+    if (count > policy.maxAssociations) scp.overloaded = true;
+  };
+  const server: Server = tls
+    ? createTlsServer({ cert: tls.cert, key: tls.key, ...(tls.ca ? { ca: tls.ca } : {}), requestCert: tls.requireClientCert, rejectUnauthorized: tls.requireClientCert, minVersion: 'TLSv1.2' }, accept)
+    : createServer({ noDelay: true }, accept);
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -187,3 +198,5 @@ export function startDimseServer(host: string, port: number, policy: ScpPolicy):
   });
 }
 
+const scpClasses = new WeakMap<ScpPolicy, ReturnType<typeof makeScpClass>>();
+const openCount = new WeakMap<ScpPolicy, number>();
