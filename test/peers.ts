@@ -17,9 +17,15 @@ export const IN_NETNS = process.env.CUSTOS_TEST_NETNS === '1';
  * Run this test file again inside `unshare -n` (a network namespace with only loopback).
  * Returns the child's exit status and output.
  */
+/**
+ * How to make a private network namespace here: `unshare -n` as root, else `-rn` (a user namespace
+ * maps us to root inside it). Undefined when neither works (a container without the privilege).
+ */
+export const NETNS_FLAG: string | undefined = ['-n', '-rn'].find((flag) => spawnSync('unshare', [flag, 'sh', '-c', 'ip link set lo up'], { stdio: 'ignore' }).status === 0);
+
 export function rerunInPrivateNetwork(file: string): { status: number; output: string } {
-  // As root a network namespace needs no more; otherwise a user namespace maps us to root inside it.
-  const r = spawnSync('unshare', [process.getuid?.() === 0 ? '-n' : '-rn', 'sh', '-c', 'ip link set lo up && exec "$0" --test --test-reporter=spec "$1"', process.execPath, file], {
+  if (!NETNS_FLAG) throw new Error('no private network namespace can be made here (unshare -n and -rn both failed)');
+  const r = spawnSync('unshare', [NETNS_FLAG, 'sh', '-c', 'ip link set lo up && exec "$0" --test --test-reporter=spec "$1"', process.execPath, file], {
     // Without NODE_TEST_CONTEXT the inner `node --test` runs as a test runner of its own.
     env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_TEST_CONTEXT')), CUSTOS_TEST_NETNS: '1', TCP_NODELAY: '1' },
     encoding: 'utf8',
