@@ -42,19 +42,19 @@ function masterKey(dataDir: string): Buffer {
   return loadOrCreateKey(join(dataDir, 'keys', 'master.key')).key.subarray(0, 32);
 }
 
-/** A DIMSE recipient's TLS files, read once on start; a missing file stops the start. */
+/** A file named by the configuration (certificates, keys), read once on start; a missing one stops the start. */
+function readConfigFile(field: string, path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new CustosError('CONFIG_INVALID', `${field}: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+/** A DIMSE recipient's TLS settings with their files read. */
 function readTls(t: NonNullable<Extract<GatewayConfig['recipients'][number]['deliver'], { kind: 'dimse' }>['tls']>, id: string): DimseTls {
-  const read = (field: string, path: string | undefined): Buffer | undefined => {
-    if (!path) return undefined;
-    try {
-      return readFileSync(path);
-    } catch (e) {
-      throw new CustosError('CONFIG_INVALID', `recipients[${id}].deliver.tls.${field}: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
-  };
-  const ca = read('caFile', t.caFile);
-  const cert = read('certFile', t.certFile);
-  const key = read('keyFile', t.keyFile);
+  const read = (field: 'caFile' | 'certFile' | 'keyFile'): Buffer | undefined => (t[field] ? readConfigFile(`recipients[${id}].deliver.tls.${field}`, t[field]) : undefined);
+  const [ca, cert, key] = [read('caFile'), read('certFile'), read('keyFile')];
   return { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}), rejectUnauthorized: t.rejectUnauthorized };
 }
 
@@ -114,9 +114,7 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
     let tlsPort: number | undefined;
     const t = config.dimse.tls;
     if (t) {
-      const file = (field: string, path: string): Buffer => {
-        try { return readFileSync(path); } catch (e) { throw new CustosError('CONFIG_INVALID', `dimse.tls.${field}: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`); }
-      };
+      const file = (field: string, path: string): Buffer => readConfigFile(`dimse.tls.${field}`, path);
       const tlsServer = await startDimseServer(host, t.port, scpPolicy, { cert: file('certFile', t.certFile), key: file('keyFile', t.keyFile), ca: t.caFile ? file('caFile', t.caFile) : undefined, requireClientCert: t.requireClientCert ?? Boolean(t.caFile) })
         .catch((e: NodeJS.ErrnoException) => { throw e instanceof CustosError ? e : new CustosError('IO', `cannot listen for DICOM TLS on ${host}:${t.port}: ${e.code ?? e.message}`); });
       listeners.push(tlsServer);
@@ -124,8 +122,8 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
     }
     const sockets = new Set<Socket>();
     for (const l of listeners) {
+      // A TLS server emits 'connection' for the TCP socket under each TLS one: destroying it closes both.
       l.on('connection', (s: Socket) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
-      l.on('secureConnection', (s: Socket) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
     }
     cleanup.push(() => Promise.all(listeners.map((l) => new Promise<void>((resolve) => { l.close(() => resolve()); for (const s of sockets) s.destroy(); }))).then(() => undefined));
     const dimsePort = (dimseServer.address() as { port: number }).port;

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isCustosError } from '../errors.ts';
-import type { IngestResult, Origin } from '../pipeline/ingest.ts';
+import { type IngestResult, type Origin, rejectionStatus } from '../pipeline/ingest.ts';
 import type { Database } from '../store/database.ts';
 import { contentTypeParams, encodeMultipart, parseMultipart } from './multipart.ts';
 
@@ -24,9 +24,8 @@ const url = (v: string) => ({ vr: 'UR', Value: [v] });
 
 /** PS3.18 Table 10.5.3-3 failure reasons (PS3.4 C-STORE statuses). */
 function failureReason(code: string): number {
-  if (code === 'INGEST_MISMATCH' || code === 'DICOM_MISSING_ATTRIBUTE') return 0xa900; // Data Set does not match SOP Class
   if (code === 'DICOM_UNSUPPORTED_TRANSFER_SYNTAX') return 0xc122; // Referenced Transfer Syntax not supported
-  return 0xc000; // Cannot understand
+  return rejectionStatus(code);
 }
 
 const UID = /^[0-9]+(\.[0-9]+)*$/;

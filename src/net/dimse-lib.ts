@@ -14,7 +14,6 @@ import { CustosError } from '../errors.ts';
  * converts between the uncompressed syntaxes without touching pixel data.
  */
 export const { Client, Scp, Dataset, Transcoding, Implementation, requests, responses, constants, log } = dimse;
-export type DimseDataset = InstanceType<typeof Dataset>;
 
 const UNCOMPRESSED = new Set([IMPLICIT_VR_LITTLE_ENDIAN, EXPLICIT_VR_LITTLE_ENDIAN, EXPLICIT_VR_BIG_ENDIAN]);
 

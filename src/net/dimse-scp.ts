@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import { fileMeta, part10Prefix } from '../dicom/part10.ts';
 import { EXPLICIT_VR_BIG_ENDIAN, EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN, DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN, transferSyntax } from '../dicom/transfer-syntax.ts';
 import { isCustosError } from '../errors.ts';
-import type { IngestResult, Origin } from '../pipeline/ingest.ts';
+import { type IngestResult, type Origin, rejectionStatus } from '../pipeline/ingest.ts';
 import { MAX_RECEIVE_PDU, RawDataset, Scp, constants, responses } from './dimse-lib.ts';
 
 const { PresentationContextResult: PCR, RejectResult, RejectSource, RejectReason, Status } = constants;
@@ -77,9 +77,7 @@ class ReceivedDataset extends RawDataset {
 /** PS3.4 B.2.3 C-STORE status for an ingest outcome. */
 function storeStatus(r: IngestResult): { status: number; comment?: string } {
   if (r.status !== 'rejected') return { status: Status.Success };
-  // A900 Data Set does not match SOP Class; C000 Cannot understand.
-  if (r.code === 'INGEST_MISMATCH' || r.code === 'DICOM_MISSING_ATTRIBUTE') return { status: 0xa900, comment: `${r.code}: ${r.message}` };
-  return { status: 0xc000, comment: `${r.code}: ${r.message}` };
+  return { status: rejectionStatus(r.code), comment: `${r.code}: ${r.message}` };
 }
 
 function makeScpClass(policy: ScpPolicy) {

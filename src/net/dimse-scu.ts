@@ -1,5 +1,5 @@
 import { datasetOffset } from '../dicom/part10.ts';
-import { Client, RawDataset, constants, requests, transcodeFailures } from './dimse-lib.ts';
+import { Client, RawDataset, requests, transcodeFailures } from './dimse-lib.ts';
 import { type Delivery, type Forwarder, type Outgoing, failAll } from './forwarder.ts';
 
 export interface DimseTls { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized: boolean }
@@ -71,4 +71,3 @@ export class DimseForwarder implements Forwarder {
   }
 }
 
-export { constants };

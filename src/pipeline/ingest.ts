@@ -36,6 +36,14 @@ export type IngestResult =
   | { status: 'stored' | 'duplicate'; instanceId: number; sopClassUID: string; sopInstanceUID: string; recipients: string[] }
   | { status: 'rejected'; code: string; message: string; quarantineId: number | null; sopClassUID?: string; sopInstanceUID?: string };
 
+/**
+ * The PS3.4 B.2.3 C-STORE status of a rejected instance, shared by DIMSE and STOW-RS:
+ * A900 Data Set does not match SOP Class (missing or contradicting UIDs), else C000 Cannot understand.
+ */
+export function rejectionStatus(code: string): number {
+  return code === 'INGEST_MISMATCH' || code === 'DICOM_MISSING_ATTRIBUTE' ? 0xa900 : 0xc000;
+}
+
 interface Header {
   sopClassUID: string; sopInstanceUID: string; studyInstanceUID: string; seriesInstanceUID: string;
   modality: string; bodyPart: string; transferSyntaxUID: string; patientId: string; issuer: string;

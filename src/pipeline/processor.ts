@@ -4,7 +4,6 @@ import { BufferSource } from '../dicom/byte-source.ts';
 import { TABLE_EDITION, makeProfile, type Profile } from '../deid/profile.ts';
 import { recipientKey } from '../deid/pseudonyms.ts';
 import { isCustosError } from '../errors.ts';
-import { type IngestStatement, signStatement } from '../integrity/statement.ts';
 import type { NoteSigner } from '../integrity/note.ts';
 import type { Forwarder, Outgoing } from '../net/forwarder.ts';
 import type { BlobStore } from '../store/blob-store.ts';
@@ -13,7 +12,7 @@ import type { Database } from '../store/database.ts';
 import type { LogStore } from '../store/log-store.ts';
 import { deidentifySource, materialize } from './deid-file.ts';
 import { type Described, describeSource } from './integrity.ts';
-import { recordDescribedDerivations } from './record-derivations.ts';
+import { recordDescribedDerivations, recordIngests } from './record-derivations.ts';
 import type { RecentOriginals } from './recent-originals.ts';
 
 export interface ProcessorDeps {
@@ -90,7 +89,7 @@ export class Processor {
       let busy = false;
       let forwarded = 0;
       try {
-        busy = (await this.recordIngests()) > 0;
+        busy = (await this.logNewInstances()) > 0;
         forwarded = await this.forwardReady();
         busy = forwarded > 0 || busy;
       } catch (e) {
@@ -122,34 +121,23 @@ export class Processor {
   }
 
   /** Step 1: an ingest statement per new instance, appended to the log in one durable batch. */
-  private async recordIngests(): Promise<number> {
+  private async logNewInstances(): Promise<number> {
     const rows = await this.d.db.query<InstanceRow>('SELECT id, patient_ref, blob_key, source, calling_ae, log_index FROM instances WHERE log_index IS NULL ORDER BY id LIMIT 256');
     if (!rows.length) return 0;
-    const { store, signer } = this.d.log;
-    const time = new Date().toISOString();
-    const indexes: number[] = [];
-    const toAppend: Array<{ row: InstanceRow; d: Described }> = [];
+    const final: number[] = new Array(rows.length).fill(-1);
+    const readable: Array<{ i: number; described: Described; source: string }> = [];
     const events: AuditEvent[] = [];
-    for (const row of rows) {
-      let d: Described;
+    for (const [i, row] of rows.entries()) {
       try {
-        d = await describeSource(new BufferSource(await this.original(row)));
+        const described = await describeSource(new BufferSource(await this.original(row)));
+        readable.push({ i, described, source: row.source === 'dimse' ? `dimse:${(row.calling_ae ?? '').trim()}` : row.source });
       } catch (e) {
-        // Unreadable (shredded key, damaged blob, undecodable pixels): not logged; its jobs end with the reason.
+        // Unreadable (shredded key, damaged blob, undecodable pixels): not logged (-1); its jobs end with the reason.
         if (isCustosError(e) && e.code === 'STORE_UNAVAILABLE') throw e;
-        indexes.push(-1);
         events.push({ kind: 'instance.unlogged', instanceId: Number(row.id), detail: { code: isCustosError(e) ? e.code : 'INTERNAL' } });
-        continue;
       }
-      const same = store.findIngest(d.ids.sopInstanceUID, d.content);
-      if (same !== undefined) { indexes.push(same); continue; }
-      indexes.push(-2 - toAppend.length);
-      toAppend.push({ row, d });
     }
-    const appended = store.appendBatch(toAppend.map(({ row, d }) => ({
-      signed: signStatement({ type: 'custos/ingest/v1', instance: d.ids, content: d.content, source: row.source === 'dimse' ? `dimse:${(row.calling_ae ?? '').trim()}` : row.source, time, signer: signer.name } satisfies IngestStatement, signer.key),
-    }))).indexes;
-    const final = indexes.map((i) => (i <= -2 ? appended[-2 - i]! : i));
+    recordIngests(readable, this.d.log.store, this.d.log.signer).forEach((index, k) => { final[readable[k]!.i] = index; });
     await this.d.db.query('UPDATE instances SET log_index = v.idx FROM unnest($1::bigint[], $2::bigint[]) AS v(id, idx) WHERE instances.id = v.id', [rows.map((r) => r.id), final]);
     rows.forEach((r, i) => { if (final[i]! >= 0) events.push({ kind: 'instance.logged', instanceId: Number(r.id), detail: { logIndex: final[i] } }); });
     await recordEvents(this.d.db, events);

@@ -22,6 +22,24 @@ export async function recordDerivations(
   return recordDescribedDerivations(described, log, signer, profile, 'deid-input');
 }
 
+/**
+ * An ingest statement per instance, in one durable append, except where the log already holds one
+ * with the same content: that record is reused. Returns the log index per item.
+ */
+export function recordIngests(items: ReadonlyArray<{ described: Described; source: string }>, log: LogStore, signer: NoteSigner, time = new Date().toISOString()): number[] {
+  const index: number[] = new Array(items.length);
+  const toAppend: number[] = [];
+  items.forEach(({ described }, i) => {
+    const hit = log.findIngest(described.ids.sopInstanceUID, described.content);
+    if (hit !== undefined) index[i] = hit; else toAppend.push(i);
+  });
+  const appended = log.appendBatch(toAppend.map((i) => ({
+    signed: signStatement({ type: 'custos/ingest/v1', instance: items[i]!.described.ids, content: items[i]!.described.content, source: items[i]!.source, time, signer: signer.name } satisfies IngestStatement, signer.key),
+  })));
+  toAppend.forEach((i, k) => { index[i] = appended.indexes[k]!; });
+  return index;
+}
+
 /** As recordDerivations, for instances already described (the gateway holds them in memory). */
 export function recordDescribedDerivations(
   described: ReadonlyArray<{ input: Described; output: Described }>,
@@ -33,16 +51,7 @@ export function recordDescribedDerivations(
   const time = new Date().toISOString();
 
   // 1. Originals: reuse an ingest record with the same content, else record one.
-  const parentIndex: number[] = new Array(described.length);
-  const toIngest: number[] = [];
-  described.forEach(({ input }, i) => {
-    const hit = log.findIngest(input.ids.sopInstanceUID, input.content);
-    if (hit !== undefined) parentIndex[i] = hit; else toIngest.push(i);
-  });
-  const ingested = log.appendBatch(toIngest.map((i) => ({
-    signed: signStatement({ type: 'custos/ingest/v1', instance: described[i]!.input.ids, content: described[i]!.input.content, source, time, signer: signer.name } satisfies IngestStatement, signer.key),
-  })));
-  toIngest.forEach((i, k) => { parentIndex[i] = ingested.indexes[k]!; });
+  const parentIndex = recordIngests(described.map(({ input }) => ({ described: input, source })), log, signer, time);
 
   // 2. Outputs: derivation statements pointing at their parent through a salted reference.
   const items = described.map(({ input, output }, i) => {
