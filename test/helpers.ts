@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BufferSource } from '../src/dicom/byte-source.ts';
@@ -11,9 +11,19 @@ export const CHARSETS = '/usr/lib/python3/dist-packages/pydicom/data/charset_fil
 export const REPO = new URL('..', import.meta.url).pathname;
 export const SHARED = join(REPO, '..', 'shared', 'reference');
 
+/**
+ * A fresh directory under the system temp dir, removed when the test process exits (gateway tests
+ * write a gigabyte each). CUSTOS_KEEP_TEST_DIRS=1 keeps them for a look after a failure.
+ */
 export function tempDir(prefix = 'custos-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  if (!process.env.CUSTOS_KEEP_TEST_DIRS) {
+    if (!made.length) process.on('exit', () => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
+    made.push(dir);
+  }
+  return dir;
 }
+const made: string[] = [];
 
 /** Copy a Debian sample file into `dir` and plant synthetic values with dcmtk's dcmodify (a real peer). */
 export function plant(sample: string, dir: string, name: string, assignments: Record<string, string>): string {

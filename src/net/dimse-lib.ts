@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import dimse from 'dcmjs-dimse';
 import { BufferSource } from '../dicom/byte-source.ts';
 import { fileMeta, part10Prefix } from '../dicom/part10.ts';
@@ -26,6 +27,8 @@ log.setLevel('silent');
  * most what they are configured for.
  */
 export const MAX_RECEIVE_PDU = 1 << 20;
+/** The library never sends PDUs larger than this, whatever the peer accepts. */
+const LIBRARY_MAX_SEND_PDU = 4 << 20;
 Implementation.setMaxPduLength(MAX_RECEIVE_PDU);
 
 export class RawDataset extends Dataset {
@@ -70,6 +73,47 @@ Transcoding.transcodeDataset = (ds, ts, opts) => {
     }
   }
   return original(ds, ts, opts);
+};
+
+/*
+ * Sending a data set: the library builds each P-DATA-TF PDU by copying the fragment into one growing
+ * buffer and the PDU into another (four copies of every byte; measured 2.2 ms of copying per CT
+ * slice, a third of all the time spent forwarding). For our RawDatasets the PDUs are framed here
+ * instead (PS3.8 9.3.5, E.2): a 12-byte header per fragment and the fragment itself, a view of the
+ * data set, written together with one writev. The command (small) is framed the same way.
+ */
+interface PDataCommand { getCommandDataset(): { getDenaturalizedCommandDataset(): Buffer }; getDataset(): unknown }
+interface NetworkLike { socket: Socket; statistics: { addBytesSent(n: number): void } }
+const networkPrototype = Object.getPrototypeOf(Scp.prototype) as { _sendPDataTF(this: NetworkLike, command: PDataCommand, pcId: number, maxPdu: number): void };
+const librarySendPDataTF = networkPrototype._sendPDataTF;
+networkPrototype._sendPDataTF = function (this: NetworkLike, command: PDataCommand, pcId: number, maxPdu: number): void {
+  const dataset = command.getDataset();
+  if (!(dataset instanceof RawDataset)) { librarySendPDataTF.call(this, command, pcId, maxPdu); return; }
+  const limit = maxPdu === 0 ? LIBRARY_MAX_SEND_PDU : Math.min(maxPdu, LIBRARY_MAX_SEND_PDU);
+  const parts: Buffer[] = [];
+  const frame = (bytes: Buffer, command: boolean): void => {
+    const step = limit - 6; // the PDU's variable field holds one PDV item: 4-byte length, context id, control header
+    for (let off = 0; off < bytes.length || off === 0; off += step) {
+      const fragment = bytes.subarray(off, off + step);
+      const last = off + step >= bytes.length;
+      const head = Buffer.allocUnsafe(12);
+      head.writeUInt8(0x04, 0); // P-DATA-TF
+      head.writeUInt8(0, 1);
+      head.writeUInt32BE(fragment.length + 6, 2);
+      head.writeUInt32BE(fragment.length + 2, 6); // PDV item length
+      head.writeUInt8(pcId, 10);
+      head.writeUInt8((command ? 0x01 : 0) | (last ? 0x02 : 0), 11); // PS3.8 E.2 message control header
+      parts.push(head, fragment);
+      if (last) break;
+    }
+  };
+  frame(command.getCommandDataset().getDenaturalizedCommandDataset(), true);
+  frame(dataset.raw, false);
+  this.socket.cork();
+  let bytes = 0;
+  for (const p of parts) { this.socket.write(p); bytes += p.length; }
+  this.socket.uncork();
+  this.statistics.addBytesSent(bytes);
 };
 
 /** Why the library could not send a dataset (it only logs it): read by the SCU to report the job. */

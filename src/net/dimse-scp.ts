@@ -178,6 +178,7 @@ export function startDimseServer(host: string, port: number, policy: ScpPolicy, 
   scpClasses.set(policy, ScpClass);
   const accept = (socket: Socket): void => {
     socket.setNoDelay(true);
+    deliverWholePdus(socket);
     const count = (openCount.get(policy) ?? 0) + 1;
     openCount.set(policy, count);
     socket.once('close', () => { openCount.set(policy, (openCount.get(policy) ?? 1) - 1); });
@@ -194,6 +195,38 @@ export function startDimseServer(host: string, port: number, policy: ScpPolicy, 
       resolve(server);
     });
   });
+}
+
+/**
+ * The library appends every socket read to the PDU it is assembling with Buffer.concat, so a 512 KiB
+ * PDU arriving in 64 KiB reads is copied 8 times (measured: 1.1 MB copied per CT slice, and the
+ * garbage collections that follow). Here its 'data' listener is handed whole PDUs instead (PS3.8
+ * 9.3.1: a 6-byte header whose last 4 bytes are the length), each assembled with one copy — the
+ * library passes a whole PDU on without copying. A PDU longer than we advertised is a protocol
+ * violation: the connection is closed rather than buffered.
+ */
+function deliverWholePdus(socket: Socket): void {
+  const on = socket.on.bind(socket);
+  socket.on = ((event: string, listener: (...args: unknown[]) => void) => {
+    if (event !== 'data') return on(event, listener);
+    let parts: Buffer[] = [];
+    let have = 0;
+    return on('data', (chunk: Buffer) => {
+      parts.push(chunk);
+      have += chunk.length;
+      for (;;) {
+        if (have < 6) return;
+        const head = parts[0]!.length >= 6 ? parts[0]! : Buffer.concat(parts, have);
+        const need = 6 + head.readUInt32BE(2);
+        if (need > MAX_RECEIVE_PDU + 6) { socket.destroy(new Error(`PDU of ${need} bytes exceeds the ${MAX_RECEIVE_PDU}-byte maximum`)); return; }
+        if (have < need) return;
+        const all = parts.length === 1 ? parts[0]! : Buffer.concat(parts, have);
+        listener(all.subarray(0, need));
+        parts = have > need ? [all.subarray(need)] : [];
+        have -= need;
+      }
+    });
+  }) as Socket['on'];
 }
 
 const scpClasses = new WeakMap<ScpPolicy, ReturnType<typeof makeScpClass>>();

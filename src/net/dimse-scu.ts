@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { datasetOffset } from '../dicom/part10.ts';
 import { Client, RawDataset, requests, transcodeFailures } from './dimse-lib.ts';
 import { type Delivery, type Forwarder, type Outgoing, failAll } from './forwarder.ts';
@@ -40,7 +41,7 @@ export class DimseForwarder implements Forwarder {
       });
       // Nagle's algorithm holds the last small PDU of each C-STORE for the peer's delayed ACK (~40 ms per
       // instance); the library opens the socket without noDelay, so set it as soon as it connects.
-      client.on('connected', () => { (client as unknown as { network?: { socket?: { setNoDelay?(v: boolean): void } } }).network?.socket?.setNoDelay?.(true); });
+      client.on('connected', () => { (client as unknown as { network?: { socket?: Socket } }).network?.socket?.setNoDelay(true); });
       client.on('associationRejected', (r: { result: number; source: number; reason: number }) => {
         failure = { code: 'DIMSE_REJECTED', message: `the recipient rejected the association (result ${r.result}, source ${r.source}, reason ${r.reason}); check its AE titles` };
       });
