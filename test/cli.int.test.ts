@@ -129,5 +129,6 @@ test('a run killed mid-way leaves only complete files; the next run cleans up an
   const rerun = runCli(['deid', inDir, '--out', out, '--data-dir', dataDir, '-q']);
   assert.equal(rerun.status, 0, rerun.stderr);
   assert.equal(filesUnder(out).filter((p) => p.endsWith('.custos-tmp')).length, 0);
+  assert.ok(!existsSync(join(out, '.custos-tmp')), 'the temporary folders of both runs are gone');
   assert.equal(filesUnder(out).filter((p) => p.endsWith('.dcm')).length, 151);
 });

@@ -8,7 +8,7 @@ import { type Profile, TABLE_EDITION, makeProfile } from '../deid/profile.ts';
 import { OPTION_CODES } from '../deid/method-codes.ts';
 import { keyIdOf, recipientKey } from '../deid/pseudonyms.ts';
 import { type InstanceOutcome, deidentifyFile } from '../pipeline/deid-file.ts';
-import { removeStaleTemporaries } from '../dicom/file-io.ts';
+import { removeStaleTemporaries, removeTempDirs } from '../dicom/file-io.ts';
 import { loadOrCreateKey } from '../store/key-file.ts';
 import { collectInputs } from './walk.ts';
 import { Progress } from './progress.ts';
@@ -153,6 +153,7 @@ export async function runDeid(args: DeidArgs): Promise<number> {
   } else {
     await runInWorkers(files, jobs, { outDir, options: [...profile.options], keyHex: key.toString('hex'), ...(args.pixels ? { pixels: args.pixels } : {}) }, record);
   }
+  removeTempDirs(outDir);
   progress.done();
   const seconds = (performance.now() - started) / 1000;
 

@@ -1,10 +1,36 @@
-import { linkSync, readdirSync, openSync, closeSync, writeSync, readSync, renameSync, unlinkSync, statSync, readFileSync, mkdirSync, fsyncSync } from 'node:fs';
+import { linkSync, readdirSync, openSync, closeSync, writeSync, readSync, renameSync, rmdirSync, unlinkSync, statSync, readFileSync, mkdirSync, fsyncSync } from 'node:fs';
+import { threadId } from 'node:worker_threads';
 import { dirname, basename, join } from 'node:path';
 import { type ByteSource, BufferSource, FileSource } from './byte-source.ts';
 import { type Chunk, coalesceChunks } from './write.ts';
 
 /** Suffix of the temporary files writeChunksAtomic renames into place: `.<name>.<pid>.<random>.custos-tmp`. */
 export const TEMP_SUFFIX = '.custos-tmp';
+
+/**
+ * Folder under an output root where a thread writes its temporary files (`.custos-tmp/<pid>-<thread>`)
+ * before linking them into place. Measured with two worker threads writing 2,000 files into the same
+ * series folders: creating the temporary file next to its final name took 0.38 ms per file against
+ * 0.07 ms alone (the two threads queue on the folder's lock for create, link and unlink); in a folder
+ * of its own only the link touches the shared folder. Walks skip it (it starts with a dot).
+ */
+export const TEMP_DIR = '.custos-tmp';
+
+export function threadTempDir(outRoot: string): string {
+  return join(outRoot, TEMP_DIR, `${process.pid}-${threadId}`);
+}
+
+/** Remove this process's (empty) temporary folders under an output root, and the root's if empty. */
+export function removeTempDirs(outRoot: string): void {
+  const root = join(outRoot, TEMP_DIR);
+  let names: string[];
+  try { names = readdirSync(root); } catch { return; }
+  for (const n of names) {
+    if (!n.startsWith(`${process.pid}-`)) continue;
+    try { rmdirSync(join(root, n)); madeDirs.delete(join(root, n)); } catch { /* not empty */ }
+  }
+  try { rmdirSync(root); } catch { /* other runs' folders remain */ }
+}
 
 /**
  * Remove temporary files left under `dir` by a writer that crashed (its process is gone).
@@ -20,8 +46,11 @@ export function removeStaleTemporaries(dir: string): number {
       if (name.endsWith(TEMP_SUFFIX)) {
         const pid = Number(name.split('.').at(-3));
         if (!Number.isInteger(pid) || !processAlive(pid)) { try { unlinkSync(p); removed++; } catch { /* raced */ } }
-      } else if (!name.startsWith('.') && statSync(p).isDirectory()) visit(p);
+      } else if ((!name.startsWith('.') || name === TEMP_DIR) && statSync(p).isDirectory()) visit(p);
     }
+    // Temporary folders of processes that are gone, and the folder holding them, once empty.
+    const gone = basename(dirname(d)) === TEMP_DIR && !processAlive(Number(basename(d).split('-')[0]));
+    if (gone || basename(d) === TEMP_DIR) { try { rmdirSync(d); } catch { /* not empty */ } }
   };
   visit(dir);
   return removed;
@@ -75,10 +104,11 @@ let reusableInUse = false;
  * file under the final name. Byte ranges are copied from the source in blocks: pixel data of large
  * inputs streams through without being held in memory.
  */
-export function writeChunksAtomic(path: string, chunks: Chunk[], source: ByteSource, opts: { fsync?: boolean; exclusive?: boolean } = {}): 'written' | 'exists' {
+export function writeChunksAtomic(path: string, chunks: Chunk[], source: ByteSource, opts: { fsync?: boolean; exclusive?: boolean; tempDir?: string } = {}): 'written' | 'exists' {
   const dir = dirname(path);
-  if (!madeDirs.has(dir)) { mkdirSync(dir, { recursive: true }); madeDirs.add(dir); }
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}${TEMP_SUFFIX}`);
+  const tempDir = opts.tempDir ?? dir;
+  for (const d of [dir, tempDir]) if (!madeDirs.has(d)) { mkdirSync(d, { recursive: true }); madeDirs.add(d); }
+  const tmp = join(tempDir, `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}${TEMP_SUFFIX}`);
   const fd = openSync(tmp, 'w', 0o644);
   try {
     // Small chunks are gathered into one write; large ones (pixel data views) are written without a copy.

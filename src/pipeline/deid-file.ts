@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isCustosError } from '../errors.ts';
 import { type ByteSource, BufferSource } from '../dicom/byte-source.ts';
-import { openSource, writeChunksAtomic } from '../dicom/file-io.ts';
+import { openSource, threadTempDir, writeChunksAtomic } from '../dicom/file-io.ts';
 import { readDicom } from '../dicom/read.ts';
 import { type Chunk, coalesceChunks, encodePart10 } from '../dicom/write.ts';
 import { type ActionCounts, type DeidSettings, deidentify, denyListFor } from '../deid/deidentify.ts';
@@ -113,7 +113,7 @@ export async function deidentifyFile(path: string, outDir: string, settings: Fil
     if (out.status !== 'released') return out;
     const { input, output, chunks, ids } = out;
     const rel = join(safeName(ids.patient), safeName(ids.study), safeName(ids.series), `${safeName(ids.instance)}.dcm`);
-    const written = writeChunksAtomic(join(outDir, rel), chunks, source, { exclusive: true });
+    const written = writeChunksAtomic(join(outDir, rel), chunks, source, { exclusive: true, tempDir: threadTempDir(outDir) });
     if (written === 'exists') {
       const existing = createHash('sha256').update(readFileSync(join(outDir, rel))).digest('hex');
       if (existing !== output.sha256) {
