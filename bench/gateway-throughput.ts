@@ -59,21 +59,37 @@ ${lat}
 
 ${verdict}
 
-Where the time goes (CPU profile of \`custos serve\` during this stream, steady state): one JavaScript thread
-receives every association (dcmjs-dimse parses and copies each 16 KiB P-DATA PDU), hashes (SHA-256) and
-encrypts (AES-256-GCM) every instance, commits it in PGlite (PostgreSQL in WebAssembly, about 3 ms of CPU
-per ingest statement), then logs (content digests, Ed25519 signature, fsynced append), de-identifies and
-sends it on (dcmjs-dimse again). Each ingest also waits for two fsyncs (blob and its directory) before the
-acknowledgement. Ingest alone, with the work loop switched off, reached about 68 instances/s here — still
-below Orthanc, which stores unencrypted, does not fsync each instance and runs its DICOM server on several
-threads in C++. Changes measured in this run's code: fsync off the event loop (async blob writes),
-the plaintext handed from ingest to the work loop (no read-back, no decrypt), frame digests reused for
-header-only outputs, cipher updates in 64 KiB steps (fresh 512 KiB outputs cost page faults: AES-GCM went
-from 0.6 to 3.3 GB/s), one-statement ingest commit, a 15 ms group-commit window (40 ms: 10 % more throughput, p99 ≈ 330 ms; 5 ms: p99 ≈ 160 ms, 10 % less), TCP_NODELAY on the
-forwarding socket (it alone took delivery from 25/s to the ingest rate). Measured by hand on this machine: the same stream with a PostgreSQL 15 server (private cluster) instead
-of PGlite finished about 15 % sooner. Next steps, not done: the work
-loop in a worker thread, a PostgreSQL server instead of PGlite on busy gateways, receive buffers reused
-instead of allocated per instance, an append-only blob segment store (one fdatasync, no directory fsync).
+Where the time goes (CPU profiles and per-thread CPU counters of \`custos serve\` during this stream):
+the gateway is CPU-bound on its main JavaScript thread, which receives every association (dcmjs-dimse),
+hashes (SHA-256) and encrypts (AES-256-GCM) every instance, commits it in PGlite (PostgreSQL in
+WebAssembly, about 2 ms per ingest statement), then logs it (content digests, Ed25519 signature, fsynced
+append), de-identifies and sends it on. Besides that thread, V8's garbage collector marks concurrently
+on the second core (about 4 s of CPU per 500 instances: every instance passes through several fresh
+512 KiB buffers), and the senders and storescp need the rest of the two cores. Orthanc stores
+unencrypted, does not fsync each instance, logs nothing and runs its DICOM server on several C++ threads.
+
+Measured changes (same stream, this machine, medians of 2–3 runs):
+- The library's P-DATA framing replaced for our data sets (views and one writev instead of four copies
+  of every byte): forwarding 500 slices to storescp alone went from 3.0 s to 1.45 s (storescu: ~1 s).
+- Whole PDUs handed to the library on receive (it had re-concatenated each 64 KiB read: 1.1 MB copied
+  per slice). Together: p99 latency from ~230 ms to ~180 ms at a slightly higher rate.
+- Tried and reverted: log appends off the event loop (asynchronous fsyncs). Ingest then took the freed
+  time: +20 % instances/s, but the work loop fell behind and p99 latency rose to ~550 ms. With the
+  appends synchronous, the few milliseconds they block per batch pace the senders to what the work loop
+  forwards. Pacing acknowledgements explicitly (at most N deliveries open) was worse on both counts
+  (N = 8: 41/s, p99 300 ms), and so was the work loop in two concurrent stages (log / forward).
+- Tried and reverted: C-STORE sending on a worker thread (the second core is already taken by the
+  collector and the peers: no gain, worse tail latency).
+- V8's \`--external-memory-accounted-in-global-limit\` cut full collections from ~76 to 4 per run and
+  the process's CPU by ~15 %, but not the main thread's time (no gain in rate), at +500 MB peak RSS: not used.
+- Earlier: fsync off the event loop for blobs, the plaintext handed from ingest to the work loop, frame
+  digests reused for header-only outputs, cipher updates in 64 KiB steps (AES-GCM from 0.6 to 3.3 GB/s),
+  one-statement ingest commit, a 15 ms group-commit window, TCP_NODELAY on the forwarding socket
+  (from 25/s to the ingest rate). A PostgreSQL 15 server instead of PGlite: about 15 % sooner.
+
+Next steps, not done: fewer fresh buffers per instance (pooled receive and output buffers, so that the
+collector has less to do), an append-only blob segment store (one fdatasync, no directory fsync), and a
+PostgreSQL server instead of PGlite on busy gateways.
 Peak RSS: the gateway holds about 550 MB before the first instance (PGlite's WebAssembly heap and V8);
 the rest is instances in flight and the 256 MiB hand-off cache between ingest and the work loop.
 `);
