@@ -12,7 +12,7 @@ import { parseGatewayConfig } from '../src/config/gateway-config.ts';
 import { type Gateway, startGateway } from '../src/gateway.ts';
 import { encodeMultipart, parseMultipart } from '../src/net/multipart.ts';
 import { DataKeys, patientRef } from '../src/store/data-keys.ts';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { BufferSource } from '../src/dicom/byte-source.ts';
 import { putElement } from '../src/dicom/dataset.ts';
 import { Tags } from '../src/dicom/tag.ts';
@@ -217,4 +217,51 @@ test('the admin API is described by an OpenAPI document at /api/docs', async () 
   const recipients = (await (await fetch(`${gw.http.url}/api/recipients`)).json()) as Array<{ id: string; target: string }>;
   assert.deepEqual(recipients.map((r) => r.id), ['nowhere']);
   assert.equal((await fetch(`${gw.http.url}/api/jobs?state=bogus`)).status, 400);
+});
+
+test('PDUs arriving in pieces of a few bytes are put back together; a PDU longer than the advertised maximum closes the connection', { timeout: 60_000 }, async () => {
+  // A proxy that hands storescu's bytes on in pieces of 1 to 997 bytes, so that PDU headers and
+  // bodies are split across reads at every kind of boundary.
+  const sizes = [3, 1, 997, 5, 64, 2, 500];
+  const proxy = createServer((client) => {
+    const up = connect(gw.dimse.port, '127.0.0.1');
+    up.setNoDelay(true);
+    let k = 0;
+    client.on('data', (d: Buffer) => {
+      client.pause();
+      void (async () => {
+        for (let o = 0; o < d.length;) {
+          const n = sizes[k++ % sizes.length]!;
+          up.write(d.subarray(o, o + n));
+          o += n;
+          await new Promise((r) => setImmediate(r));
+        }
+        client.resume();
+      })();
+    });
+    up.pipe(client);
+    for (const s of [client, up]) s.on('error', () => undefined);
+    client.on('close', () => up.destroy());
+    up.on('close', () => client.destroy());
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  const proxyPort = (proxy.address() as { port: number }).port;
+  try {
+    const before = (await (await fetch(`${gw.http.url}/api/status`)).json()) as { instances: number };
+    const r = await run('storescu', ['-v', '-aet', 'MODALITY', '-aec', 'GATEWAY', '127.0.0.1', String(proxyPort), join(PYDICOM, 'MR_small.dcm')]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /Received Store Response \(Success\)/);
+    const after = (await (await fetch(`${gw.http.url}/api/status`)).json()) as { instances: number };
+    assert.equal(after.instances, before.instances + 1);
+  } finally {
+    await new Promise((r) => proxy.close(r));
+  }
+
+  const raw = connect(gw.dimse.port, '127.0.0.1');
+  await new Promise((r) => raw.once('connect', r));
+  const closed = new Promise((r) => raw.once('close', r));
+  raw.on('error', () => undefined);
+  raw.write(Buffer.from([0x04, 0x00, 0x7f, 0xff, 0xff, 0xff])); // P-DATA-TF claiming 2 GiB
+  await closed;
+  await waitFor('the association slot to free', async () => ((await echo(gw.dimse.port, 'GATEWAY')).status === 0 ? true : undefined), 5_000);
 });
