@@ -22,9 +22,20 @@ const hmac = (key: Buffer, label: string, value: string): Buffer =>
  * always valid, and the same for the same input UID under the same key.
  */
 export function pseudonymousUID(key: Buffer, uid: string): string {
+  // Study, series and frame of reference UIDs recur in every instance of a batch: remembered per key.
+  let memo = uidMemos.get(key);
+  if (!memo) { memo = new Map(); uidMemos.set(key, memo); }
+  const known = memo.get(uid);
+  if (known) return known;
   const n = BigInt('0x' + hmac(key, 'uid', uid).subarray(0, 16).toString('hex'));
-  return `2.25.${n.toString(10)}`;
+  const out = `2.25.${n.toString(10)}`;
+  if (memo.size >= UID_MEMO_SIZE) memo.clear();
+  memo.set(uid, out);
+  return out;
 }
+
+const uidMemos = new WeakMap<Buffer, Map<string, string>>();
+const UID_MEMO_SIZE = 4096;
 
 const ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789'; // no 0/O, 1/I: read aloud and typed safely
 
