@@ -216,8 +216,9 @@ function deliverWholePdus(socket: Socket): void {
       have += chunk.length;
       for (;;) {
         if (have < 6) return;
-        const head = parts[0]!.length >= 6 ? parts[0]! : Buffer.concat(parts, have);
-        const need = 6 + head.readUInt32BE(2);
+        // A header split across reads is joined once, not on every later read of the same PDU.
+        if (parts[0]!.length < 6) parts = [Buffer.concat(parts, have)];
+        const need = 6 + parts[0]!.readUInt32BE(2);
         if (need > MAX_RECEIVE_PDU + 6) { socket.destroy(new Error(`PDU of ${need} bytes exceeds the ${MAX_RECEIVE_PDU}-byte maximum`)); return; }
         if (have < need) return;
         const all = parts.length === 1 ? parts[0]! : Buffer.concat(parts, have);
