@@ -16,6 +16,17 @@ const senders = Number(sendersArg ?? 2);
 const files = readdirSync(corpus).sort().map((f) => join(corpus, f));
 const n = files.length;
 const shards = Array.from({ length: senders }, (_, k) => files.filter((_, i) => i % senders === k));
+/** CPU seconds (user + system) of a process, or with `children` of its waited-for children (proc(5) fields 14-17). */
+const cpu = (pid: number | 'self', children = false): number => {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ').map(Number);
+  return (children ? f[13]! + f[14]! : f[11]! + f[12]!) / 100;
+};
+/** CPU seconds of each thread of a process, by thread id (for CUSTOS_BENCH_THREADS=1: where the gateway's time goes). */
+const threadCpu = (pid: number): Map<string, { name: string; s: number }> => new Map(readdirSync(`/proc/${pid}/task`).map((t) => {
+  const st = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
+  const f = st.replace(/^.*\) /, '').split(' ').map(Number);
+  return [t, { name: /\((.*)\)/.exec(st)![1]!, s: (f[11]! + f[12]!) / 100 }];
+}));
 const peakRss = (pid: number): number => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
 
 async function send(port: number, aet: string): Promise<number> {
@@ -32,6 +43,9 @@ const gw = await startGatewayProcess(join(work, 'custos'), {
   routes: [{ recipient: 'scp' }],
 });
 const t0 = performance.now();
+const sendersBefore = cpu('self', true);
+const gatewayBefore = cpu(gw.proc.pid!);
+const threadsBefore = threadCpu(gw.proc.pid!);
 const custosIngest = await send(gw.dimsePort, 'CUSTOS');
 await waitFor('all forwarded', async () => {
   const s = (await (await fetch(`${gw.http}/api/status`)).json()) as { jobs: { done: number; dead: number } };
@@ -41,14 +55,21 @@ await waitFor('all forwarded', async () => {
 const custosTotal = (performance.now() - t0) / 1000;
 const metrics = (await (await fetch(`${gw.http}/api/metrics?window=${n}`)).json()) as { latencyMs: { p50: number; p95: number; p99: number; max: number } };
 const custosRss = peakRss(gw.proc.pid!);
+if (process.env.CUSTOS_BENCH_THREADS) {
+  const rows = [...threadCpu(gw.proc.pid!)].map(([t, v]) => `${v.name}:${(v.s - (threadsBefore.get(t)?.s ?? 0)).toFixed(2)}`);
+  process.stderr.write(`gateway threads during the stream (CPU s): ${rows.join(' ')}\n`);
+}
+const cpuCustos = { gateway: cpu(gw.proc.pid!) - gatewayBefore, storescp: cpu(scp.proc.pid!), senders: cpu('self', true) - sendersBefore };
 await gw.stop();
 await scp.stop();
 
 const orthanc = await startOrthanc(join(work, 'orthanc'));
+const sendersBeforeOrthanc = cpu('self', true);
 const orthancIngest = await send(orthanc.dicomPort, orthanc.aeTitle);
 const orthancRss = peakRss(orthanc.proc.pid!);
+const cpuOrthanc = { orthanc: cpu(orthanc.proc.pid!), senders: cpu('self', true) - sendersBeforeOrthanc };
 const stored = ((await (await fetch(`${orthanc.http}/statistics`)).json()) as { CountInstances: number }).CountInstances;
 await orthanc.stop();
 if (stored !== n) throw new Error(`Orthanc stored ${stored} of ${n}`);
 
-console.log(JSON.stringify({ n, senders, custosIngest, custosTotal, latencyMs: metrics.latencyMs, custosRssKB: custosRss, orthancIngest, orthancRssKB: orthancRss }));
+console.log(JSON.stringify({ n, senders, custosIngest, custosTotal, latencyMs: metrics.latencyMs, custosRssKB: custosRss, orthancIngest, orthancRssKB: orthancRss, cpuCustos, cpuOrthanc }));

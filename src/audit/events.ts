@@ -1,4 +1,4 @@
-import type { Queryable } from '../store/database.ts';
+import type { Queryable, Statement } from '../store/database.ts';
 
 /**
  * The gateway's audit trail: one row per step an instance or job takes. Details hold codes, counts,
@@ -26,12 +26,18 @@ export interface AuditEvent {
 }
 
 export async function recordEvents(db: Queryable, events: readonly AuditEvent[]): Promise<void> {
-  if (!events.length) return;
+  const st = eventsStatement(events);
+  if (st) await db.query(st.sql, st.params);
+}
+
+/** The INSERT that records these events (for a batch of statements), or nothing when there are none. */
+export function eventsStatement(events: readonly AuditEvent[]): Statement | undefined {
+  if (!events.length) return undefined;
   const params: unknown[] = [];
   const rows = events.map((e, i) => {
     params.push(e.kind, e.instanceId ?? null, e.jobId ?? null, e.recipient ?? null, e.detail ? JSON.stringify(e.detail) : null);
     const b = i * 5;
     return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}::jsonb)`;
   });
-  await db.query(`INSERT INTO events (kind, instance_id, job_id, recipient, detail) VALUES ${rows.join(', ')}`, params);
+  return { sql: `INSERT INTO events (kind, instance_id, job_id, recipient, detail) VALUES ${rows.join(', ')}`, params };
 }

@@ -65,6 +65,17 @@ class DatasetSink extends Writable {
   }
 }
 
+/**
+ * The instance assembled in shared memory (one copy, as Buffer.concat would make): the blob writer
+ * thread then reads it where it is to encrypt and store it, instead of being sent a copy.
+ */
+function concatShared(chunks: readonly Buffer[]): Buffer {
+  const out = Buffer.from(new SharedArrayBuffer(chunks.reduce((n, c) => n + c.length, 0)));
+  let o = 0;
+  for (const c of chunks) { c.copy(out, o); o += c.length; }
+  return out;
+}
+
 /** A received data set: the whole Part 10 file in `raw`, or nothing when it exceeded the limit. */
 class ReceivedDataset extends RawDataset {
   readonly tooLarge: number | undefined;
@@ -136,7 +147,7 @@ function makeScpClass(policy: ScpPolicy) {
     override createDatasetFromStoreWritableStream(writable: Writable, pc: InstanceType<typeof import('dcmjs-dimse').association.PresentationContext>, callback: (ds: InstanceType<typeof import('dcmjs-dimse').Dataset>) => void): void {
       const sink = writable as DatasetSink;
       const ts = pc.getAcceptedTransferSyntaxUid() ?? IMPLICIT_VR_LITTLE_ENDIAN;
-      callback(sink.tooLarge ? new ReceivedDataset(ts, Buffer.alloc(0), sink.size) : new ReceivedDataset(ts, Buffer.concat(sink.chunks)));
+      callback(sink.tooLarge ? new ReceivedDataset(ts, Buffer.alloc(0), sink.size) : new ReceivedDataset(ts, concatShared(sink.chunks)));
     }
 
     override cStoreRequest(request: InstanceType<typeof import('dcmjs-dimse').requests.CStoreRequest>, callback: (r: InstanceType<typeof import('dcmjs-dimse').responses.CStoreResponse>) => void): void {

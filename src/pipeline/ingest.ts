@@ -9,7 +9,7 @@ import { CustosError, isCustosError } from '../errors.ts';
 import { recipientsFor } from '../policy/routing.ts';
 import type { RecentOriginals } from './recent-originals.ts';
 import type { BlobStore } from '../store/blob-store.ts';
-import { type DataKeys, patientRef, sealBlob } from '../store/data-keys.ts';
+import { type DataKeys, patientRef } from '../store/data-keys.ts';
 import type { Database } from '../store/database.ts';
 
 export interface IngestDeps {
@@ -103,7 +103,7 @@ export async function ingestInstance(deps: IngestDeps, bytes: Buffer, origin: Or
   }
   deps.keys.remember(ref, dataKey);
   const blobKey = `instances/${sha256.slice(0, 2)}/${sha256}-${randomUUID()}`;
-  await deps.blobs.put(blobKey, sealBlob(dataKey, [bytes], blobKey));
+  await deps.blobs.putSealed(blobKey, dataKey, bytes);
 
   const recipients = recipientsFor(deps.routes, { Modality: h.modality, BodyPartExamined: h.bodyPart, SOPClassUID: h.sopClassUID, callingAeTitle: origin.callingAeTitle, source: origin.source });
   const received = JSON.stringify({ source: origin.source, bytes: bytes.length, sha256, transferSyntaxUID: h.transferSyntaxUID, recipients });
@@ -135,7 +135,7 @@ export async function ingestInstance(deps: IngestDeps, bytes: Buffer, origin: Or
 async function quarantine(deps: IngestDeps, bytes: Buffer, sha256: string, origin: Origin, code: string, reason: string): Promise<number | null> {
   const blobKey = `quarantine/${randomUUID()}`;
   const { key, wrapped } = deps.keys.oneOff(blobKey);
-  await deps.blobs.put(blobKey, sealBlob(key, [bytes], blobKey));
+  await deps.blobs.putSealed(blobKey, key, bytes);
   const [row] = await deps.db.query<{ id: number }>(
     'INSERT INTO quarantine (source, calling_ae, code, reason, blob_key, wrapped_key, bytes, sha256) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id',
     [origin.source, origin.callingAeTitle, code, reason, blobKey, wrapped, bytes.length, sha256],

@@ -1,4 +1,4 @@
-import { recordEvents, type AuditEvent } from '../audit/events.ts';
+import { type AuditEvent, eventsStatement, recordEvents } from '../audit/events.ts';
 import type { GatewayConfig, RecipientConfig } from '../config/gateway-config.ts';
 import { BufferSource } from '../dicom/byte-source.ts';
 import { TABLE_EDITION, makeProfile, type Profile } from '../deid/profile.ts';
@@ -8,7 +8,7 @@ import type { NoteSigner } from '../integrity/note.ts';
 import type { Forwarder, Outgoing } from '../net/forwarder.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 import { type DataKeys, openBlob } from '../store/data-keys.ts';
-import type { Database } from '../store/database.ts';
+import type { Database, Statement } from '../store/database.ts';
 import type { LogStore } from '../store/log-store.ts';
 import { deidentifySource, materialize } from './deid-file.ts';
 import { type Described, describeSource } from './integrity.ts';
@@ -33,6 +33,13 @@ interface JobRow { id: number; instance_id: number; recipient: string; attempts:
 /** How long the loop waits for more work after a small batch (adds at most this to latency). */
 const GATHER_MS = 15;
 
+/**
+ * Let waiting I/O run between two instances of a batch. Describing or de-identifying one instance
+ * takes about a millisecond, and a batch's promises resolve as microtasks, which run before any
+ * socket read: without this, a batch of 64 held every sender's acknowledgement for ~100 ms.
+ */
+const yieldToIo = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 /** Delay before attempt n+1: exponential from initialBackoffMs, capped, with ±20 % jitter. */
 export function backoffMs(attempts: number, f: GatewayConfig['forwarding']): number {
   const base = Math.min(f.maxBackoffMs, f.initialBackoffMs * 2 ** Math.max(0, attempts - 1));
@@ -53,6 +60,8 @@ export class Processor {
   private wakeUp: (() => void) | undefined;
   private loop: Promise<void> | undefined;
   private dirty = false;
+  /** Per recipient, the batch being delivered; resolves with the storage error that stopped it, if any. */
+  private readonly inFlight = new Map<string, Promise<Error | undefined>>();
 
   constructor(deps: ProcessorDeps) {
     this.d = deps;
@@ -81,6 +90,7 @@ export class Processor {
     this.running = false;
     this.wakeUp?.();
     await this.loop;
+    await Promise.all(this.inFlight.values());
   }
 
   private async run(): Promise<void> {
@@ -128,6 +138,7 @@ export class Processor {
     const readable: Array<{ i: number; described: Described; source: string }> = [];
     const events: AuditEvent[] = [];
     for (const [i, row] of rows.entries()) {
+      await yieldToIo();
       try {
         const described = await describeSource(new BufferSource(await this.original(row)));
         readable.push({ i, described, source: row.source === 'dimse' ? `dimse:${(row.calling_ae ?? '').trim()}` : row.source });
@@ -138,13 +149,21 @@ export class Processor {
       }
     }
     recordIngests(readable, this.d.log.store, this.d.log.signer).forEach((index, k) => { final[readable[k]!.i] = index; });
-    await this.d.db.query('UPDATE instances SET log_index = v.idx FROM unnest($1::bigint[], $2::bigint[]) AS v(id, idx) WHERE instances.id = v.id', [rows.map((r) => r.id), final]);
     rows.forEach((r, i) => { if (final[i]! >= 0) events.push({ kind: 'instance.logged', instanceId: Number(r.id), detail: { logIndex: final[i] } }); });
-    await recordEvents(this.d.db, events);
+    const ev = eventsStatement(events);
+    await this.d.db.batch([
+      { sql: 'UPDATE instances SET log_index = v.idx FROM unnest($1::bigint[], $2::bigint[]) AS v(id, idx) WHERE instances.id = v.id', params: [rows.map((r) => r.id), final] },
+      ...(ev ? [ev] : []),
+    ]);
     return rows.length;
   }
 
-  /** Step 2: claim ready jobs, de-identify per recipient, deliver, and settle each job. */
+  /**
+   * Step 2: claim ready jobs and de-identify them per recipient, then hand them to that recipient's
+   * sender. One batch per recipient is in flight at a time: while it travels (the recipient answers
+   * each C-STORE before the next is sent), the loop logs and prepares the next batch, instead of
+   * waiting (measured: delivery was 65 % of the loop's time, most of it waiting for the recipient).
+   */
   private async forwardReady(): Promise<number> {
     const f = this.d.forwarding;
     const jobs = await this.d.db.query<JobRow>(
@@ -158,30 +177,46 @@ export class Processor {
     if (!jobs.length) return 0;
     const byRecipient = new Map<string, JobRow[]>();
     for (const j of jobs) byRecipient.set(j.recipient, [...(byRecipient.get(j.recipient) ?? []), j]);
+    const handedOver = new Set<number>();
     try {
-      await Promise.all([...byRecipient].map(([recipient, list]) => this.deliverTo(recipient, list.sort((a, b) => Number(a.id) - Number(b.id)))));
+      await Promise.all([...byRecipient].map(async ([recipient, list]) => {
+        const batch = await this.prepareBatch(recipient, list.sort((a, b) => Number(a.id) - Number(b.id)));
+        // The previous batch's storage failure stops this one too (its jobs go back to the queue below).
+        const previous = await this.inFlight.get(recipient);
+        if (previous) { this.inFlight.delete(recipient); throw previous; }
+        for (const j of list) handedOver.add(Number(j.id));
+        this.inFlight.set(recipient, this.send(batch));
+      }));
     } catch (e) {
-      // Storage failed mid-batch: put the claimed jobs that were not settled back in the queue
-      // (best effort: if the database is down, the next start requeues them).
-      await this.d.db.query(`UPDATE jobs SET state = 'pending', updated_at = now() WHERE id = ANY($1::bigint[]) AND state = 'running'`, [jobs.map((j) => j.id)]).catch(() => undefined);
+      await this.requeue(jobs.filter((j) => !handedOver.has(Number(j.id))));
       throw e;
     }
     return jobs.length;
   }
 
-  private async deliverTo(recipient: string, jobs: JobRow[]): Promise<void> {
+  /**
+   * Storage failed mid-batch: put claimed jobs that were not settled back in the queue (best effort:
+   * if the database is down, the next start requeues them).
+   */
+  private async requeue(jobs: readonly JobRow[]): Promise<void> {
+    if (!jobs.length) return;
+    await this.d.db.query(`UPDATE jobs SET state = 'pending', updated_at = now() WHERE id = ANY($1::bigint[]) AND state = 'running'`, [jobs.map((j) => j.id)]).catch(() => undefined);
+  }
+
+  /** De-identify a recipient's claimed jobs: what to send, and the jobs already settled (held, dead). */
+  private async prepareBatch(recipient: string, jobs: JobRow[]): Promise<Batch> {
     const forwarder = this.d.forwarders.get(recipient);
     const settings = this.profiles.get(recipient);
     if (!forwarder || !settings) {
       // The recipient was removed from the configuration: keep the jobs, say why.
-      await this.settle(jobs.map((j) => ({ job: j, outcome: { kind: 'dead', code: 'RECIPIENT_UNKNOWN', message: `recipient "${recipient}" is not in the configuration` } })));
-      return;
+      return { jobs, settings: undefined, forwarder: undefined, sendable: [], outcomes: jobs.map((j) => ({ job: j, outcome: { kind: 'dead', code: 'RECIPIENT_UNKNOWN', message: `recipient "${recipient}" is not in the configuration` } })) };
     }
     const rows = await this.d.db.query<InstanceRow & { transfer_syntax_uid: string }>('SELECT id, patient_ref, blob_key, source, calling_ae, log_index, transfer_syntax_uid FROM instances WHERE id = ANY($1::bigint[])', [jobs.map((j) => j.instance_id)]);
     const byId = new Map(rows.map((r) => [Number(r.id), r]));
     const outcomes: Settlement[] = [];
     const sendable: Sendable[] = [];
     for (const job of jobs) {
+      await yieldToIo();
       try {
         const prepared = await this.prepare(job, byId.get(Number(job.instance_id))!, settings);
         if ('outcome' in prepared) outcomes.push(prepared); else sendable.push(prepared);
@@ -192,24 +227,43 @@ export class Processor {
         outcomes.push({ job, outcome: { kind: 'dead', code: isCustosError(e) ? e.code : 'INTERNAL', message: (e as Error).message } });
       }
     }
-    if (sendable.length) {
-      const results = await forwarder.deliver(sendable.map((s) => s.out));
-      const derived: Array<{ input: Described; output: Described }> = [];
-      sendable.forEach((s, i) => {
-        const res = results[i]!;
-        if (res.ok) {
-          outcomes.push({ job: s.job, outcome: { kind: 'done', sopInstanceUID: s.out.sopInstanceUID, bytes: s.out.part10.length } });
-          if (s.input && s.output) derived.push({ input: s.input, output: s.output });
-        } else {
-          const last = s.job.attempts + 1 >= this.d.forwarding.maxAttempts;
-          outcomes.push({ job: s.job, outcome: res.permanent || last ? { kind: 'dead', code: res.code, message: res.message } : { kind: 'retry', code: res.code, message: res.message } });
+    return { jobs, settings, forwarder, sendable, outcomes };
+  }
+
+  /**
+   * Deliver a prepared batch, log the derivations of what was delivered, and settle every job.
+   * Resolves with the storage error that stopped it, if any (its unsettled jobs are requeued).
+   */
+  private async send(batch: Batch): Promise<Error | undefined> {
+    try {
+      const { settings, forwarder, sendable, outcomes } = batch;
+      if (sendable.length && forwarder && settings) {
+        const results = await forwarder.deliver(sendable.map((s) => s.out));
+        const derived: Array<{ input: Described; output: Described }> = [];
+        sendable.forEach((s, i) => {
+          const res = results[i]!;
+          if (res.ok) {
+            outcomes.push({ job: s.job, outcome: { kind: 'done', sopInstanceUID: s.out.sopInstanceUID, bytes: s.out.part10.length } });
+            if (s.input && s.output) derived.push({ input: s.input, output: s.output });
+          } else {
+            const last = s.job.attempts + 1 >= this.d.forwarding.maxAttempts;
+            outcomes.push({ job: s.job, outcome: res.permanent || last ? { kind: 'dead', code: res.code, message: res.message } : { kind: 'retry', code: res.code, message: res.message } });
+          }
+        });
+        if (derived.length && settings.profile) {
+          recordDescribedDerivations(derived, this.d.log.store, this.d.log.signer, { edition: TABLE_EDITION, options: [...settings.profile.options].sort() }, 'gateway');
         }
-      });
-      if (derived.length && settings.profile) {
-        recordDescribedDerivations(derived, this.d.log.store, this.d.log.signer, { edition: TABLE_EDITION, options: [...settings.profile.options].sort() }, 'gateway');
       }
+      await this.settle(outcomes);
+      return undefined;
+    } catch (e) {
+      process.stderr.write(`custos: delivery not settled: ${isCustosError(e) ? `${e.code}: ` : ''}${(e as Error).message}\n`);
+      await this.requeue(batch.jobs);
+      return e as Error;
+    } finally {
+      // Settled jobs may have freed the way for more (retries, the next batch): look again.
+      this.wake();
     }
-    await this.settle(outcomes);
   }
 
   /** The original of a job's instance, de-identified for the recipient: what to send, or why not. */
@@ -234,35 +288,40 @@ export class Processor {
     return st?.type === 'custos/ingest/v1' ? { ids: st.instance, content: st.content } : undefined;
   }
 
+  /** Record every job's outcome and its audit event: one transaction, sent as one batch. */
   private async settle(list: Settlement[]): Promise<void> {
     if (!list.length) return;
     const f = this.d.forwarding;
     const events: AuditEvent[] = [];
-    await this.d.db.transaction(async (tx) => {
-      const done = list.filter((s) => s.outcome.kind === 'done');
-      if (done.length) {
-        await tx.query(`UPDATE jobs SET state = 'done', attempts = attempts + 1, done_at = now(), updated_at = now(), last_error_code = NULL, last_error = NULL,
-          output_sop_instance_uid = v.uid FROM unnest($1::bigint[], $2::text[]) AS v(id, uid) WHERE jobs.id = v.id`,
-        [done.map((s) => s.job.id), done.map((s) => (s.outcome as { sopInstanceUID: string }).sopInstanceUID)]);
+    const statements: Statement[] = [];
+    const done = list.filter((s) => s.outcome.kind === 'done');
+    if (done.length) {
+      statements.push({ sql: `UPDATE jobs SET state = 'done', attempts = attempts + 1, done_at = now(), updated_at = now(), last_error_code = NULL, last_error = NULL,
+        output_sop_instance_uid = v.uid FROM unnest($1::bigint[], $2::text[]) AS v(id, uid) WHERE jobs.id = v.id`,
+      params: [done.map((s) => s.job.id), done.map((s) => (s.outcome as { sopInstanceUID: string }).sopInstanceUID)] });
+    }
+    for (const { job, outcome: o } of list) {
+      const base = { instanceId: Number(job.instance_id), jobId: Number(job.id), recipient: job.recipient };
+      if (o.kind === 'done') { events.push({ kind: 'job.forwarded', ...base, detail: { attempt: job.attempts + 1, outputSOPInstanceUID: o.sopInstanceUID, bytes: o.bytes } }); continue; }
+      if (o.kind === 'retry') {
+        const delay = backoffMs(job.attempts + 1, f);
+        statements.push({ sql: `UPDATE jobs SET state = 'pending', attempts = attempts + 1, next_attempt_at = now() + ($2::int * interval '1 millisecond'), last_error_code = $3, last_error = $4, updated_at = now() WHERE id = $1`, params: [job.id, delay, o.code, o.message] });
+        events.push({ kind: 'job.retry', ...base, detail: { attempt: job.attempts + 1, code: o.code, message: o.message, retryInMs: delay } });
+        continue;
       }
-      for (const { job, outcome: o } of list) {
-        const base = { instanceId: Number(job.instance_id), jobId: Number(job.id), recipient: job.recipient };
-        if (o.kind === 'done') { events.push({ kind: 'job.forwarded', ...base, detail: { attempt: job.attempts + 1, outputSOPInstanceUID: o.sopInstanceUID, bytes: o.bytes } }); continue; }
-        if (o.kind === 'retry') {
-          const delay = backoffMs(job.attempts + 1, f);
-          await tx.query(`UPDATE jobs SET state = 'pending', attempts = attempts + 1, next_attempt_at = now() + ($2::int * interval '1 millisecond'), last_error_code = $3, last_error = $4, updated_at = now() WHERE id = $1`, [job.id, delay, o.code, o.message]);
-          events.push({ kind: 'job.retry', ...base, detail: { attempt: job.attempts + 1, code: o.code, message: o.message, retryInMs: delay } });
-          continue;
-        }
-        await tx.query(`UPDATE jobs SET state = $2, attempts = attempts + $5, last_error_code = $3, last_error = $4, updated_at = now() WHERE id = $1`, [job.id, o.kind, o.code, o.message, o.kind === 'dead' ? 1 : 0]);
-        events.push({ kind: o.kind === 'held' ? 'job.held' : 'job.dead', ...base, detail: { code: o.code, message: o.message } });
-      }
-      await recordEvents(tx, events);
-    });
+      statements.push({ sql: `UPDATE jobs SET state = $2, attempts = attempts + $5, last_error_code = $3, last_error = $4, updated_at = now() WHERE id = $1`, params: [job.id, o.kind, o.code, o.message, o.kind === 'dead' ? 1 : 0] });
+      events.push({ kind: o.kind === 'held' ? 'job.held' : 'job.dead', ...base, detail: { code: o.code, message: o.message } });
+    }
+    const ev = eventsStatement(events);
+    if (ev) statements.push(ev);
+    await this.d.db.batch(statements);
   }
 }
 
 type Sendable = { job: JobRow; out: Outgoing; input?: Described; output?: Described };
+
+/** A recipient's claimed jobs after de-identification; `settings` and `forwarder` are unset for an unknown recipient. */
+type Batch = { jobs: JobRow[]; settings: { profile: Profile | null; key: Buffer } | undefined; forwarder: Forwarder | undefined; sendable: Sendable[]; outcomes: Settlement[] };
 
 type Settlement = {
   job: JobRow;

@@ -1,13 +1,55 @@
 import { mkdirSync } from 'node:fs';
-import { type FileHandle, mkdir, open, readFile, rm, unlink } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
+import { Worker } from 'node:worker_threads';
 import { dirname, join } from 'node:path';
 import { CustosError } from '../errors.ts';
+import type { WriteReply, WriteRequest } from './blob-writer.ts';
+import { sealBlob } from './data-keys.ts';
 
 /** Where encrypted objects live; `put` returns only once the object is durable. */
 export interface BlobStore {
   put(key: string, parts: readonly Buffer[]): Promise<void>;
+  /** Encrypt `plain` under a data key (sealBlob, the key as associated data) and store it durably under `key`. */
+  putSealed(key: string, dataKey: Buffer, plain: Buffer): Promise<void>;
   get(key: string): Promise<Buffer>;
   delete(key: string): Promise<void>;
+}
+
+/** Threads that write blobs durably; each put goes to the one with the fewest waiting. Idle, they keep no process alive. */
+class BlobWriters {
+  private readonly workers: Array<{ worker: Worker; waiting: Map<number, (r: WriteReply['error']) => void> }> = [];
+  private nextId = 1;
+
+  constructor(count: number) {
+    for (let i = 0; i < count; i++) {
+      const worker = new Worker(new URL('./blob-writer.ts', import.meta.url));
+      const waiting = new Map<number, (r: WriteReply['error']) => void>();
+      worker.on('message', (m: WriteReply) => {
+        waiting.get(m.id)?.(m.error);
+        waiting.delete(m.id);
+        if (!waiting.size) worker.unref();
+      });
+      const fail = (e: Error): void => {
+        for (const done of waiting.values()) done({ code: 'WRITER_STOPPED', message: e.message });
+        waiting.clear();
+      };
+      worker.on('error', fail);
+      worker.on('exit', (code) => fail(new Error(`exited with ${code}`)));
+      worker.unref();
+      this.workers.push({ worker, waiting });
+    }
+  }
+
+  /** Write a new file and make it durable; resolves with the error, if any. */
+  write(req: Omit<WriteRequest, 'id'>): Promise<WriteReply['error']> {
+    const w = this.workers.reduce((a, b) => (b.waiting.size < a.waiting.size ? b : a));
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      w.waiting.set(id, resolve);
+      w.worker.ref();
+      w.worker.postMessage({ id, ...req } satisfies WriteRequest);
+    });
+  }
 }
 
 const SAFE_KEY = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
@@ -16,11 +58,13 @@ const SAFE_KEY = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
  * Blobs as files under a directory. Keys are never reused (they carry a random part), so a put
  * creates its file exclusively, writes it, fdatasyncs it and fsyncs the directory; the database row
  * that references the blob is committed only after that. A crash mid-put can leave an unreferenced
- * partial file, never a referenced torn one.
+ * partial file, never a referenced torn one. Writes run on two threads of their own (blob-writer.ts):
+ * one message per put instead of seven trips through the event loop, and one put's fdatasync does
+ * not hold up the next.
  */
 export class FsBlobStore implements BlobStore {
   readonly root: string;
-  private readonly madeDirs = new Set<string>();
+  private readonly writers = new BlobWriters(2);
 
   constructor(root: string) {
     this.root = root;
@@ -34,32 +78,20 @@ export class FsBlobStore implements BlobStore {
 
   async put(key: string, parts: readonly Buffer[]): Promise<void> {
     const path = this.path(key);
-    const dir = dirname(path);
-    if (!this.madeDirs.has(dir)) {
-      await mkdir(dir, { recursive: true, mode: 0o700 });
-      this.madeDirs.add(dir);
-    }
-    // Asynchronous on purpose: the fsyncs run on libuv's thread pool while the event loop keeps
-    // receiving other associations and forwarding.
-    let fh: FileHandle | undefined;
-    try {
-      fh = await open(path, 'wx', 0o600);
-      let pending = parts.filter((p) => p.length > 0);
-      while (pending.length) {
-        let { bytesWritten: n } = await fh.writev(pending);
-        while (pending.length && n >= pending[0]!.length) n -= pending.shift()!.length;
-        if (n > 0) pending[0] = pending[0]!.subarray(n);
-      }
-      await fh.datasync();
-      await fh.close();
-      fh = undefined;
-      const d = await open(dir, 'r');
-      try { await d.sync(); } finally { await d.close(); }
-    } catch (e) {
-      await fh?.close().catch(() => undefined);
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') await unlink(path).catch(() => undefined);
-      throw new CustosError('STORE_UNAVAILABLE', `cannot store blob ${key}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
+    const error = await this.writers.write({ path, dir: dirname(path), parts });
+    if (error) throw new CustosError('STORE_UNAVAILABLE', `cannot store blob ${key}: ${error.code}`);
+  }
+
+  /**
+   * A plaintext in shared memory (what the DIMSE listener receives into) is encrypted by the writer
+   * thread itself: the event loop neither encrypts nor copies it (measured: 1.5 ms of copying per
+   * 512 KiB slice to post the sealed parts). Any other plaintext is sealed here and its parts copied over.
+   */
+  async putSealed(key: string, dataKey: Buffer, plain: Buffer): Promise<void> {
+    if (!(plain.buffer instanceof SharedArrayBuffer)) return this.put(key, sealBlob(dataKey, [plain], key));
+    const path = this.path(key);
+    const error = await this.writers.write({ path, dir: dirname(path), seal: { dataKey, blobKey: key, plain } });
+    if (error) throw new CustosError('STORE_UNAVAILABLE', `cannot store blob ${key}: ${error.code}`);
   }
 
   async get(key: string): Promise<Buffer> {
@@ -129,6 +161,10 @@ export class S3BlobStore implements BlobStore {
       const why = status === 404 ? 'does not exist' : status === 403 ? 'is not accessible with these credentials' : `cannot be reached (${err.name ?? 'error'}${status ? `, HTTP ${status}` : ''})`;
       throw new CustosError('STORE_UNAVAILABLE', `S3 bucket ${this.s.bucket} ${why}${this.s.endpoint ? ` at ${this.s.endpoint}` : ''}`);
     }
+  }
+
+  putSealed(key: string, dataKey: Buffer, plain: Buffer): Promise<void> {
+    return this.put(key, sealBlob(dataKey, [plain], key));
   }
 
   async put(key: string, parts: readonly Buffer[]): Promise<void> {

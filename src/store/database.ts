@@ -1,6 +1,8 @@
 import { mkdirSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import { CustosError } from '../errors.ts';
 import { MIGRATIONS } from './migrations.ts';
+import type { DbReply, DbRequest } from './pglite-worker.ts';
 
 /**
  * The gateway's database, in the PostgreSQL dialect everywhere: PGlite (PostgreSQL compiled to WASM,
@@ -11,8 +13,17 @@ export interface Queryable {
   query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<T[]>;
 }
 
+/** One SQL statement with its parameters. */
+export interface Statement { sql: string; params?: readonly unknown[] }
+
 export interface Database extends Queryable {
   readonly kind: 'pglite' | 'postgres';
+  /**
+   * Run statements in order in one transaction, as one request where the backend allows it (the
+   * embedded database: one message to its thread instead of a round trip per statement, so that the
+   * transaction never waits for the event loop while it holds the only connection).
+   */
+  batch(statements: readonly Statement[]): Promise<void>;
   /** Run `fn` in one transaction: committed when it returns, rolled back when it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   close(): Promise<void>;
@@ -28,26 +39,65 @@ export async function openDatabase(cfg: DatabaseConfig): Promise<Database> {
 
 async function openEmbedded(dir: string): Promise<Database> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const { PGlite } = await import('@electric-sql/pglite');
-  let pg: InstanceType<typeof PGlite>;
-  try {
-    pg = await PGlite.create(dir);
-  } catch (e) {
-    throw new CustosError('STORE_UNAVAILABLE', `cannot open the embedded database in ${dir}: ${(e as Error).message}`);
-  }
+  // PGlite runs on a worker thread (pglite-worker.ts): its WebAssembly would otherwise take the event loop's time.
+  const worker = new Worker(new URL('./pglite-worker.ts', import.meta.url), { workerData: { dir } });
+  const pending = new Map<number, { resolve: (rows: unknown[]) => void; reject: (e: Error) => void }>();
+  let nextId = 1;
+  let gone: Error | undefined;
+  const opened = new Promise<void>((resolve, reject) => {
+    worker.on('message', (m: DbReply) => {
+      if ('opened' in m) { resolve(); return; }
+      if ('openError' in m) { reject(new CustosError('STORE_UNAVAILABLE', `cannot open the embedded database in ${dir}: ${m.openError}`)); return; }
+      const p = pending.get(m.id);
+      if (!p) return;
+      pending.delete(m.id);
+      if ('rows' in m) p.resolve(m.rows);
+      else p.reject(Object.assign(new Error(m.error.message), m.error.code ? { code: m.error.code } : {}));
+    });
+    const fail = (e: Error): void => {
+      gone ??= new CustosError('STORE_UNAVAILABLE', `the embedded database stopped: ${e.message}`);
+      reject(gone);
+      for (const p of pending.values()) p.reject(gone);
+      pending.clear();
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`its thread exited (${code})`)));
+  });
+  await opened;
+  const call = <T>(req: Omit<DbRequest, 'id'>): Promise<T[]> => new Promise<T[]>((resolve, reject) => {
+    if (gone) { reject(gone); return; }
+    const id = nextId++;
+    pending.set(id, { resolve: resolve as (rows: unknown[]) => void, reject });
+    worker.postMessage({ id, ...req } satisfies DbRequest);
+  });
+  const run = <T>(sql: string, params: readonly unknown[] = []): Promise<T[]> => call<T>({ op: 'query', sql, params: params as unknown[] });
+  const batch = async (statements: readonly Statement[]): Promise<void> => { if (statements.length) await call({ op: 'batch', statements: statements.map((st) => ({ sql: st.sql, params: (st.params ?? []) as unknown[] })) }); };
   // PGlite has a single connection: serialise transactions so that concurrent callers never interleave.
   let chain: Promise<unknown> = Promise.resolve();
   const serial = <T>(fn: () => Promise<T>): Promise<T> => {
-    const run = chain.then(fn, fn);
-    chain = run.catch(() => undefined);
-    return run;
+    const next = chain.then(fn, fn);
+    chain = next.catch(() => undefined);
+    return next;
   };
   return {
     kind: 'pglite',
-    query: <T>(sql: string, params: readonly unknown[] = []) => serial(async () => (await pg.query<T>(sql, params as unknown[])).rows),
-    transaction: <T>(fn: (tx: Queryable) => Promise<T>) =>
-      serial(() => pg.transaction(async (tx) => fn({ query: async <R>(sql: string, params: readonly unknown[] = []) => (await tx.query<R>(sql, params as unknown[])).rows }))),
-    close: () => serial(() => pg.close()),
+    query: <T>(sql: string, params: readonly unknown[] = []) => serial(() => run<T>(sql, params)),
+    batch: (statements) => serial(() => batch(statements)),
+    transaction: <T>(fn: (tx: Queryable) => Promise<T>) => serial(async () => {
+      await run('BEGIN');
+      try {
+        const out = await fn({ query: run });
+        await run('COMMIT');
+        return out;
+      } catch (e) {
+        await run('ROLLBACK').catch(() => undefined);
+        throw e;
+      }
+    }),
+    close: () => serial(async () => {
+      if (!gone) await call({ op: 'close' }).catch(() => undefined);
+      await worker.terminate();
+    }),
   };
 }
 
@@ -63,23 +113,25 @@ async function openServer(url: string): Promise<Database> {
     throw new CustosError('STORE_UNAVAILABLE', `cannot connect to the PostgreSQL server: ${(e as Error).message}`);
   }
   pool.on('error', () => undefined); // an idle client lost: the pool replaces it, queries report their own errors
+  const transaction = async <T>(fn: (tx: Queryable) => Promise<T>): Promise<T> => {
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      const out = await fn({ query: async <R>(sql: string, params: readonly unknown[] = []) => (await client.query(sql, params as unknown[])).rows as R[] });
+      await client.query('COMMIT');
+      return out;
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    } finally {
+      client.release();
+    }
+  };
   return {
     kind: 'postgres',
     query: async <T>(sql: string, params: readonly unknown[] = []) => (await pool.query(sql, params as unknown[])).rows as T[],
-    transaction: async <T>(fn: (tx: Queryable) => Promise<T>) => {
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
-        const out = await fn({ query: async <R>(sql: string, params: readonly unknown[] = []) => (await client.query(sql, params as unknown[])).rows as R[] });
-        await client.query('COMMIT');
-        return out;
-      } catch (e) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw e;
-      } finally {
-        client.release();
-      }
-    },
+    batch: async (statements) => { if (statements.length) await transaction(async (tx) => { for (const st of statements) await tx.query(st.sql, st.params); }); },
+    transaction,
     close: () => pool.end(),
   };
 }
