@@ -33,13 +33,6 @@ interface JobRow { id: number; instance_id: number; recipient: string; attempts:
 /** How long the loop waits for more work after a small batch (adds at most this to latency). */
 const GATHER_MS = 15;
 
-/**
- * Let waiting I/O run between two instances of a batch. Describing or de-identifying one instance
- * takes about a millisecond, and a batch's promises resolve as microtasks, which run before any
- * socket read: without this, a batch of 64 held every sender's acknowledgement for ~100 ms.
- */
-const yieldToIo = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
 /** Delay before attempt n+1: exponential from initialBackoffMs, capped, with ±20 % jitter. */
 export function backoffMs(attempts: number, f: GatewayConfig['forwarding']): number {
   const base = Math.min(f.maxBackoffMs, f.initialBackoffMs * 2 ** Math.max(0, attempts - 1));
@@ -138,7 +131,6 @@ export class Processor {
     const readable: Array<{ i: number; described: Described; source: string }> = [];
     const events: AuditEvent[] = [];
     for (const [i, row] of rows.entries()) {
-      await yieldToIo();
       try {
         const described = await describeSource(new BufferSource(await this.original(row)));
         readable.push({ i, described, source: row.source === 'dimse' ? `dimse:${(row.calling_ae ?? '').trim()}` : row.source });
@@ -216,7 +208,6 @@ export class Processor {
     const outcomes: Settlement[] = [];
     const sendable: Sendable[] = [];
     for (const job of jobs) {
-      await yieldToIo();
       try {
         const prepared = await this.prepare(job, byId.get(Number(job.instance_id))!, settings);
         if ('outcome' in prepared) outcomes.push(prepared); else sendable.push(prepared);
