@@ -15,34 +15,41 @@ export interface BlobStore {
   delete(key: string): Promise<void>;
 }
 
-/** Threads that write blobs durably; each put goes to the one with the fewest waiting. Idle, they keep no process alive. */
+/**
+ * Threads that write blobs durably; each put goes to the live one with the fewest waiting. Idle, they
+ * keep no process alive. A thread that died fails what it was writing and takes no more; with none
+ * left, puts fail at once (the instance is refused, not acknowledged) instead of waiting forever.
+ */
 class BlobWriters {
-  private readonly workers: Array<{ worker: Worker; waiting: Map<number, (r: WriteReply['error']) => void> }> = [];
+  private readonly workers: Array<{ worker: Worker; waiting: Map<number, (r: WriteReply['error']) => void>; dead?: string }> = [];
   private nextId = 1;
 
   constructor(count: number) {
     for (let i = 0; i < count; i++) {
       const worker = new Worker(new URL('./blob-writer.ts', import.meta.url));
-      const waiting = new Map<number, (r: WriteReply['error']) => void>();
+      const w: BlobWriters['workers'][number] = { worker, waiting: new Map() };
       worker.on('message', (m: WriteReply) => {
-        waiting.get(m.id)?.(m.error);
-        waiting.delete(m.id);
-        if (!waiting.size) worker.unref();
+        w.waiting.get(m.id)?.(m.error);
+        w.waiting.delete(m.id);
+        if (!w.waiting.size) worker.unref();
       });
       const fail = (e: Error): void => {
-        for (const done of waiting.values()) done({ code: 'WRITER_STOPPED', message: e.message });
-        waiting.clear();
+        w.dead ??= e.message;
+        for (const done of w.waiting.values()) done({ code: 'WRITER_STOPPED', message: e.message });
+        w.waiting.clear();
       };
       worker.on('error', fail);
       worker.on('exit', (code) => fail(new Error(`exited with ${code}`)));
       worker.unref();
-      this.workers.push({ worker, waiting });
+      this.workers.push(w);
     }
   }
 
   /** Write a new file and make it durable; resolves with the error, if any. */
   write(req: Omit<WriteRequest, 'id'>): Promise<WriteReply['error']> {
-    const w = this.workers.reduce((a, b) => (b.waiting.size < a.waiting.size ? b : a));
+    const live = this.workers.filter((w) => w.dead === undefined);
+    if (!live.length) return Promise.resolve({ code: 'WRITER_STOPPED', message: this.workers[0]?.dead ?? 'no writer' });
+    const w = live.reduce((a, b) => (b.waiting.size < a.waiting.size ? b : a));
     const id = this.nextId++;
     return new Promise((resolve) => {
       w.waiting.set(id, resolve);
