@@ -16,16 +16,20 @@ const senders = Number(sendersArg ?? 2);
 const files = readdirSync(corpus).sort().map((f) => join(corpus, f));
 const n = files.length;
 const shards = Array.from({ length: senders }, (_, k) => files.filter((_, i) => i % senders === k));
-/** CPU seconds (user + system) of a process, or with `children` of its waited-for children (proc(5) fields 14-17). */
+/** A proc(5) stat file: the command name, and the numeric fields after it (index 11 is utime, field 14). */
+const stat = (path: string): { name: string; f: number[] } => {
+  const st = readFileSync(path, 'utf8');
+  return { name: /\((.*)\)/.exec(st)![1]!, f: st.replace(/^.*\) /, '').split(' ').map(Number) };
+};
+/** CPU seconds (user + system) of a process, or with `children` of its waited-for children (fields 14-17). */
 const cpu = (pid: number | 'self', children = false): number => {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ').map(Number);
+  const { f } = stat(`/proc/${pid}/stat`);
   return (children ? f[13]! + f[14]! : f[11]! + f[12]!) / 100;
 };
 /** CPU seconds of each thread of a process, by thread id (for CUSTOS_BENCH_THREADS=1: where the gateway's time goes). */
 const threadCpu = (pid: number): Map<string, { name: string; s: number }> => new Map(readdirSync(`/proc/${pid}/task`).map((t) => {
-  const st = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
-  const f = st.replace(/^.*\) /, '').split(' ').map(Number);
-  return [t, { name: /\((.*)\)/.exec(st)![1]!, s: (f[11]! + f[12]!) / 100 }];
+  const { name, f } = stat(`/proc/${pid}/task/${t}/stat`);
+  return [t, { name, s: (f[11]! + f[12]!) / 100 }];
 }));
 const peakRss = (pid: number): number => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
 

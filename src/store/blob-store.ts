@@ -83,10 +83,8 @@ export class FsBlobStore implements BlobStore {
     return join(this.root, key);
   }
 
-  async put(key: string, parts: readonly Buffer[]): Promise<void> {
-    const path = this.path(key);
-    const error = await this.writers.write({ path, dir: dirname(path), parts });
-    if (error) throw new CustosError('STORE_UNAVAILABLE', `cannot store blob ${key}: ${error.code}`);
+  put(key: string, parts: readonly Buffer[]): Promise<void> {
+    return this.write(key, { parts });
   }
 
   /**
@@ -96,8 +94,12 @@ export class FsBlobStore implements BlobStore {
    */
   async putSealed(key: string, dataKey: Buffer, plain: Buffer): Promise<void> {
     if (!(plain.buffer instanceof SharedArrayBuffer)) return this.put(key, sealBlob(dataKey, [plain], key));
+    return this.write(key, { seal: { dataKey, blobKey: key, plain } });
+  }
+
+  private async write(key: string, what: Pick<WriteRequest, 'parts' | 'seal'>): Promise<void> {
     const path = this.path(key);
-    const error = await this.writers.write({ path, dir: dirname(path), seal: { dataKey, blobKey: key, plain } });
+    const error = await this.writers.write({ path, dir: dirname(path), ...what });
     if (error) throw new CustosError('STORE_UNAVAILABLE', `cannot store blob ${key}: ${error.code}`);
   }
 
