@@ -214,29 +214,41 @@ const displayPath = (p: string): string => {
   return rel && !rel.startsWith('..') ? rel : p;
 };
 
-/** A fixed pool of worker threads fed one file at a time, so slow files do not stall a batch. */
+/**
+ * A fixed pool of worker threads fed batches of files. Measured on 2 cores, 2,000 CT slices: a message
+ * per file cost each worker about 0.1 s of postMessage and wake-ups. Batches shrink towards the end of
+ * the list, and hold one file each when pixels are cleaned (OCR takes ~0.3 s a file), so that no worker
+ * is left with a long tail while the others idle.
+ */
 function runInWorkers(files: string[], jobs: number, init: { outDir: string; options: string[]; keyHex: string; pixels?: PixelCleaningSettings }, record: (i: number, o: InstanceOutcome) => void): Promise<void> {
+  const maxBatch = init.options.includes('clean-pixel-data') ? 1 : WORKER_BATCH;
   return new Promise((resolveAll, reject) => {
     let next = 0;
     let finished = 0;
     const workers: Worker[] = [];
     const feed = (w: Worker): void => {
-      if (next < files.length) { const index = next++; w.postMessage({ index, path: files[index] }); }
+      const size = Math.max(1, Math.min(maxBatch, Math.floor((files.length - next) / (jobs * 4))));
+      const batch: Array<{ index: number; path: string }> = [];
+      while (batch.length < size && next < files.length) { const index = next++; batch.push({ index, path: files[index]! }); }
+      if (batch.length) w.postMessage(batch);
     };
     for (let i = 0; i < jobs; i++) {
       const w = new Worker(new URL('./deid-worker.ts', import.meta.url), { workerData: init });
       workers.push(w);
-      w.on('message', (m: { index: number; outcome: InstanceOutcome }) => {
-        record(m.index, m.outcome);
-        finished++;
+      w.on('message', (results: Array<{ index: number; outcome: InstanceOutcome }>) => {
+        for (const r of results) record(r.index, r.outcome);
+        finished += results.length;
         if (finished === files.length) { for (const x of workers) void x.terminate(); resolveAll(); } else feed(w);
       });
       w.on('error', (e) => { for (const x of workers) void x.terminate(); reject(e); });
-      // Two files in flight per worker keep it busy while the main thread records results.
+      // Two batches in flight per worker keep it busy while the main thread records results.
       feed(w); feed(w);
     }
   });
 }
+
+/** Files per message to a worker (header-only de-identification: about 1 ms each). */
+const WORKER_BATCH = 16;
 
 /**
  * Default worker count: one per core; the main thread only collects results. Measured on 2 cores,

@@ -18,24 +18,32 @@ const hmac = (key: Buffer, label: string, value: string): Buffer =>
   createHmac('sha256', keyObject(key)).update(label).update('\0').update(value, 'utf8').digest();
 
 /**
+ * Derivations recur: the study, series and frame of reference UIDs and the patient of one instance are
+ * those of the next in a batch. Results are remembered per key and kind (bounded: cleared when full).
+ */
+const memos = new WeakMap<Buffer, Map<string, Map<string, unknown>>>();
+const MEMO_SIZE = 4096;
+
+function memoized<T>(key: Buffer, kind: string, value: string, derive: () => T): T {
+  let byKind = memos.get(key);
+  if (!byKind) { byKind = new Map(); memos.set(key, byKind); }
+  let memo = byKind.get(kind);
+  if (!memo) { memo = new Map(); byKind.set(kind, memo); }
+  const known = memo.get(value);
+  if (known !== undefined) return known as T;
+  const out = derive();
+  if (memo.size >= MEMO_SIZE) memo.clear();
+  memo.set(value, out);
+  return out;
+}
+
+/**
  * A UID under the 2.25 root (PS3.5 B.2: the decimal form of a 128-bit number): at most 44 characters,
  * always valid, and the same for the same input UID under the same key.
  */
 export function pseudonymousUID(key: Buffer, uid: string): string {
-  // Study, series and frame of reference UIDs recur in every instance of a batch: remembered per key.
-  let memo = uidMemos.get(key);
-  if (!memo) { memo = new Map(); uidMemos.set(key, memo); }
-  const known = memo.get(uid);
-  if (known) return known;
-  const n = BigInt('0x' + hmac(key, 'uid', uid).subarray(0, 16).toString('hex'));
-  const out = `2.25.${n.toString(10)}`;
-  if (memo.size >= UID_MEMO_SIZE) memo.clear();
-  memo.set(uid, out);
-  return out;
+  return memoized(key, 'uid', uid, () => `2.25.${BigInt('0x' + hmac(key, 'uid', uid).subarray(0, 16).toString('hex')).toString(10)}`);
 }
-
-const uidMemos = new WeakMap<Buffer, Map<string, string>>();
-const UID_MEMO_SIZE = 4096;
 
 const ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789'; // no 0/O, 1/I: read aloud and typed safely
 
@@ -46,9 +54,11 @@ function code(bytes: Buffer, length: number): string {
 }
 
 /** Stable pseudonymous Patient ID (LO) and Patient's Name (PN) for one patient identity under a key. */
-export function patientPseudonym(key: Buffer, patientKey: string): { id: string; name: string } {
-  const c = code(hmac(key, 'patient', patientKey), 12);
-  return { id: `CUSTOS-${c}`, name: `CUSTOS^${c}` };
+export function patientPseudonym(key: Buffer, patientKey: string): { readonly id: string; readonly name: string } {
+  return memoized(key, 'patient', patientKey, () => {
+    const c = code(hmac(key, 'patient', patientKey), 12);
+    return Object.freeze({ id: `CUSTOS-${c}`, name: `CUSTOS^${c}` });
+  });
 }
 
 /**
@@ -57,7 +67,7 @@ export function patientPseudonym(key: Buffer, patientKey: string): { id: string;
  * intervals are kept, unknowable without the key.
  */
 export function dateOffsetDays(key: Buffer, patientKey: string): number {
-  return -(1 + (hmac(key, 'date-offset', patientKey).readUInt32BE(0) % 3652));
+  return memoized(key, 'date-offset', patientKey, () => -(1 + (hmac(key, 'date-offset', patientKey).readUInt32BE(0) % 3652)));
 }
 
 /** A short non-reversible identifier of a key, safe to print and store (never the key). */

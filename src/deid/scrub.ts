@@ -41,12 +41,23 @@ export function dateRenderings(da: string): string[] {
 
 export function makeDenyList(tokens: Iterable<string>): DenyList {
   const uniq = [...new Set([...tokens].map((t) => t.trim()).filter((t) => t.length >= 2))];
-  if (uniq.length === 0) return { pattern: undefined, tokens: [] };
+  if (uniq.length === 0) return EMPTY_DENY_LIST;
   // Longest first so "2024-01-02" wins over "2024".
   uniq.sort((a, b) => b.length - a.length);
+  // The instances of a series share their tokens: the compiled pattern is reused (measured: building
+  // and compiling it per instance was a third of header de-identification's time).
+  const id = uniq.join('\0');
+  const known = denyLists.get(id);
+  if (known) return known;
   const alternatives = uniq.map((t) => escape(t).replace(/\s+/g, '\\s+'));
-  return { pattern: new RegExp(`${WORD_BEFORE}(?:${alternatives.join('|')})${WORD_AFTER}`, 'giu'), tokens: uniq };
+  const list: DenyList = Object.freeze({ pattern: new RegExp(`${WORD_BEFORE}(?:${alternatives.join('|')})${WORD_AFTER}`, 'giu'), tokens: Object.freeze(uniq) });
+  if (denyLists.size >= 256) denyLists.clear();
+  denyLists.set(id, list);
+  return list;
 }
+
+const EMPTY_DENY_LIST: DenyList = Object.freeze({ pattern: undefined, tokens: Object.freeze([]) });
+const denyLists = new Map<string, DenyList>();
 
 /** Common PHI patterns in free text (Safe Harbor categories that have a recognisable shape). */
 const PATTERNS: readonly RegExp[] = [
