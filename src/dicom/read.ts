@@ -7,7 +7,7 @@ import { type Tag, Tags, formatTag, groupOf } from './tag.ts';
 import {
   transferSyntax, EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN, EXPLICIT_VR_BIG_ENDIAN,
 } from './transfer-syntax.ts';
-import { type VR, isVR, hasLongHeader } from './vr.ts';
+import { type VR, isVR, hasLongHeader, vrOfCode } from './vr.ts';
 
 /*
  * A Part 10 reader written for Custos rather than taken from dcmjs or dicom-parser, because the
@@ -116,8 +116,9 @@ function readElements(c: Cursor, end: number, depth: number): Dataset {
       if (depth === 0 && c.src.read(c.pos, end - c.pos).every((x) => x === 0)) { c.pos = end; break; }
       throw new CustosError('DICOM_TRUNCATED', `file is truncated: incomplete element header at offset ${c.pos}`);
     }
-    const peek = c.src.read(c.pos, 4);
-    const t = ((u16(peek, 0, c.little) << 16) | u16(peek, 2, c.little)) >>> 0;
+    // One view of the element header (tag, VR, length: 8 or 12 bytes) serves every field of it.
+    const h = c.src.read(c.pos, Math.min(12, end - c.pos));
+    const t = ((u16(h, 0, c.little) << 16) | u16(h, 2, c.little)) >>> 0;
     if (depth === 0 && c.stopAtPixelData && t === Tags.PixelData) break;
     if (t === Tags.ItemDelimitationItem) {
       c.pos += 8;
@@ -129,7 +130,7 @@ function readElements(c: Cursor, end: number, depth: number): Dataset {
       c.pos = end;
       break;
     }
-    const el = readElement(c, depth);
+    const el = readElement(c, depth, h);
     if (el.tag <= last) throw new CustosError('DICOM_BAD_LENGTH', `element ${formatTag(el.tag)} out of order at offset ${c.pos}`);
     last = el.tag;
     elements.push(el);
@@ -137,29 +138,31 @@ function readElements(c: Cursor, end: number, depth: number): Dataset {
   return undefinedLength ? { elements, undefinedLength } : { elements };
 }
 
-function readElement(c: Cursor, depth: number): DataElement {
+/** One element at c.pos; `h` is a view of at least its first 8 bytes when the caller has one. */
+function readElement(c: Cursor, depth: number, h: Buffer = c.src.read(c.pos, Math.min(12, c.src.size - c.pos))): DataElement {
   const start = c.pos;
-  const t = readTag(c);
+  if (h.length < 8) throw new CustosError('DICOM_TRUNCATED', `file is truncated: incomplete element header at offset ${start}`);
+  const t = ((u16(h, 0, c.little) << 16) | u16(h, 2, c.little)) >>> 0;
   let vr: VR;
   let length: number;
   if (c.explicit && groupOf(t) !== 0xfffe) {
-    const h = c.src.read(c.pos, 4);
-    const code = h.toString('latin1', 0, 2);
-    if (!isVR(code)) {
+    const known = vrOfCode((h[4]! << 8) | h[5]!);
+    if (!known) {
+      const code = h.toString('latin1', 4, 6);
       throw new CustosError('DICOM_BAD_VR', `invalid VR ${JSON.stringify(code.replace(/[^\x20-\x7e]/g, '?'))} for ${formatTag(t)} at offset ${start}`);
     }
-    vr = code;
+    vr = known;
     if (hasLongHeader(vr)) {
-      length = u32(c.src.read(c.pos + 4, 4), 0, c.little);
-      c.pos += 8;
+      length = u32(h.length >= 12 ? h : c.src.read(start, 12), 8, c.little);
+      c.pos = start + 12;
     } else {
-      length = u16(h, 2, c.little);
-      c.pos += 4;
+      length = u16(h, 6, c.little);
+      c.pos = start + 8;
     }
   } else {
     vr = implicitVR(t);
-    length = u32(c.src.read(c.pos, 4), 0, c.little);
-    c.pos += 4;
+    length = u32(h, 4, c.little);
+    c.pos = start + 8;
   }
 
   if (t === Tags.PixelData && length === UNDEFINED) return readEncapsulated(c, t, vr, depth);

@@ -8,6 +8,10 @@ export type VR = (typeof VRS)[number];
 const VR_SET: ReadonlySet<string> = new Set(VRS);
 export const isVR = (s: string): s is VR => VR_SET.has(s);
 
+/** The VR whose two ASCII bytes, as a big-endian 16-bit number, are `code` (no string made per element). */
+const VR_BY_CODE: ReadonlyMap<number, VR> = new Map(VRS.map((v) => [(v.charCodeAt(0) << 8) | v.charCodeAt(1), v]));
+export const vrOfCode = (code: number): VR | undefined => VR_BY_CODE.get(code);
+
 /** VRs whose explicit-VR header has 2 reserved bytes and a 32-bit length (PS3.5 7.1.2). */
 const LONG_HEADER: ReadonlySet<VR> = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'UC', 'UN', 'UR', 'UT', 'SV', 'UV']);
 export const hasLongHeader = (vr: VR): boolean => LONG_HEADER.has(vr);
