@@ -23,6 +23,53 @@ export class BufferSource implements ByteSource {
   close(): void {}
 }
 
+/**
+ * Bytes held as consecutive chunks (a de-identified instance: its new header, then views of the
+ * original's pixel data), read without joining them: a read inside one chunk is a view of it, and
+ * only a read across chunks is copied.
+ */
+export class ChunksSource implements ByteSource {
+  readonly size: number;
+  private readonly chunks: readonly Buffer[];
+  private readonly starts: number[] = [];
+  constructor(chunks: readonly Buffer[]) {
+    this.chunks = chunks;
+    let n = 0;
+    for (const c of chunks) { this.starts.push(n); n += c.length; }
+    this.size = n;
+  }
+  read(offset: number, length: number): Buffer {
+    if (offset + length > this.size) throw truncated(offset, length, this.size);
+    let i = this.starts.length - 1;
+    while (i > 0 && this.starts[i]! > offset) i--;
+    const at = offset - this.starts[i]!;
+    if (at + length <= this.chunks[i]!.length) return this.chunks[i]!.subarray(at, at + length);
+    const out = Buffer.allocUnsafe(length);
+    let done = 0;
+    for (let pos = offset; done < length; i++) {
+      const c = this.chunks[i]!;
+      const from = pos - this.starts[i]!;
+      const n = Math.min(c.length - from, length - done);
+      c.copy(out, done, from, from + n);
+      done += n;
+      pos += n;
+    }
+    return out;
+  }
+  close(): void {}
+}
+
+/** The chunks after the first `skip` bytes (views, no copy). */
+export function dropBytes(chunks: readonly Buffer[], skip: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (const c of chunks) {
+    if (skip >= c.length) { skip -= c.length; continue; }
+    out.push(skip ? c.subarray(skip) : c);
+    skip = 0;
+  }
+  return out;
+}
+
 const WINDOW = 1 << 20;
 
 /**

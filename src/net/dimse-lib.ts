@@ -33,11 +33,20 @@ const LIBRARY_MAX_SEND_PDU = 4 << 20;
 Implementation.setMaxPduLength(MAX_RECEIVE_PDU);
 
 export class RawDataset extends Dataset {
-  readonly raw: Buffer;
+  /** The data set's bytes as consecutive chunks (sent as they are, without joining them). */
+  readonly parts: readonly Buffer[];
+  private joined: Buffer | undefined;
 
-  constructor(ids: { sopClassUID: string; sopInstanceUID: string }, transferSyntaxUID: string, raw: Buffer) {
+  constructor(ids: { sopClassUID: string; sopInstanceUID: string }, transferSyntaxUID: string, raw: Buffer | readonly Buffer[]) {
     super({ SOPClassUID: ids.sopClassUID, SOPInstanceUID: ids.sopInstanceUID }, transferSyntaxUID);
-    this.raw = raw;
+    this.parts = Buffer.isBuffer(raw) ? [raw] : raw;
+    if (this.parts.length === 1) this.joined = this.parts[0];
+  }
+
+  /** The data set as one buffer (joined on first use when it came in chunks). */
+  get raw(): Buffer {
+    this.joined ??= Buffer.concat(this.parts);
+    return this.joined;
   }
 
   override getDenaturalizedDataset(): Buffer {
@@ -99,24 +108,36 @@ networkPrototype._sendPDataTF = function (this: NetworkLike, command: PDataComma
   if (dataset !== undefined && dataset !== null && !(dataset instanceof RawDataset)) { librarySendPDataTF.call(this, command, pcId, maxPdu); return; }
   const limit = maxPdu === 0 ? LIBRARY_MAX_SEND_PDU : Math.min(maxPdu, LIBRARY_MAX_SEND_PDU);
   const parts: Buffer[] = [];
-  const frame = (bytes: Buffer, command: boolean): void => {
+  // A fragment may span chunks of the data set: its PDU header is followed by a view of each.
+  const frame = (chunks: readonly Buffer[], command: boolean): void => {
     const step = limit - 6; // the PDU's variable field holds one PDV item: 4-byte length, context id, control header
-    for (let off = 0; off < bytes.length || off === 0; off += step) {
-      const fragment = bytes.subarray(off, off + step);
-      const last = off + step >= bytes.length;
+    const total = chunks.reduce((n, c) => n + c.length, 0);
+    let chunk = 0;
+    let at = 0;
+    for (let off = 0; off < total || off === 0; off += step) {
+      const length = Math.min(step, total - off);
+      const last = off + step >= total;
       const head = Buffer.allocUnsafe(12);
       head.writeUInt8(0x04, 0); // P-DATA-TF
       head.writeUInt8(0, 1);
-      head.writeUInt32BE(fragment.length + 6, 2);
-      head.writeUInt32BE(fragment.length + 2, 6); // PDV item length
+      head.writeUInt32BE(length + 6, 2);
+      head.writeUInt32BE(length + 2, 6); // PDV item length
       head.writeUInt8(pcId, 10);
       head.writeUInt8((command ? 0x01 : 0) | (last ? 0x02 : 0), 11); // PS3.8 E.2 message control header
-      parts.push(head, fragment);
+      parts.push(head);
+      for (let need = length; need > 0;) {
+        const c = chunks[chunk]!;
+        const n = Math.min(need, c.length - at);
+        parts.push(c.subarray(at, at + n));
+        need -= n;
+        at += n;
+        if (at === c.length) { chunk++; at = 0; }
+      }
       if (last) break;
     }
   };
-  frame(command.getCommandDataset().getDenaturalizedCommandDataset(), true);
-  if (dataset) frame(dataset.raw, false);
+  frame([command.getCommandDataset().getDenaturalizedCommandDataset()], true);
+  if (dataset) frame(dataset.parts.filter((c) => c.length > 0), false);
   this.socket.cork();
   let bytes = 0;
   for (const p of parts) { this.socket.write(p); bytes += p.length; }

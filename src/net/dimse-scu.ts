@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { dropBytes } from '../dicom/byte-source.ts';
 import { datasetOffset } from '../dicom/part10.ts';
 import { Client, RawDataset, requests, transcodeFailures } from './dimse-lib.ts';
 import { type Delivery, type Forwarder, type Outgoing, failAll } from './forwarder.ts';
@@ -29,7 +30,7 @@ export class DimseForwarder implements Forwarder {
       const client = new Client();
       let failure: { code: string; message: string } | undefined;
       items.forEach((it, i) => {
-        const ds = new RawDataset(it, it.transferSyntaxUID, it.part10.subarray(datasetOffset(it.part10)));
+        const ds = new RawDataset(it, it.transferSyntaxUID, dropBytes(it.part10, datasetOffset(it.part10[0]!)));
         datasets.push(ds);
         const req = new requests.CStoreRequest(ds);
         req.on('response', (res: { getStatus(): number; getErrorComment?(): string }) => {

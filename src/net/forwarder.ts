@@ -4,8 +4,13 @@ export interface Outgoing {
   sopInstanceUID: string;
   studyInstanceUID: string;
   transferSyntaxUID: string;
-  /** The whole Part 10 file. */
-  part10: Buffer;
+  /**
+   * The whole Part 10 file as consecutive chunks (a de-identified instance is its new header and
+   * views of the original's pixel data: nothing is joined just to be sent).
+   */
+  part10: readonly Buffer[];
+  /** Its length in bytes. */
+  bytes: number;
 }
 
 /** Per instance: delivered, or why not; `permanent` failures are not retried. */

@@ -13,10 +13,12 @@ export function newBoundary(): string {
 }
 
 /** Encode parts of one content type; returns the body buffers and the Content-Type header value. */
-export function encodeMultipart(bodies: readonly Buffer[], type: string, boundary = newBoundary()): { parts: Buffer[]; contentType: string } {
+export function encodeMultipart(bodies: ReadonlyArray<Buffer | readonly Buffer[]>, type: string, boundary = newBoundary()): { parts: Buffer[]; contentType: string } {
   const parts: Buffer[] = [];
-  for (const b of bodies) {
-    parts.push(Buffer.from(`--${boundary}\r\nContent-Type: ${type}\r\nContent-Length: ${b.length}\r\n\r\n`, 'latin1'), b, Buffer.from('\r\n', 'latin1'));
+  for (const body of bodies) {
+    const chunks = Buffer.isBuffer(body) ? [body] : body;
+    const length = chunks.reduce((n, c) => n + c.length, 0);
+    parts.push(Buffer.from(`--${boundary}\r\nContent-Type: ${type}\r\nContent-Length: ${length}\r\n\r\n`, 'latin1'), ...chunks, Buffer.from('\r\n', 'latin1'));
   }
   parts.push(Buffer.from(`--${boundary}--\r\n`, 'latin1'));
   return { parts, contentType: `multipart/related; type="${type}"; boundary=${boundary}` };

@@ -96,11 +96,6 @@ export async function deidentifySource(source: ByteSource, settings: FileDeidSet
   }
 }
 
-/** The output bytes of a released instance as one buffer (ranges copied out of the source). */
-export function materialize(chunks: readonly Chunk[], source: ByteSource): Buffer {
-  return Buffer.concat(chunks.map((c) => (Buffer.isBuffer(c) ? c : source.read(c.offset, c.length))));
-}
-
 export async function deidentifyFile(path: string, outDir: string, settings: FileDeidSettings): Promise<InstanceOutcome> {
   let source: ByteSource;
   try {

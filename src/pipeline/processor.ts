@@ -1,6 +1,6 @@
 import { type AuditEvent, eventsStatement, recordEvents } from '../audit/events.ts';
 import type { GatewayConfig, RecipientConfig } from '../config/gateway-config.ts';
-import { BufferSource } from '../dicom/byte-source.ts';
+import { BufferSource, ChunksSource } from '../dicom/byte-source.ts';
 import { TABLE_EDITION, makeProfile, type Profile } from '../deid/profile.ts';
 import { recipientKey } from '../deid/pseudonyms.ts';
 import { isCustosError } from '../errors.ts';
@@ -10,7 +10,7 @@ import type { BlobStore } from '../store/blob-store.ts';
 import { type DataKeys, openBlob } from '../store/data-keys.ts';
 import type { Database, Statement } from '../store/database.ts';
 import type { LogStore } from '../store/log-store.ts';
-import { deidentifySource, materialize } from './deid-file.ts';
+import { deidentifySource } from './deid-file.ts';
 import { type Described, describeSource } from './integrity.ts';
 import { recordDescribedDerivations, recordIngests } from './record-derivations.ts';
 import type { RecentOriginals } from './recent-originals.ts';
@@ -234,7 +234,7 @@ export class Processor {
         sendable.forEach((s, i) => {
           const res = results[i]!;
           if (res.ok) {
-            outcomes.push({ job: s.job, outcome: { kind: 'done', sopInstanceUID: s.out.sopInstanceUID, bytes: s.out.part10.length } });
+            outcomes.push({ job: s.job, outcome: { kind: 'done', sopInstanceUID: s.out.sopInstanceUID, bytes: s.out.bytes } });
             if (s.input && s.output) derived.push({ input: s.input, output: s.output });
           } else {
             const last = s.job.attempts + 1 >= this.d.forwarding.maxAttempts;
@@ -262,14 +262,16 @@ export class Processor {
     const original = await this.original(row);
     const src = new BufferSource(original);
     const input = this.ingestDescription(row) ?? await describeSource(src);
-    if (!settings.profile) return { job, out: { ...input.ids, transferSyntaxUID: row.transfer_syntax_uid, part10: original } };
+    if (!settings.profile) return { job, out: { ...input.ids, transferSyntaxUID: row.transfer_syntax_uid, part10: [original], bytes: original.length } };
     const r = await deidentifySource(src, { profile: settings.profile, key: settings.key }, { digests: false });
     if (r.status === 'held' || r.status === 'skipped') return { job, outcome: { kind: 'held', code: r.reason.code, message: r.reason.message } };
     if (r.status === 'failed') return { job, outcome: { kind: 'dead', code: r.error.code, message: r.error.message } };
-    const part10 = materialize(r.chunks, src);
+    // The new header and views of the original's pixel data, never joined (measured: joining them
+    // was 1.1 ms per CT slice on the event loop, most of it faulting in fresh memory).
+    const part10 = r.chunks.map((c) => (Buffer.isBuffer(c) ? c : src.read(c.offset, c.length)));
     // Header-only de-identification leaves the pixel data as it was: its frame digests carry over.
-    const output = await describeSource(new BufferSource(part10), r.pixels ? undefined : input.content);
-    return { job, input, output, out: { ...output.ids, transferSyntaxUID: r.transferSyntaxUID, part10 } };
+    const output = await describeSource(new ChunksSource(part10), r.pixels ? undefined : input.content);
+    return { job, input, output, out: { ...output.ids, transferSyntaxUID: r.transferSyntaxUID, part10, bytes: r.output.bytes } };
   }
 
   /** What the ingest statement of an instance recorded about it (ids and content digests). */
