@@ -1,0 +1,56 @@
+/** Receiving PDUs: whole PDUs handed to the library however the socket splits them (PS3.8 9.3.1, 9.3.5). */
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import { test } from 'node:test';
+import { deliverWholePdus } from '../src/net/dimse-scp.ts';
+
+/** A P-DATA-TF PDU with one PDV item of `data`; `command` sets bit 0 of the message control header. */
+function pdataPdu(data: Buffer, command: boolean, last: boolean): Buffer {
+  const head = Buffer.alloc(12);
+  head[0] = 0x04;
+  head.writeUInt32BE(data.length + 6, 2);
+  head.writeUInt32BE(data.length + 2, 6);
+  head[10] = 1;
+  head[11] = (command ? 1 : 0) | (last ? 2 : 0);
+  return Buffer.concat([head, data]);
+}
+
+test('receive: every PDU reaches the library whole and intact, however reads split the stream', () => {
+  let seed = 7;
+  const rand = (n: number): number => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed % n; };
+  const fill = (n: number, k: number): Buffer => Buffer.from(Array.from({ length: n }, (_, i) => (i * 31 + k) & 0xff));
+  const pdus: Buffer[] = [];
+  for (let k = 0; k < 15; k++) {
+    pdus.push(pdataPdu(fill(90, k), true, true)); // a command
+    for (let f = 0; f < 3; f++) pdus.push(pdataPdu(fill(100_000 + rand(150_000), k + f), false, f === 2)); // data set fragments
+    if (k % 7 === 0) pdus.push(Buffer.from([0x05, 0, 0, 0, 0, 4, 0, 0, 0, 0])); // A-RELEASE-RQ
+  }
+  const stream = Buffer.concat(pdus);
+  const socket = new EventEmitter();
+  deliverWholePdus(socket as unknown as Socket);
+  const got: Buffer[] = [];
+  // The library parses each PDU before the next read; a copy taken then is what it saw.
+  socket.on('data', (pdu: Buffer) => { got.push(Buffer.from(pdu)); });
+  for (let o = 0; o < stream.length;) {
+    const n = Math.min(stream.length - o, 1 + rand(rand(2) ? 70_000 : 300));
+    socket.emit('data', stream.subarray(o, o + n));
+    o += n;
+  }
+  assert.equal(got.length, pdus.length);
+  got.forEach((g, i) => assert.ok(g.equals(pdus[i]!), `PDU ${i} differs`));
+});
+
+test('receive: a PDU longer than advertised closes the connection instead of being buffered', () => {
+  const socket = new EventEmitter() as EventEmitter & { destroyed?: Error; destroy(e: Error): void };
+  socket.destroy = (e: Error) => { socket.destroyed = e; };
+  deliverWholePdus(socket as unknown as Socket);
+  let delivered = 0;
+  socket.on('data', () => { delivered++; });
+  const head = Buffer.alloc(6);
+  head[0] = 0x04;
+  head.writeUInt32BE((1 << 20) + 1, 2);
+  socket.emit('data', head);
+  assert.equal(delivered, 0);
+  assert.match(socket.destroyed?.message ?? '', /exceeds/);
+});
