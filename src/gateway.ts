@@ -72,7 +72,8 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const { log, signer, release } = openLogForWriting(dataDir); // also makes this process the data directory's only writer
   // The OCR worker (started only if a recipient cleans pixel data) is closed last of all.
-  const cleanup: Array<() => Promise<void> | void> = [async () => { await (await import('./pipeline/ocr.ts')).closeOcr(); }, release];
+  // Runs last to first: the last checkpoint is published before the log is released.
+  const cleanup: Array<() => Promise<void> | void> = [async () => { await (await import('./pipeline/ocr.ts')).closeOcr(); }, release, () => log.publishPending()];
   const closeAll = async (): Promise<void> => { for (const f of cleanup.reverse()) await f(); };
   try {
     const deploymentKey = loadOrCreateKey(join(dataDir, 'keys', 'deid.key')).key;

@@ -140,7 +140,7 @@ export class Processor {
         events.push({ kind: 'instance.unlogged', instanceId: Number(row.id), detail: { code: isCustosError(e) ? e.code : 'INTERNAL' } });
       }
     }
-    recordIngests(readable, this.d.log.store, this.d.log.signer).forEach((index, k) => { final[readable[k]!.i] = index; });
+    recordIngests(readable, this.d.log.store, this.d.log.signer, undefined, 'soon').forEach((index, k) => { final[readable[k]!.i] = index; });
     rows.forEach((r, i) => { if (final[i]! >= 0) events.push({ kind: 'instance.logged', instanceId: Number(r.id), detail: { logIndex: final[i] } }); });
     const ev = eventsStatement(events);
     await this.d.db.batch([
@@ -242,7 +242,7 @@ export class Processor {
           }
         });
         if (derived.length && settings.profile) {
-          recordDescribedDerivations(derived, this.d.log.store, this.d.log.signer, { edition: TABLE_EDITION, options: [...settings.profile.options].sort() }, 'gateway');
+          recordDescribedDerivations(derived, this.d.log.store, this.d.log.signer, { edition: TABLE_EDITION, options: [...settings.profile.options].sort() }, 'gateway', 'soon');
         }
       }
       await this.settle(outcomes);

@@ -26,7 +26,7 @@ export async function recordDerivations(
  * An ingest statement per instance, in one durable append, except where the log already holds one
  * with the same content: that record is reused. Returns the log index per item.
  */
-export function recordIngests(items: ReadonlyArray<{ described: Described; source: string }>, log: LogStore, signer: NoteSigner, time = new Date().toISOString()): number[] {
+export function recordIngests(items: ReadonlyArray<{ described: Described; source: string }>, log: LogStore, signer: NoteSigner, time = new Date().toISOString(), checkpoint: 'now' | 'soon' = 'now'): number[] {
   const index: number[] = new Array(items.length);
   const toAppend: number[] = [];
   items.forEach(({ described }, i) => {
@@ -35,7 +35,7 @@ export function recordIngests(items: ReadonlyArray<{ described: Described; sourc
   });
   const appended = log.appendBatch(toAppend.map((i) => ({
     signed: signStatement({ type: 'custos/ingest/v1', instance: items[i]!.described.ids, content: items[i]!.described.content, source: items[i]!.source, time, signer: signer.name } satisfies IngestStatement, signer.key),
-  })));
+  })), { checkpoint });
   toAppend.forEach((i, k) => { index[i] = appended.indexes[k]!; });
   return index;
 }
@@ -47,11 +47,12 @@ export function recordDescribedDerivations(
   signer: NoteSigner,
   profile: { edition: string; options: string[] },
   source: string,
+  checkpoint: 'now' | 'soon' = 'now',
 ): number[] {
   const time = new Date().toISOString();
 
   // 1. Originals: reuse an ingest record with the same content, else record one.
-  const parentIndex = recordIngests(described.map(({ input }) => ({ described: input, source })), log, signer, time);
+  const parentIndex = recordIngests(described.map(({ input }) => ({ described: input, source })), log, signer, time, checkpoint);
 
   // 2. Outputs: derivation statements pointing at their parent through a salted reference.
   const items = described.map(({ input, output }, i) => {
@@ -68,5 +69,5 @@ export function recordDescribedDerivations(
     };
     return { signed: signStatement(statement, signer.key), parent: { index: parentIndex[i]!, salt } };
   });
-  return log.appendBatch(items).indexes;
+  return log.appendBatch(items, { checkpoint }).indexes;
 }

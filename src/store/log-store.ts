@@ -37,6 +37,7 @@ export class LogStore {
   private readonly bySeriesStatement = new Map<string, number[]>();
   private checkpointText = '';
   private checkpointValue: Checkpoint | undefined;
+  private publishTimer: NodeJS.Timeout | undefined;
   private entries: Buffer[] = [];
 
   private constructor(dir: string, verifier: NoteVerifier, signer: NoteSigner | undefined) {
@@ -135,6 +136,7 @@ export class LogStore {
 
   /** The latest signed checkpoint note, and its parsed body. */
   get checkpoint(): { note: string; body: Checkpoint } {
+    this.publishPending();
     if (!this.checkpointValue) throw new CustosError('LOG_CORRUPT', 'the log has no signed checkpoint yet');
     return { note: this.checkpointText, body: this.checkpointValue };
   }
@@ -176,7 +178,7 @@ export class LogStore {
    * Append signed statements as one batch: one fsync per file and one checkpoint for all of them.
    * Returns their indexes once the checkpoint that includes them is durable (acknowledged).
    */
-  appendBatch(items: Array<{ signed: SignedStatement; parent?: { index: number; salt: string } }>): { indexes: number[]; checkpoint: string } {
+  appendBatch(items: Array<{ signed: SignedStatement; parent?: { index: number; salt: string } }>, opts: { checkpoint?: 'now' | 'soon' } = {}): { indexes: number[]; checkpoint: string } {
     if (!this.signer) throw new CustosError('LOG_CORRUPT', 'log opened read-only');
     if (items.length === 0) return { indexes: [], checkpoint: this.checkpointText };
     const start = this.tree.size;
@@ -189,11 +191,37 @@ export class LogStore {
       this.tree.appendData(leaves[i]!);
       this.index(recs[i]!);
     }
-    this.publish();
+    if (opts.checkpoint === 'soon') this.schedulePublish(); else this.publish();
     return { indexes: recs.map((r) => r.index), checkpoint: this.checkpointText };
   }
 
+  /**
+   * Sign and publish a checkpoint now if entries were appended since the last one. A busy writer
+   * (the gateway) appends with `checkpoint: 'soon'`: its entries are durable at once (statements and
+   * entries fsynced), and one checkpoint covers every append of the next CHECKPOINT_DELAY_MS instead
+   * of one checkpoint (a signature, two fsyncs and a rename) per append. Reading `checkpoint`
+   * publishes first, so nothing in this process ever sees a stale one; after a crash, opening the
+   * log publishes what was appended.
+   */
+  publishPending(): void {
+    if (this.signer && this.checkpointValue?.size !== this.tree.size) this.publish();
+  }
+
+  private schedulePublish(): void {
+    if (this.publishTimer) return;
+    this.publishTimer = setTimeout(() => {
+      this.publishTimer = undefined;
+      try {
+        this.publishPending();
+      } catch (e) {
+        process.stderr.write(`custos: log checkpoint not published: ${(e as Error).message}\n`);
+      }
+    }, CHECKPOINT_DELAY_MS);
+    this.publishTimer.unref();
+  }
+
   private publish(): void {
+    if (this.publishTimer) { clearTimeout(this.publishTimer); this.publishTimer = undefined; }
     const body: Checkpoint = { origin: this.origin, size: this.tree.size, root: this.tree.root(), extensions: [] };
     const note = signNote(formatCheckpoint(body), this.signer!);
     const tmp = this.path(`checkpoint.${process.pid}.tmp`);
@@ -205,6 +233,9 @@ export class LogStore {
     this.checkpointValue = body;
   }
 }
+
+/** How long a checkpoint may lag appends made with `checkpoint: 'soon'`. */
+const CHECKPOINT_DELAY_MS = 200;
 
 function appendDurably(path: string, data: Buffer): void {
   const fd = openSync(path, 'a', 0o600);

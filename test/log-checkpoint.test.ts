@@ -1,0 +1,39 @@
+/** Checkpoints of a busy writer: entries durable at once, one checkpoint a moment later, never stale to readers. */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { parseCheckpoint } from '../src/integrity/checkpoint.ts';
+import { openNote, parseVerifierKey } from '../src/integrity/note.ts';
+import { describeFile } from '../src/pipeline/integrity.ts';
+import { recordIngests } from '../src/pipeline/record-derivations.ts';
+import { LogStore } from '../src/store/log-store.ts';
+import { logDirOf, openLogForWriting } from '../src/store/open-log.ts';
+
+const EXAMPLE = join(import.meta.dirname, '..', 'examples', 'synthetic-ct-1.dcm');
+
+test('log: appends with a checkpoint "soon" are durable at once, covered by the next checkpoint, and by any read of it', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'custos-cp-'));
+  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+  const { log, signer, vkey, release } = openLogForWriting(dataDir);
+  const described = await describeFile(EXAMPLE);
+  const onDisk = (): number => parseCheckpoint(openNote(readFileSync(join(logDirOf(dataDir), 'checkpoint'), 'utf8'), [parseVerifierKey(vkey)]).text).size;
+  const before = onDisk();
+
+  recordIngests([{ described, source: 'test' }], log, signer, undefined, 'soon');
+  assert.equal(log.size, before + 1);
+  assert.equal(onDisk(), before, 'no checkpoint per append');
+  // Another process opening the log now (as after a crash) finds the entry backed by its statement.
+  assert.equal(LogStore.open(logDirOf(dataDir), parseVerifierKey(vkey)).size, before + 1);
+  // Within the delay the checkpoint follows on its own.
+  await new Promise((r) => setTimeout(r, 400));
+  assert.equal(onDisk(), before + 1);
+
+  // A reader in the writing process never sees a checkpoint older than the entries.
+  const described2 = { ...described, ids: { ...described.ids, sopInstanceUID: `${described.ids.sopInstanceUID}.2` } };
+  recordIngests([{ described: described2, source: 'test' }], log, signer, undefined, 'soon');
+  assert.equal(log.checkpoint.body.size, before + 2);
+  assert.equal(onDisk(), before + 2);
+  release();
+});
