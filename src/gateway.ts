@@ -20,6 +20,7 @@ import { DataKeys, openBlob } from './store/data-keys.ts';
 import { type Database, openDatabase } from './store/database.ts';
 import { loadOrCreateKey } from './store/key-file.ts';
 import { openLogForWriting } from './store/open-log.ts';
+import { SharedBufferPool } from './store/buffer-pool.ts';
 import { CUSTOS_VERSION } from './version.ts';
 
 export interface Gateway {
@@ -96,7 +97,8 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
         ? new DimseForwarder({ host: d.host, port: d.port, aeTitle: d.aeTitle, callingAeTitle: d.callingAeTitle ?? config.dimse.aeTitle, timeoutMs: config.forwarding.timeoutMs, tls: d.tls && readTls(d.tls, r.id) })
         : new StowForwarder({ url: d.url, headers: d.headers, timeoutMs: config.forwarding.timeoutMs }));
     }
-    const recent = new RecentOriginals(256 << 20);
+    const pool = new SharedBufferPool(64 << 20);
+    const recent = new RecentOriginals(256 << 20, pool);
     const processor = new Processor({ db, blobs, keys, deploymentKey, recipients: config.recipients, forwarding: config.forwarding, forwarders, log: { store: log, signer }, recent });
     await processor.start();
     cleanup.push(() => processor.stop());
@@ -107,7 +109,7 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
 
     const scpPolicy = {
       aeTitle: config.dimse.aeTitle, allowedCallingAeTitles: config.dimse.allowedCallingAeTitles,
-      maxAssociations: config.dimse.maxAssociations, maxInstanceBytes: config.dimse.maxInstanceMiB * 1024 * 1024, ingest, onError,
+      maxAssociations: config.dimse.maxAssociations, maxInstanceBytes: config.dimse.maxInstanceMiB * 1024 * 1024, ingest, onError, pool,
     };
     const dimseServer: Server = await startDimseServer(host, config.dimse.port, scpPolicy)
       .catch((e: NodeJS.ErrnoException) => { throw new CustosError('IO', `cannot listen for DIMSE on ${host}:${config.dimse.port}: ${e.code ?? e.message}`); });

@@ -6,6 +6,7 @@ import { EXPLICIT_VR_BIG_ENDIAN, EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_E
 import { isCustosError } from '../errors.ts';
 import { type IngestResult, type Origin, rejectionStatus } from '../pipeline/ingest.ts';
 import { MAX_RECEIVE_PDU, RawDataset, Scp, constants, responses } from './dimse-lib.ts';
+import type { SharedBufferPool } from '../store/buffer-pool.ts';
 
 const { PresentationContextResult: PCR, RejectResult, RejectSource, RejectReason, Status } = constants;
 
@@ -40,6 +41,8 @@ export interface ScpPolicy {
   allowedCallingAeTitles?: readonly string[] | undefined;
   ingest(bytes: Buffer, origin: Origin): Promise<IngestResult>;
   onError?(e: Error): void;
+  /** Where received instances are assembled (shared memory used again); without it, fresh memory each. */
+  pool?: SharedBufferPool;
 }
 
 /**
@@ -55,10 +58,12 @@ class DatasetSink extends Writable {
   private buf: Buffer;
   private used: number;
   size = 0;
-  constructor(prefix: Buffer, limit: number, expected: number) {
+  private readonly pool: SharedBufferPool | undefined;
+  constructor(prefix: Buffer, limit: number, expected: number, pool: SharedBufferPool | undefined) {
     super({ highWaterMark: MAX_RECEIVE_PDU }); // each write is taken at once: never ask the library to wait
     this.limit = limit;
-    this.buf = Buffer.from(new SharedArrayBuffer(prefix.length + Math.min(Math.max(expected, 64 << 10), limit + 1)));
+    this.pool = pool;
+    this.buf = this.allocate(prefix.length + Math.min(Math.max(expected, 64 << 10), limit + 1));
     prefix.copy(this.buf, 0);
     this.used = prefix.length;
   }
@@ -69,17 +74,25 @@ class DatasetSink extends Writable {
     this.size += chunk.length;
     if (this.tooLarge) { cb(); return; }
     if (this.used + chunk.length > this.buf.length) {
-      const grown = Buffer.from(new SharedArrayBuffer(Math.max(this.used + chunk.length, this.buf.length * 2)));
+      const grown = this.allocate(Math.max(this.used + chunk.length, this.buf.length * 2));
       this.buf.copy(grown, 0, 0, this.used);
+      this.pool?.release(this.buf);
       this.buf = grown;
     }
     chunk.copy(this.buf, this.used);
     this.used += chunk.length;
     cb();
   }
-  /** The whole Part 10 file (a view of the shared memory). */
+  /** The whole Part 10 file (a view of the shared memory, held once for the caller). */
   instance(): Buffer {
     return this.buf.subarray(0, this.used);
+  }
+  /** Too large: the bytes kept so far are not needed. */
+  discard(): void {
+    this.pool?.release(this.buf);
+  }
+  private allocate(bytes: number): Buffer {
+    return this.pool ? this.pool.acquire(bytes) : Buffer.from(new SharedArrayBuffer(bytes));
   }
 }
 
@@ -151,13 +164,14 @@ function makeScpClass(policy: ScpPolicy) {
 
     // The file meta information is written first, so the instance is assembled with one copy.
     override createStoreWritableStream(pc: InstanceType<typeof import('dcmjs-dimse').association.PresentationContext>, request: InstanceType<typeof import('dcmjs-dimse').requests.CStoreRequest>): Writable {
-      return new DatasetSink(part10Prefix(fileMeta(request.getAffectedSopClassUid(), request.getAffectedSopInstanceUid(), pc.getAcceptedTransferSyntaxUid() ?? IMPLICIT_VR_LITTLE_ENDIAN, this.callingAe)), policy.maxInstanceBytes, this.lastSize);
+      return new DatasetSink(part10Prefix(fileMeta(request.getAffectedSopClassUid(), request.getAffectedSopInstanceUid(), pc.getAcceptedTransferSyntaxUid() ?? IMPLICIT_VR_LITTLE_ENDIAN, this.callingAe)), policy.maxInstanceBytes, this.lastSize, policy.pool);
     }
 
     override createDatasetFromStoreWritableStream(writable: Writable, pc: InstanceType<typeof import('dcmjs-dimse').association.PresentationContext>, callback: (ds: InstanceType<typeof import('dcmjs-dimse').Dataset>) => void): void {
       const sink = writable as DatasetSink;
       const ts = pc.getAcceptedTransferSyntaxUid() ?? IMPLICIT_VR_LITTLE_ENDIAN;
       this.lastSize = sink.size;
+      if (sink.tooLarge) sink.discard();
       callback(sink.tooLarge ? new ReceivedDataset(ts, Buffer.alloc(0), sink.size) : new ReceivedDataset(ts, sink.instance()));
     }
 
@@ -176,7 +190,8 @@ function makeScpClass(policy: ScpPolicy) {
         respond(0xa700, `INSTANCE_TOO_LARGE: ${ds.tooLarge} bytes, limit ${policy.maxInstanceBytes}`);
         return;
       }
-      policy.ingest(ds.raw, { source: 'dimse', callingAeTitle: this.callingAe, expected: { sopClassUID, sopInstanceUID } }).then(
+      // The association holds the received bytes until their ingest settles (ingest takes its own holds).
+      policy.ingest(ds.raw, { source: 'dimse', callingAeTitle: this.callingAe, expected: { sopClassUID, sopInstanceUID } }).finally(() => policy.pool?.release(ds.raw)).then(
         (r) => { const s = storeStatus(r); respond(s.status, s.comment); },
         (e: Error) => {
           // Not stored durably: refuse (A700 Out of Resources) so that the sender keeps the instance and retries.

@@ -126,7 +126,7 @@ export async function ingestInstance(deps: IngestDeps, bytes: Buffer, origin: Or
     await recordEvents(deps.db, [{ kind: 'instance.duplicate', instanceId: Number(other!.id), detail: { source: origin.source } }]);
     return { status: 'duplicate', instanceId: Number(other!.id), ...ids, recipients: [] };
   }
-  deps.recent?.put(Number(row.id), bytes);
+  deps.recent?.put(Number(row.id), bytes, recipients.length); // one use per job
   deps.onQueued?.();
   return { status: 'stored', instanceId: Number(row.id), ...ids, recipients };
 }

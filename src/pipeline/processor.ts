@@ -116,11 +116,20 @@ export class Processor {
     }
   }
 
-  private async original(row: InstanceRow): Promise<Buffer> {
-    const recent = this.d.recent?.get(Number(row.id));
+  /**
+   * The original of an instance: from the recent originals (held by the caller until
+   * this.done(bytes); `forJob` uses up one job's share), else read back and decrypted.
+   */
+  private async original(row: InstanceRow, forJob: boolean): Promise<Buffer> {
+    const recent = forJob ? this.d.recent?.take(Number(row.id)) : this.d.recent?.peek(Number(row.id));
     if (recent) return recent;
     const key = await this.d.keys.load(this.d.db, row.patient_ref);
     return openBlob(key, await this.d.blobs.get(row.blob_key), row.blob_key);
+  }
+
+  /** The caller of original() no longer reads the bytes, nor any view of them. */
+  private done(bytes: Buffer): void {
+    this.d.recent?.release(bytes);
   }
 
   /** Step 1: an ingest statement per new instance, appended to the log in one durable batch. */
@@ -132,7 +141,9 @@ export class Processor {
     const events: AuditEvent[] = [];
     for (const [i, row] of rows.entries()) {
       try {
-        const described = await describeSource(new BufferSource(await this.original(row)));
+        const bytes = await this.original(row, false);
+        let described: Described;
+        try { described = await describeSource(new BufferSource(bytes)); } finally { this.done(bytes); }
         readable.push({ i, described, source: row.source === 'dimse' ? `dimse:${(row.calling_ae ?? '').trim()}` : row.source });
       } catch (e) {
         // Unreadable (shredded key, damaged blob, undecodable pixels): not logged (-1); its jobs end with the reason.
@@ -252,6 +263,8 @@ export class Processor {
       await this.requeue(batch.jobs);
       return e as Error;
     } finally {
+      // Delivered or not, nothing reads the originals' bytes any more (the association is closed).
+      for (const s of batch.sendable) if (s.original) this.done(s.original);
       // Settled jobs may have freed the way for more (retries, the next batch): look again.
       this.wake();
     }
@@ -259,7 +272,20 @@ export class Processor {
 
   /** The original of a job's instance, de-identified for the recipient: what to send, or why not. */
   private async prepare(job: JobRow, row: InstanceRow & { transfer_syntax_uid: string }, settings: { profile: Profile | null; key: Buffer }): Promise<Sendable | Settlement> {
-    const original = await this.original(row);
+    const original = await this.original(row, true);
+    try {
+      const prepared = await this.prepareFrom(original, job, row, settings);
+      // What is sent holds views of the original: it is let go once the batch is settled (send()).
+      if ('out' in prepared) return { ...prepared, original };
+      this.done(original);
+      return prepared;
+    } catch (e) {
+      this.done(original);
+      throw e;
+    }
+  }
+
+  private async prepareFrom(original: Buffer, job: JobRow, row: InstanceRow & { transfer_syntax_uid: string }, settings: { profile: Profile | null; key: Buffer }): Promise<Sendable | Settlement> {
     const src = new BufferSource(original);
     const input = this.ingestDescription(row) ?? await describeSource(src);
     if (!settings.profile) return { job, out: { ...input.ids, transferSyntaxUID: row.transfer_syntax_uid, part10: [original], bytes: original.length } };
@@ -311,7 +337,7 @@ export class Processor {
   }
 }
 
-type Sendable = { job: JobRow; out: Outgoing; input?: Described; output?: Described };
+type Sendable = { job: JobRow; out: Outgoing; input?: Described; output?: Described; original?: Buffer };
 
 /** A recipient's claimed jobs after de-identification; `settings` and `forwarder` are unset for an unknown recipient. */
 type Batch = { jobs: JobRow[]; settings: { profile: Profile | null; key: Buffer } | undefined; forwarder: Forwarder | undefined; sendable: Sendable[]; outcomes: Settlement[] };
