@@ -7,7 +7,11 @@
  * Prints one JSON line with wall times, ingest→forward latency percentiles and peak RSS.
  * Usage: node bench/peers/gateway-run.ts <corpus dir> <work dir> <senders>
  */
+import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
+import { BufferSource } from '../../src/dicom/byte-source.ts';
+import { readDicom } from '../../src/dicom/read.ts';
+import { Tags } from '../../src/dicom/tag.ts';
 import { join } from 'node:path';
 import { startGatewayProcess, startOrthanc, startStorescp, storescu, waitFor } from '../../test/peers.ts';
 
@@ -32,6 +36,31 @@ const threadCpu = (pid: number): Map<string, { name: string; s: number }> => new
   return [t, { name, s: (f[11]! + f[12]!) / 100 }];
 }));
 const peakRss = (pid: number): number => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+
+/** SHA-256 of an instance's pixel data (its value bytes). */
+const pixelDigest = (path: string): string => {
+  const src = new BufferSource(readFileSync(path));
+  const px = readDicom(src).dataset.elements.find((e) => e.tag === Tags.PixelData);
+  if (!px) throw new Error(`${path}: no pixel data`);
+  return createHash('sha256').update(px.value ?? src.read(px.range!.offset, px.range!.length)).digest('hex');
+};
+
+/**
+ * Every instance storescp received parses, and its pixel data is byte for byte that of one of the
+ * inputs (header-only de-identification): a check, under load, that no buffer was used again too early.
+ */
+function checkDelivered(dir: string): void {
+  const inputs = new Map<string, number>();
+  for (const f of files) { const d = pixelDigest(f); inputs.set(d, (inputs.get(d) ?? 0) + 1); }
+  const received = readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+  if (received.length !== n) throw new Error(`storescp holds ${received.length} files, expected ${n}`);
+  for (const r of received) {
+    const d = pixelDigest(r);
+    const left = inputs.get(d);
+    if (!left) throw new Error(`a forwarded instance's pixel data matches no input (or more outputs than inputs): ${r}`);
+    inputs.set(d, left - 1);
+  }
+}
 
 async function send(port: number, aet: string): Promise<number> {
   const t = performance.now();
@@ -66,6 +95,7 @@ if (process.env.CUSTOS_BENCH_THREADS) {
 const cpuCustos = { gateway: cpu(gw.proc.pid!) - gatewayBefore, storescp: cpu(scp.proc.pid!), senders: cpu('self', true) - sendersBefore };
 await gw.stop();
 await scp.stop();
+checkDelivered(join(work, 'scp'));
 
 const orthanc = await startOrthanc(join(work, 'orthanc'));
 const sendersBeforeOrthanc = cpu('self', true);
