@@ -169,16 +169,20 @@ export class Processor {
    */
   private async forwardReady(): Promise<number> {
     const f = this.d.forwarding;
-    const jobs = await this.d.db.query<JobRow>(
-      `UPDATE jobs SET state = 'running', updated_at = now() WHERE id IN (
+    // The claim returns each job's instance too (one statement where the claim and a look-up were two).
+    const jobs = await this.d.db.query<JobRow & { instance: InstanceRow & { transfer_syntax_uid: string } }>(
+      `UPDATE jobs SET state = 'running', updated_at = now() FROM instances i
+       WHERE i.id = jobs.instance_id AND jobs.id IN (
          SELECT j.id FROM jobs j JOIN instances i ON i.id = j.instance_id
          WHERE j.state = 'pending' AND j.next_attempt_at <= now() AND i.log_index IS NOT NULL
          ORDER BY j.id LIMIT $1 FOR UPDATE OF j SKIP LOCKED)
-       RETURNING id, instance_id, recipient, attempts`,
+       RETURNING jobs.id, jobs.instance_id, jobs.recipient, jobs.attempts,
+         json_build_object('id', i.id, 'patient_ref', i.patient_ref, 'blob_key', i.blob_key, 'source', i.source,
+           'calling_ae', i.calling_ae, 'log_index', i.log_index, 'transfer_syntax_uid', i.transfer_syntax_uid) AS instance`,
       [f.batchSize * Math.max(1, this.d.forwarders.size)],
     );
     if (!jobs.length) return 0;
-    const byRecipient = new Map<string, JobRow[]>();
+    const byRecipient = new Map<string, typeof jobs>();
     for (const j of jobs) byRecipient.set(j.recipient, [...(byRecipient.get(j.recipient) ?? []), j]);
     const handedOver = new Set<number>();
     try {
@@ -207,20 +211,18 @@ export class Processor {
   }
 
   /** De-identify a recipient's claimed jobs: what to send, and the jobs already settled (held, dead). */
-  private async prepareBatch(recipient: string, jobs: JobRow[]): Promise<Batch> {
+  private async prepareBatch(recipient: string, jobs: Array<JobRow & { instance: InstanceRow & { transfer_syntax_uid: string } }>): Promise<Batch> {
     const forwarder = this.d.forwarders.get(recipient);
     const settings = this.profiles.get(recipient);
     if (!forwarder || !settings) {
       // The recipient was removed from the configuration: keep the jobs, say why.
       return { jobs, settings: undefined, forwarder: undefined, sendable: [], outcomes: jobs.map((j) => ({ job: j, outcome: { kind: 'dead', code: 'RECIPIENT_UNKNOWN', message: `recipient "${recipient}" is not in the configuration` } })) };
     }
-    const rows = await this.d.db.query<InstanceRow & { transfer_syntax_uid: string }>('SELECT id, patient_ref, blob_key, source, calling_ae, log_index, transfer_syntax_uid FROM instances WHERE id = ANY($1::bigint[])', [jobs.map((j) => j.instance_id)]);
-    const byId = new Map(rows.map((r) => [Number(r.id), r]));
     const outcomes: Settlement[] = [];
     const sendable: Sendable[] = [];
     for (const job of jobs) {
       try {
-        const prepared = await this.prepare(job, byId.get(Number(job.instance_id))!, settings);
+        const prepared = await this.prepare(job, job.instance, settings);
         if ('outcome' in prepared) outcomes.push(prepared); else sendable.push(prepared);
       } catch (e) {
         // One bad instance (undecodable pixels, a damaged blob…) ends its own job, with the reason;
