@@ -64,56 +64,58 @@ ${lat}
 ${verdict}
 
 Where the time goes (CPU profiles of each thread of \`custos serve\` during this stream,
-\`CUSTOS_BENCH_THREADS=1\` prints them): the gateway spends about four times Orthanc's CPU per instance,
-and on this 2-core machine the gateway, the two senders and storescp together keep both cores nearly
-busy. Per 500 slices, about: event loop 3.7 s (receiving every association through dcmjs-dimse,
-SHA-256 of the instance, the log's content digests, Ed25519 signatures and fsynced appends,
-de-identification, writing to storescp's socket), V8's garbage collector 2.2 s on its helper threads
-(each instance passes through several fresh 512 KiB buffers), PGlite 1.2 s on its thread, the blob
-writers 1.1 s (AES-256-GCM, write, fdatasync). Orthanc stores unencrypted, does not fsync each
-instance, logs nothing, forwards nothing and runs its DICOM server on several C++ threads. Waking
-another thread costs this virtual machine about 0.5 ms per message, which is why each step hands
-over whole batches where it can.
+\`CUSTOS_BENCH_THREADS=1\` prints them): the gateway spends about twice Orthanc's CPU per instance
+(6.4 s against 3.4 s per 500 slices), and on this 2-core machine the gateway, the two senders and
+storescp together keep both cores nearly busy. Per 500 slices, about: event loop 2.5 s (receiving
+through dcmjs-dimse, SHA-256 of each instance at ingest and its frame digests for the log, Ed25519
+signatures and fsynced log appends, de-identification, writing to storescp's socket, and about
+0.5 ms per message to wake another thread), V8's helper threads 1.4 s (garbage collection of both
+isolates, and compiling PGlite's WebAssembly), PGlite 1.3 s on its thread, the blob writers 1.1 s
+(AES-256-GCM, write, fdatasync, directory fsync). Orthanc stores unencrypted, does not fsync each
+instance, logs nothing, forwards nothing and runs its DICOM server on several C++ threads.
 
-Measured changes (same stream, this machine; single runs vary by ±15 %, so each was compared as the
-ratio to Orthanc in the same run):
-- DIMSE command sets encoded by hand (PS3.7 E.1): the library encoded each C-STORE request and
-  response through dcmjs write streams of 256 KiB each, half a megabyte allocated per command.
-  Ratio to Orthanc from 3.1× to 2.75× its time (first run of the day, same machine). Responses are
-  framed like requests (one writev).
-- PGlite moved to a thread of its own, blob writes to two writer threads (one message per put
-  instead of seven trips through the event loop: a put had taken 9.8 ms at the median, where the
-  disk needs 1–4 ms), the instance received into shared memory so that the writer thread encrypts
-  it without a copy (posting the sealed parts had cost 1.5 ms of copying per slice), one batch per
-  recipient in flight while the next is logged and prepared, and settling a batch as one message.
-  Together: the event loop's share fell (its CPU from about 4.3 s to 3.7 s per 500 slices, and
-  acknowledgements no longer wait for seven trips through it), but end to end the ratio to
-  Orthanc's time stayed between 2.6× and 2.9× in single runs (2.75× after the first change alone):
-  no clear gain, because the machine's two cores, shared with the senders and storescp, stay the
-  limit. The p99 latency rose from about 200 ms to 240–300 ms: ingest no longer waits behind the
-  work loop, so instances queue a little longer before they are forwarded. Without the batch in
-  flight (deliver, then prepare the next) the ratio was 2.2–2.3× but p99 400 ms; with it, the
-  latency target is within reach in some runs and missed by a few tens of milliseconds in others.
-- Tried and reverted: yielding to I/O between a batch's instances (acknowledgements sooner, but
-  the work loop fell behind: p99 latency 424 ms against ~250 ms); smaller delivery batches (16, 32:
-  no change); a 5 ms group-commit window instead of 15 ms (no change); glibc's mmap threshold
-  raised (no change); V8's
-  \`--external-memory-accounted-in-global-limit\` (collector CPU 2.2 → 1.6 s, about 10 % sooner, but
-  +200–500 MB peak RSS: not used). Earlier sessions: asynchronous log appends (+20 % rate, p99 550
-  ms), explicit acknowledgement pacing and a two-stage work loop (both worse), C-STORE sending on a
-  worker thread (no gain).
-- Earlier: the library's P-DATA framing replaced (views and one writev instead of four copies),
-  whole PDUs handed to the library on receive, fsync off the event loop, the plaintext handed from
-  ingest to the work loop, frame digests reused for header-only outputs, cipher updates in 64 KiB
-  steps, one-statement ingest commit, a 15 ms group-commit window, TCP_NODELAY when forwarding.
+Measured changes this session (same stream, this machine; single runs vary by ±15 %, so each was
+compared as the ratio to Orthanc's time in the same run; the gateway's CPU per 500 slices went
+from 9.5 s to 6.4 s and the ratio from 0.32–0.37× to 0.47–0.56× Orthanc's rate):
+- Forwarding without joining: a de-identified instance is its new header and views of the
+  original's pixel data, framed into P-DATA PDUs across chunks and written with one writev (joining
+  them had cost 1.1 ms per slice, most of it page faults on fresh memory). 0.36× → 0.40×.
+- Receiving with one copy into reused memory: a data set fragment's PDU is assembled in one buffer
+  per connection, used again for the next PDU, and copied straight into the instance's shared
+  memory, sized by the association's previous instance (before: the PDU assembled in fresh memory,
+  then all fragments joined into fresh shared memory). 0.40× → 0.42×.
+- Checkpoints: the work loop's log appends are fsynced at once, and one signed checkpoint covers the
+  appends of the next 200 ms (published before any read of it), instead of a signature, two fsyncs and
+  a rename per append. 0.42× → 0.44×.
+- Pooled shared memory for received instances: on this virtual machine, first touching fresh memory
+  costs a page fault per 4 KiB page — copying a slice into a new SharedArrayBuffer took 2.2 ms, into
+  memory used before 0.2 ms. Instances are held by the association until ingest settles, by the
+  hand-off cache until each job took them, by the work loop until its batch is settled, and then
+  used again; the bench checks that every forwarded instance carries the pixel data of an input.
+  0.44× → 0.46–0.52×, and the collector's share of the event loop fell from about 0.8 s to 0.2 s.
+- Claiming jobs returns their instances (one statement fewer per batch of about five).
+- Tried and not kept: a 40 ms group-commit window (bigger batches, about 4 % more throughput, p99
+  20 ms higher); the database and blob writer threads at a lower scheduling priority, so as not to
+  preempt the event loop (no change); glibc malloc thresholds (no change); a larger young
+  generation (\`--max-semi-space-size=64\`, no clear change).
+- Earlier sessions (see git history): DIMSE command sets encoded by hand, PGlite on its own thread,
+  blob writes on writer threads, one batch per recipient in flight, the library's P-DATA framing
+  replaced, whole PDUs handed to the library, the plaintext handed from ingest to the work loop,
+  frame digests reused for header-only outputs, one-statement ingest commit, a 15 ms group-commit
+  window, TCP_NODELAY when forwarding. Reverted then: asynchronous log appends (+20 % rate, p99
+  550 ms), yielding between a batch's instances (p99 424 ms), acknowledgement pacing, C-STORE
+  sending on a worker thread.
 
-What would close the gap, not done: less CPU per instance above all — fewer fresh buffers (a pool
-for received and de-identified instances, so that the collector has less to do), the DIMSE receive
-path without dcmjs-dimse's per-PDU machinery, content digests computed once while receiving, an
-append-only blob segment store (one fdatasync for many instances) — and a PostgreSQL server instead
-of PGlite on busy gateways.
-Peak RSS: the gateway holds about 550 MB before the first instance (PGlite's WebAssembly heap and V8);
-the rest is instances in flight and the 256 MiB hand-off cache between ingest and the work loop.
+What limits it now, and what would close the gap (not done): CPU per instance on two shared cores.
+The largest remaining items are PGlite (about 2.7 ms of its thread per instance: a PostgreSQL server
+serves busy gateways better), the messages between threads (each wakes a thread: about 0.5 ms),
+two SHA-256 passes over every instance (the file digest that identifies it at ingest, the frame
+digests the log commits to), the fsyncs that make each acknowledged instance durable (blob, its
+directory, the log) — an append-only blob segment store would share one fdatasync among several
+instances — and dcmjs-dimse's per-PDU machinery on receive.
+Peak RSS: reached while the gateway starts (PGlite's WebAssembly heap and its compilation: 1.2 GB peak,
+620 MB once started, before the first instance); the stream itself adds instances in flight and the
+hand-off cache of originals not yet forwarded.
 `);
 console.log(table);
 console.log(lat);
