@@ -162,6 +162,7 @@ export async function runDeid(args: DeidArgs): Promise<number> {
     // takes single files, so it also evens out the end of the run.
     const init = { outDir, options: [...profile.options], keyHex: key.toString('hex'), ...(args.pixels ? { pixels: args.pixels } : {}) };
     const workers = runInWorkers(files, jobs - 1, queue, init, record);
+    workers.catch(() => undefined); // a worker's failure is thrown below, once this thread is done
     await inProcess();
     await workers;
   }
