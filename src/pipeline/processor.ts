@@ -29,6 +29,8 @@ export interface ProcessorDeps {
 
 interface InstanceRow { id: number; patient_ref: string; blob_key: string; source: string; calling_ae: string | null; log_index: number | null }
 interface JobRow { id: number; instance_id: number; recipient: string; attempts: number }
+/** A job claimed for delivery, with the instance it delivers. */
+type ClaimedJob = JobRow & { instance: InstanceRow & { transfer_syntax_uid: string } };
 
 /** How long the loop waits for more work after a small batch (adds at most this to latency). */
 const GATHER_MS = 15;
@@ -170,7 +172,7 @@ export class Processor {
   private async forwardReady(): Promise<number> {
     const f = this.d.forwarding;
     // The claim returns each job's instance too (one statement where the claim and a look-up were two).
-    const jobs = await this.d.db.query<JobRow & { instance: InstanceRow & { transfer_syntax_uid: string } }>(
+    const jobs = await this.d.db.query<ClaimedJob>(
       `UPDATE jobs SET state = 'running', updated_at = now() FROM instances i
        WHERE i.id = jobs.instance_id AND jobs.id IN (
          SELECT j.id FROM jobs j JOIN instances i ON i.id = j.instance_id
@@ -182,7 +184,7 @@ export class Processor {
       [f.batchSize * Math.max(1, this.d.forwarders.size)],
     );
     if (!jobs.length) return 0;
-    const byRecipient = new Map<string, typeof jobs>();
+    const byRecipient = new Map<string, ClaimedJob[]>();
     for (const j of jobs) byRecipient.set(j.recipient, [...(byRecipient.get(j.recipient) ?? []), j]);
     const handedOver = new Set<number>();
     try {
@@ -211,7 +213,7 @@ export class Processor {
   }
 
   /** De-identify a recipient's claimed jobs: what to send, and the jobs already settled (held, dead). */
-  private async prepareBatch(recipient: string, jobs: Array<JobRow & { instance: InstanceRow & { transfer_syntax_uid: string } }>): Promise<Batch> {
+  private async prepareBatch(recipient: string, jobs: ClaimedJob[]): Promise<Batch> {
     const forwarder = this.d.forwarders.get(recipient);
     const settings = this.profiles.get(recipient);
     if (!forwarder || !settings) {
