@@ -59,11 +59,13 @@ class DatasetSink extends Writable {
   private used: number;
   size = 0;
   private readonly pool: SharedBufferPool | undefined;
+  private readonly maxLength: number;
   constructor(prefix: Buffer, limit: number, expected: number, pool: SharedBufferPool | undefined) {
     super({ highWaterMark: MAX_RECEIVE_PDU }); // each write is taken at once: never ask the library to wait
     this.limit = limit;
     this.pool = pool;
-    this.buf = this.allocate(prefix.length + Math.min(Math.max(expected, 64 << 10), limit + 1));
+    this.maxLength = prefix.length + limit;
+    this.buf = this.allocate(prefix.length + Math.min(Math.max(expected, 64 << 10), limit));
     prefix.copy(this.buf, 0);
     this.used = prefix.length;
   }
@@ -74,7 +76,8 @@ class DatasetSink extends Writable {
     this.size += chunk.length;
     if (this.tooLarge) { cb(); return; }
     if (this.used + chunk.length > this.buf.length) {
-      const grown = this.allocate(Math.max(this.used + chunk.length, this.buf.length * 2));
+      // Doubled, but never past the largest instance accepted (its prefix and `limit` bytes).
+      const grown = this.allocate(Math.min(Math.max(this.used + chunk.length, this.buf.length * 2), this.maxLength));
       this.buf.copy(grown, 0, 0, this.used);
       this.pool?.release(this.buf);
       this.buf = grown;
