@@ -122,10 +122,11 @@ Targets (issue 6), this run:
 - ≥ 10× Orthanc's anonymize: ${orthanc ? verdict(orthanc.seconds / custos.seconds >= 10, `${(orthanc.seconds / custos.seconds).toFixed(1)}×`) : 'not measured (Orthanc not installed)'}
 - within 3× of the plain copy: ${verdict(custos.seconds <= 3 * copy!.seconds, `${(custos.seconds / copy!.seconds).toFixed(2)}× its time`)}
 
-What limits Custos here (perf, whole run): SHA-256 is a third of its CPU time — the receipt records
-the SHA-256 of every input and every output, so each run hashes twice the corpus, where the peers hash
-nothing (the openssl row is the cost of reading and hashing it once, on one thread). Then the kernel's copies
-into and out of the page cache, creating two thousand files, and Node's start-up; parsing and
+What limits Custos here (perf, whole run): SHA-256. The receipt records the SHA-256 of every input
+and every output, so each run hashes the corpus twice, where the peers hash nothing: reading and
+hashing it once takes OpenSSL ${hashFloor!.seconds.toFixed(2)} s on one core; hashing it twice on two cores takes Custos
+roughly as long, of its ${custos.seconds.toFixed(2)} s — more than its whole difference to gdcmanon. Then the kernel's
+copies into and out of the page cache, creating two thousand files, and Node's start-up; parsing and
 rewriting the headers is about a tenth. Above 300 files the main thread and one worker per further
 core share the files (\`--jobs\`).
 
