@@ -107,14 +107,16 @@ from 9.5 s to 6.4 s and the ratio from 0.32–0.37× to 0.47–0.56× Orthanc's 
   sending on a worker thread.
 
 What limits it now, and what would close the gap (not done): CPU per instance on two shared cores.
-The largest remaining items are PGlite (about 2.7 ms of its thread per instance: a PostgreSQL server
-serves busy gateways better), the messages between threads (each wakes a thread: about 0.5 ms),
+The largest remaining items are the database (PGlite: about 2.7 ms of its thread per instance; with a
+PostgreSQL server instead, \`CUSTOS_BENCH_PG=1\` in bench/peers/gateway-run.ts, the gateway's own CPU
+fell from 6.9 s to 4.8–5.2 s but the rate stayed the same, 0.53–0.54× Orthanc's, the server's
+processes taking the same two cores), the messages between threads (each wakes a thread: about 0.5 ms),
 two SHA-256 passes over every instance (the file digest that identifies it at ingest, the frame
 digests the log commits to), the fsyncs that make each acknowledged instance durable (blob, its
 directory, the log) — an append-only blob segment store would share one fdatasync among several
 instances — and dcmjs-dimse's per-PDU machinery on receive.
-Peak RSS: reached while the gateway starts (PGlite's WebAssembly heap and its compilation: 1.2 GB peak,
-620 MB once started, before the first instance); the stream itself adds instances in flight and the
+Peak RSS: reached while the gateway starts on a fresh data directory (PGlite creating its database:
+about 800 MB at 4 s, 1.2 GB peak; 620 MB once started, before the first instance); the stream itself adds instances in flight and the
 hand-off cache of originals not yet forwarded.
 `);
 console.log(table);

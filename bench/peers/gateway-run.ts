@@ -6,6 +6,7 @@
  *   - Orthanc: ingest (store) only.
  * Prints one JSON line with wall times, ingest→forward latency percentiles and peak RSS.
  * Usage: node bench/peers/gateway-run.ts <corpus dir> <work dir> <senders>
+ * With CUSTOS_BENCH_PG=1 the gateway uses a PostgreSQL server (Debian postgresql, started here) instead of PGlite.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -71,7 +72,9 @@ async function send(port: number, aet: string): Promise<number> {
 }
 
 const scp = await startStorescp(join(work, 'scp'));
+const pg = process.env.CUSTOS_BENCH_PG ? await (await import('../../test/postgres.ts')).startPostgres(join(work, 'pg')) : undefined;
 const gw = await startGatewayProcess(join(work, 'custos'), {
+  ...(pg ? { database: { url: pg.url } } : {}),
   recipients: [{ id: 'scp', deliver: { kind: 'dimse', host: '127.0.0.1', port: scp.port, aeTitle: 'STORESCP' } }],
   routes: [{ recipient: 'scp' }],
 });
@@ -95,6 +98,7 @@ if (process.env.CUSTOS_BENCH_THREADS) {
 const cpuCustos = { gateway: cpu(gw.proc.pid!) - gatewayBefore, storescp: cpu(scp.proc.pid!), senders: cpu('self', true) - sendersBefore };
 await gw.stop();
 await scp.stop();
+pg?.stop();
 checkDelivered(join(work, 'scp'));
 
 const orthanc = await startOrthanc(join(work, 'orthanc'));
