@@ -1,8 +1,8 @@
-/** DIMSE command sets encoded by hand (PS3.7 E.1) are byte for byte what the library's general encoder writes. */
+/** DIMSE command sets encoded and decoded by hand (PS3.7 E.1) are what the library's general encoder and decoder make of them. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import dimse from 'dcmjs-dimse';
-import { encodeCommandSet } from '../src/net/dimse-command.ts';
+import { decodeCommandSet, encodeCommandSet } from '../src/net/dimse-command.ts';
 
 const { requests, responses, Dataset } = dimse;
 // This file does not import dimse-lib.ts, so the library's own encoder is still in place here.
@@ -33,4 +33,35 @@ test('what the table does not know is left to the library', () => {
   assert.equal(encodeCommandSet({ CommandField: 1, SomethingElse: 'x' }), undefined);
   assert.equal(encodeCommandSet({ CommandField: 70000 }), undefined);
   assert.equal(encodeCommandSet({ AffectedSOPClassUID: 12 }), undefined);
+});
+
+test('command sets decode exactly as the library decodes them', () => {
+  const rq = new requests.CStoreRequest(new Dataset({ SOPClassUID: '1.2.840.10008.5.1.4.1.1.2', SOPInstanceUID: '2.25.12345' }));
+  rq.setMessageId(9);
+  const ok = responses.CStoreResponse.fromRequest(rq);
+  ok.setStatus(0);
+  const refused = responses.CStoreResponse.fromRequest(rq);
+  refused.setStatus(0xa700);
+  refused.setErrorComment('INSTANCE_TOO_LARGE: 12 bytes');
+  const warned = responses.CStoreResponse.fromRequest(rq);
+  warned.setStatus(0xb007);
+  warned.setErrorComment('  padded  ');
+  const echo = new requests.CEchoRequest();
+  echo.setMessageId(3);
+  const echoed = responses.CEchoResponse.fromRequest(echo);
+  echoed.setStatus(0);
+  for (const c of [rq, ok, refused, warned, echo, echoed]) {
+    const bytes = library(c);
+    assert.deepEqual(decodeCommandSet(bytes), new Dataset(bytes).getElements(), c.toString());
+  }
+});
+
+test('what the decoder does not know is left to the library', () => {
+  const bytes = library(new requests.CEchoRequest());
+  const unknown = Buffer.from(bytes);
+  unknown.writeUInt16LE(0x0999, 14); // an element outside the table
+  assert.equal(decodeCommandSet(unknown), undefined);
+  assert.equal(decodeCommandSet(bytes.subarray(0, bytes.length - 1)), undefined, 'truncated');
+  const dataset = Buffer.from([0x08, 0x00, 0x60, 0x00, 0x02, 0x00, 0x00, 0x00, 0x43, 0x54]); // (0008,0060) CT
+  assert.equal(decodeCommandSet(dataset), undefined, 'not a command set');
 });

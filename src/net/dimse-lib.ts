@@ -6,7 +6,7 @@ import { readDicom } from '../dicom/read.ts';
 import { EXPLICIT_VR_BIG_ENDIAN, EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN, transferSyntax } from '../dicom/transfer-syntax.ts';
 import { encodeDataset } from '../dicom/write.ts';
 import { CustosError } from '../errors.ts';
-import { encodeCommandSet } from './dimse-command.ts';
+import { decodeCommandSet, encodeCommandSet } from './dimse-command.ts';
 
 /*
  * dcmjs-dimse carries the DIMSE protocol (PS3.7, PS3.8) for us. Its Dataset parses and re-encodes
@@ -83,6 +83,13 @@ Transcoding.transcodeDataset = (ds, ts, opts) => {
     }
   }
   return original(ds, ts, opts);
+};
+
+// Command sets received are decoded by hand too; anything else goes to the library's parser.
+type ElementsDecoder = (buf: Buffer, ts: string, opts?: unknown) => Record<string, unknown>;
+const libraryDecoder = (Dataset.prototype as unknown as { _fromElementsBuffer: ElementsDecoder })._fromElementsBuffer;
+(Dataset.prototype as unknown as { _fromElementsBuffer: ElementsDecoder })._fromElementsBuffer = function (this: unknown, buf: Buffer, ts: string, opts?: unknown) {
+  return (ts === IMPLICIT_VR_LITTLE_ENDIAN ? decodeCommandSet(buf) : undefined) ?? libraryDecoder.call(this, buf, ts, opts);
 };
 
 // Command sets are encoded by hand (dimse-command.ts); anything it does not know goes to the library.
