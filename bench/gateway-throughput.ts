@@ -65,7 +65,7 @@ ${verdict}
 
 Where the time goes (CPU profiles of each thread of \`custos serve\` during this stream,
 \`CUSTOS_BENCH_THREADS=1\` prints them): the gateway spends about twice Orthanc's CPU per instance
-(6.4 s against 3.4 s per 500 slices), and on this 2-core machine the gateway, the two senders and
+(6.4–7.0 s against 3.3–3.5 s per 500 slices), and on this 2-core machine the gateway, the two senders and
 storescp together keep both cores nearly busy. Per 500 slices, about: event loop 2.5 s (receiving
 through dcmjs-dimse, SHA-256 of each instance at ingest and its frame digests for the log, Ed25519
 signatures and fsynced log appends, de-identification, writing to storescp's socket, and about
@@ -76,7 +76,7 @@ instance, logs nothing, forwards nothing and runs its DICOM server on several C+
 
 Measured changes this session (same stream, this machine; single runs vary by ±15 %, so each was
 compared as the ratio to Orthanc's time in the same run; the gateway's CPU per 500 slices went
-from 9.5 s to 6.4 s and the ratio from 0.32–0.37× to 0.47–0.56× Orthanc's rate):
+from 9.5 s to 6.4–7.0 s and the ratio from 0.32–0.37× to 0.47–0.56× Orthanc's rate):
 - Forwarding without joining: a de-identified instance is its new header and views of the
   original's pixel data, framed into P-DATA PDUs across chunks and written with one writev (joining
   them had cost 1.1 ms per slice, most of it page faults on fresh memory). 0.36× → 0.40×.
