@@ -176,7 +176,8 @@ export class LogStore {
 
   /**
    * Append signed statements as one batch: one fsync per file and one checkpoint for all of them.
-   * Returns their indexes once the checkpoint that includes them is durable (acknowledged).
+   * Returns their indexes once they are durable, and (with `checkpoint: 'now'`, the default) once the
+   * checkpoint that includes them is durable too; with 'soon' that checkpoint follows (publishPending).
    */
   appendBatch(items: Array<{ signed: SignedStatement; parent?: { index: number; salt: string } }>, opts: { checkpoint?: 'now' | 'soon' } = {}): { indexes: number[]; checkpoint: string } {
     if (!this.signer) throw new CustosError('LOG_CORRUPT', 'log opened read-only');
