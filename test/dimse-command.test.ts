@@ -9,7 +9,8 @@ const { requests, responses, Dataset } = dimse;
 const library = (c: { getCommandDataset(): InstanceType<typeof Dataset> }): Buffer => c.getCommandDataset().getDenaturalizedCommandDataset();
 const ours = (c: { getCommandDataset(): InstanceType<typeof Dataset> }): Buffer | undefined => encodeCommandSet(c.getCommandDataset().getElements());
 
-test('C-STORE and C-ECHO requests and responses encode exactly as the library does', () => {
+/** C-STORE and C-ECHO requests and responses as the gateway sends and receives them (with and without an Error Comment). */
+function sampleCommands() {
   const rq = new requests.CStoreRequest(new Dataset({ SOPClassUID: '1.2.840.10008.5.1.4.1.1.2', SOPInstanceUID: '2.25.123' }));
   rq.setMessageId(7);
   const ok = responses.CStoreResponse.fromRequest(rq);
@@ -17,11 +18,18 @@ test('C-STORE and C-ECHO requests and responses encode exactly as the library do
   const refused = responses.CStoreResponse.fromRequest(rq);
   refused.setStatus(0xa700);
   refused.setErrorComment('INSTANCE_TOO_LARGE: odd');
+  const warned = responses.CStoreResponse.fromRequest(rq);
+  warned.setStatus(0xb007);
+  warned.setErrorComment('  padded  ');
   const echo = new requests.CEchoRequest();
   echo.setMessageId(65535);
   const echoed = responses.CEchoResponse.fromRequest(echo);
   echoed.setStatus(0);
-  for (const c of [rq, ok, refused, echo, echoed]) {
+  return [rq, ok, refused, warned, echo, echoed];
+}
+
+test('C-STORE and C-ECHO requests and responses encode exactly as the library does', () => {
+  for (const c of sampleCommands()) {
     const mine = ours(c);
     assert.ok(mine, `encoded ${c.toString()}`);
     assert.equal(mine.toString('hex'), library(c).toString('hex'), c.toString());
@@ -36,21 +44,7 @@ test('what the table does not know is left to the library', () => {
 });
 
 test('command sets decode exactly as the library decodes them', () => {
-  const rq = new requests.CStoreRequest(new Dataset({ SOPClassUID: '1.2.840.10008.5.1.4.1.1.2', SOPInstanceUID: '2.25.12345' }));
-  rq.setMessageId(9);
-  const ok = responses.CStoreResponse.fromRequest(rq);
-  ok.setStatus(0);
-  const refused = responses.CStoreResponse.fromRequest(rq);
-  refused.setStatus(0xa700);
-  refused.setErrorComment('INSTANCE_TOO_LARGE: 12 bytes');
-  const warned = responses.CStoreResponse.fromRequest(rq);
-  warned.setStatus(0xb007);
-  warned.setErrorComment('  padded  ');
-  const echo = new requests.CEchoRequest();
-  echo.setMessageId(3);
-  const echoed = responses.CEchoResponse.fromRequest(echo);
-  echoed.setStatus(0);
-  for (const c of [rq, ok, refused, warned, echo, echoed]) {
+  for (const c of sampleCommands()) {
     const bytes = library(c);
     assert.deepEqual(decodeCommandSet(bytes), new Dataset(bytes).getElements(), c.toString());
   }
