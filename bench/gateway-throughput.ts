@@ -74,7 +74,7 @@ isolates, and compiling PGlite's WebAssembly), PGlite 1.3 s on its thread, the b
 (AES-256-GCM, write, fdatasync, directory fsync). Orthanc stores unencrypted, does not fsync each
 instance, logs nothing, forwards nothing and runs its DICOM server on several C++ threads.
 
-Measured changes this session (same stream, this machine; single runs vary by ±15 %, so each was
+Measured changes of 2026-12-01 (same stream, this machine; single runs vary by ±15 %, so each was
 compared as the ratio to Orthanc's time in the same run; the gateway's CPU per 500 slices went
 from 9.5 s to 6.4–7.0 s and the ratio from 0.32–0.37× to 0.47–0.56× Orthanc's rate):
 - Forwarding without joining: a de-identified instance is its new header and views of the
