@@ -39,11 +39,8 @@ interface Cursor {
 const u16 = (b: Buffer, o: number, little: boolean): number => (little ? b.readUInt16LE(o) : b.readUInt16BE(o));
 const u32 = (b: Buffer, o: number, little: boolean): number => (little ? b.readUInt32LE(o) : b.readUInt32BE(o));
 
-function readTag(c: Cursor): Tag {
-  const b = c.src.read(c.pos, 4);
-  c.pos += 4;
-  return ((u16(b, 0, c.little) << 16) | u16(b, 2, c.little)) >>> 0;
-}
+/** The tag (group, element) in the first 4 bytes of an element or item header. */
+const tagAt = (b: Buffer, little: boolean): Tag => ((u16(b, 0, little) << 16) | u16(b, 2, little)) >>> 0;
 
 /** Parse a whole Part 10 file, or a bare dataset without preamble and meta information. */
 export function readDicom(src: ByteSource, options: ReadOptions = {}): DicomFile {
@@ -118,7 +115,7 @@ function readElements(c: Cursor, end: number, depth: number): Dataset {
     }
     // One view of the element header (tag, VR, length: 8 or 12 bytes) serves every field of it.
     const h = c.src.read(c.pos, Math.min(12, end - c.pos));
-    const t = ((u16(h, 0, c.little) << 16) | u16(h, 2, c.little)) >>> 0;
+    const t = tagAt(h, c.little);
     if (depth === 0 && c.stopAtPixelData && t === Tags.PixelData) break;
     if (t === Tags.ItemDelimitationItem) {
       c.pos += 8;
@@ -142,7 +139,7 @@ function readElements(c: Cursor, end: number, depth: number): Dataset {
 function readElement(c: Cursor, depth: number, h: Buffer = c.src.read(c.pos, Math.min(12, c.src.size - c.pos))): DataElement {
   const start = c.pos;
   if (h.length < 8) throw new CustosError('DICOM_TRUNCATED', `file is truncated: incomplete element header at offset ${start}`);
-  const t = ((u16(h, 0, c.little) << 16) | u16(h, 2, c.little)) >>> 0;
+  const t = tagAt(h, c.little);
   let vr: VR;
   let length: number;
   if (c.explicit && groupOf(t) !== 0xfffe) {
@@ -197,9 +194,10 @@ function readSequence(c: Cursor, length: number, depth: number, t: Tag): Dataset
   const end = length === UNDEFINED ? c.src.size : c.pos + length;
   if (end > c.src.size) throw new CustosError('DICOM_TRUNCATED', `file is truncated inside sequence ${formatTag(t)}`);
   while (c.pos < end) {
-    const it = readTag(c);
-    const len = u32(c.src.read(c.pos, 4), 0, c.little);
-    c.pos += 4;
+    const h = c.src.read(c.pos, 8); // item header: tag and length
+    const it = tagAt(h, c.little);
+    const len = u32(h, 4, c.little);
+    c.pos += 8;
     if (it === Tags.SequenceDelimitationItem) {
       if (length !== UNDEFINED) throw new CustosError('DICOM_BAD_LENGTH', `sequence delimiter in defined-length sequence ${formatTag(t)}`);
       return items;
@@ -221,7 +219,7 @@ function readEncapsulated(c: Cursor, t: Tag, vr: VR, depth: number): DataElement
   const start = c.pos;
   for (;;) {
     const h = c.src.read(c.pos, 8);
-    const it = ((h.readUInt16LE(0) << 16) | h.readUInt16LE(2)) >>> 0;
+    const it = tagAt(h, true);
     const len = h.readUInt32LE(4);
     if (it === Tags.SequenceDelimitationItem) {
       const length = c.pos - start;
