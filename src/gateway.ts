@@ -94,16 +94,18 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
     for (const r of config.recipients) {
       const d = r.deliver;
       forwarders.set(r.id, d.kind === 'dimse'
-        ? new DimseForwarder({ host: d.host, port: d.port, aeTitle: d.aeTitle, callingAeTitle: d.callingAeTitle ?? config.dimse.aeTitle, timeoutMs: config.forwarding.timeoutMs, tls: d.tls && readTls(d.tls, r.id) })
+        ? new DimseForwarder({ host: d.host, port: d.port, aeTitle: d.aeTitle, callingAeTitle: d.callingAeTitle ?? config.dimse.aeTitle, timeoutMs: config.forwarding.timeoutMs, tls: d.tls && readTls(d.tls, r.id) }, config.forwarding.keepAssociationMs)
         : new StowForwarder({ url: d.url, headers: d.headers, timeoutMs: config.forwarding.timeoutMs }));
     }
     const pool = new SharedBufferPool(64 << 20);
     const recent = new RecentOriginals(256 << 20, pool);
     const processor = new Processor({ db, blobs, keys, deploymentKey, recipients: config.recipients, forwarding: config.forwarding, forwarders, log: { store: log, signer }, recent });
     await processor.start();
+    // Cleanups run last first: the processor stops (its deliveries settled), then associations kept open are released.
+    cleanup.push(() => { for (const f of forwarders.values()) f.close?.(); });
     cleanup.push(() => processor.stop());
 
-    const ingestDeps: IngestDeps = { db, blobs, keys, deploymentKey, routes: config.routes, onQueued: () => processor.wake(), recent };
+    const ingestDeps: IngestDeps = { db, blobs, keys, deploymentKey, routes: config.routes, onQueued: (row) => processor.ingested(row), recent };
     const ingest = (bytes: Buffer, origin: Parameters<typeof ingestInstance>[2]) => ingestInstance(ingestDeps, bytes, origin);
     const onError = (e: Error): void => { process.stderr.write(`custos: instance not stored: ${e instanceof CustosError ? e.code : 'INTERNAL'}: ${e.message}\n`); };
 

@@ -112,6 +112,8 @@ export const GatewayConfigSchema = z.object({
     maxBackoffMs: z.number().int().min(10).default(300_000),
     batchSize: z.number().int().min(1).max(1000).default(64),
     timeoutMs: z.number().int().min(100).default(30_000),
+    /** How long a DIMSE association stays open after a batch, for the next one (0: released at once). */
+    keepAssociationMs: z.number().int().min(0).max(600_000).default(5_000),
   }).strict().prefault({}),
   recipients: z.array(Recipient).default([]),
   routes: z.array(Route).default([]),

@@ -14,62 +14,166 @@ const stored = (s: number): boolean => s === 0 || s === 0xb000 || s === 0xb006 |
 /** Refused: Out of Resources (A7xx) is worth retrying; Data Set mismatch (A9xx) and Cannot Understand (Cxxx) are not. */
 const permanentStatus = (s: number): boolean => (s & 0xff00) === 0xa900 || (s & 0xf000) === 0xc000;
 
-/** C-STORE SCU (PS3.4 B): one association per batch, each instance in its own syntax when accepted. */
+/** The library's connection object, as far as it is used here. */
+interface NetworkLike {
+  socket?: Socket;
+  association?: { getAcceptedPresentationContextFromRequest(r: unknown): unknown };
+  sendRequests(r: unknown[]): void;
+  sendAssociationReleaseRequest(): void;
+  removeAllListeners(event: string): void;
+  on(event: string, fn: () => void): void;
+}
+
+/** A batch on its way: its requests, the answers so far, and how it ends. */
+interface Sending {
+  items: readonly Outgoing[];
+  requests: Array<InstanceType<typeof requests.CStoreRequest>>;
+  datasets: RawDataset[];
+  results: Array<Delivery | undefined>;
+  resolve: (d: Delivery[]) => void;
+}
+
+/** An association to the recipient: sending one batch, or open and idle until its timer releases it. */
+interface Association {
+  client: InstanceType<typeof Client>;
+  network?: NetworkLike;
+  accepted: boolean;
+  closing: boolean;
+  current?: Sending | undefined;
+  failure?: { code: string; message: string };
+  idle?: NodeJS.Timeout;
+}
+
+/**
+ * C-STORE SCU (PS3.4 B), each instance in its own syntax when accepted. An association is kept open
+ * for `keepOpenMs` after a batch and used for the next one when every instance of it has an accepted
+ * presentation context there (else a new association is negotiated): under a stream, setting one up
+ * per batch of a few instances cost about 1 ms per instance alone, more under load (connect,
+ * A-ASSOCIATE, A-RELEASE, each a round trip). dcmjs-dimse releases an association once its queue is
+ * empty; here its end-of-queue event is taken over, and the release is sent when the association has
+ * been idle for `keepOpenMs` (0: at once, as the library does).
+ */
 export class DimseForwarder implements Forwarder {
   private readonly dest: DimseDestination;
+  private readonly keepOpenMs: number;
+  private open: Association | undefined;
 
-  constructor(dest: DimseDestination) {
+  constructor(dest: DimseDestination, keepOpenMs = 0) {
     this.dest = dest;
+    this.keepOpenMs = keepOpenMs;
   }
 
   deliver(items: readonly Outgoing[]): Promise<Delivery[]> {
     if (!items.length) return Promise.resolve([]);
     return new Promise((resolve) => {
-      const results: Array<Delivery | undefined> = new Array(items.length);
-      const datasets: RawDataset[] = [];
-      const client = new Client();
-      let failure: { code: string; message: string } | undefined;
+      const batch: Sending = { items, requests: [], datasets: [], results: new Array(items.length), resolve };
       items.forEach((it, i) => {
         const ds = new RawDataset(it, it.transferSyntaxUID, dropBytes(it.part10, datasetOffset(it.part10[0]!)));
-        datasets.push(ds);
+        batch.datasets.push(ds);
         const req = new requests.CStoreRequest(ds);
         req.on('response', (res: { getStatus(): number; getErrorComment?(): string }) => {
-          const s = res.getStatus();
-          results[i] = stored(s) ? { ok: true, status: s }
-            : { ok: false, code: 'DIMSE_FAILED', message: `the recipient answered C-STORE with status ${hex(s)}`, permanent: permanentStatus(s) };
+          const st = res.getStatus();
+          batch.results[i] = stored(st) ? { ok: true, status: st }
+            : { ok: false, code: 'DIMSE_FAILED', message: `the recipient answered C-STORE with status ${hex(st)}`, permanent: permanentStatus(st) };
         });
-        client.addRequest(req);
+        batch.requests.push(req);
       });
-      // Nagle's algorithm holds the last small PDU of each C-STORE for the peer's delayed ACK (~40 ms per
-      // instance); the library opens the socket without noDelay, so set it as soon as it connects.
-      client.on('connected', () => { (client as unknown as { network?: { socket?: Socket } }).network?.socket?.setNoDelay(true); });
-      client.on('associationRejected', (r: { result: number; source: number; reason: number }) => {
-        failure = { code: 'DIMSE_REJECTED', message: `the recipient rejected the association (result ${r.result}, source ${r.source}, reason ${r.reason}); check its AE titles` };
-      });
-      client.on('networkError', (e: Error) => {
-        failure ??= { code: 'DIMSE_FAILED', message: `network error: ${(e as NodeJS.ErrnoException).code ?? e.message}` };
-      });
-      client.on('closed', () => {
-        resolve(Array.from(results, (r, i) => {
-          if (r) return r;
-          const why = transcodeFailures.get(datasets[i]!);
-          if (why) return { ok: false, code: 'FORWARD_UNSUPPORTED_SYNTAX', message: why.message, permanent: true };
-          if (failure) return { ok: false, code: failure.code, message: failure.message, permanent: false };
-          return { ok: false, code: 'FORWARD_UNSUPPORTED_SYNTAX', message: `the recipient accepted no presentation context for SOP class ${items[i]!.sopClassUID} in transfer syntax ${items[i]!.transferSyntaxUID}`, permanent: true };
-        }));
-      });
-      try {
-        const t = this.dest.timeoutMs;
-        const tls = this.dest.tls;
-        client.send(this.dest.host, this.dest.port, this.dest.callingAeTitle, this.dest.aeTitle, {
-          connectTimeout: t, associationTimeout: t, pduTimeout: t,
-          // PS3.15 B.1 / BCP 195: TLS 1.2 or later, the peer verified against the configured CA.
-          ...(tls ? { securityOptions: { ...(tls.ca ? { ca: tls.ca } : {}), ...(tls.cert ? { cert: tls.cert, key: tls.key } : {}), rejectUnauthorized: tls.rejectUnauthorized, minVersion: 'TLSv1.2' } } : {}),
-        } as Parameters<typeof client.send>[4]);
-      } catch (e) {
-        resolve(failAll(items.length, 'DIMSE_FAILED', (e as Error).message));
+      const a = this.open;
+      if (a && a.accepted && !a.closing && !a.current && a.network?.association
+        && batch.requests.every((r) => a.network!.association!.getAcceptedPresentationContextFromRequest(r))) {
+        clearTimeout(a.idle);
+        a.current = batch;
+        a.network.socket?.ref();
+        a.network.sendRequests(batch.requests);
+        return;
       }
+      if (a && !a.current) this.release(a); // an instance of this batch was not negotiated there
+      this.associate(batch);
     });
   }
-}
 
+  /** Release the idle association, if any (the gateway stopping). */
+  close(): void {
+    if (this.open && !this.open.current) this.release(this.open);
+  }
+
+  private associate(batch: Sending): void {
+    const client = new Client();
+    const a: Association = { client, accepted: false, closing: false, current: batch };
+    for (const r of batch.requests) client.addRequest(r);
+    // Nagle's algorithm holds the last small PDU of each C-STORE for the peer's delayed ACK (~40 ms per
+    // instance); the library opens the socket without noDelay, so set it as soon as it connects.
+    client.on('connected', () => { a.network?.socket?.setNoDelay(true); });
+    client.on('associationAccepted', () => { a.accepted = true; });
+    client.on('associationRejected', (r: { result: number; source: number; reason: number }) => {
+      a.failure = { code: 'DIMSE_REJECTED', message: `the recipient rejected the association (result ${r.result}, source ${r.source}, reason ${r.reason}); check its AE titles` };
+    });
+    client.on('networkError', (e: Error) => {
+      a.failure ??= { code: 'DIMSE_FAILED', message: `network error: ${(e as NodeJS.ErrnoException).code ?? e.message}` };
+    });
+    client.on('closed', () => {
+      clearTimeout(a.idle);
+      a.closing = true;
+      if (this.open === a) this.open = undefined;
+      if (a.current) this.finish(a);
+    });
+    try {
+      const t = this.dest.timeoutMs;
+      const tls = this.dest.tls;
+      client.send(this.dest.host, this.dest.port, this.dest.callingAeTitle, this.dest.aeTitle, {
+        connectTimeout: t, associationTimeout: t, pduTimeout: t,
+        // PS3.15 B.1 / BCP 195: TLS 1.2 or later, the peer verified against the configured CA.
+        ...(tls ? { securityOptions: { ...(tls.ca ? { ca: tls.ca } : {}), ...(tls.cert ? { cert: tls.cert, key: tls.key } : {}), rejectUnauthorized: tls.rejectUnauthorized, minVersion: 'TLSv1.2' } } : {}),
+      } as Parameters<typeof client.send>[4]);
+    } catch (e) {
+      a.current = undefined;
+      batch.resolve(failAll(batch.items.length, 'DIMSE_FAILED', (e as Error).message));
+      return;
+    }
+    a.network = (client as unknown as { network?: NetworkLike }).network;
+    // The library's end-of-queue handler would release the association: ours ends the batch instead.
+    a.network?.removeAllListeners('done');
+    a.network?.on('done', () => {
+      if (!a.current) return;
+      this.finish(a);
+      if (a.closing) return;
+      if (this.keepOpenMs <= 0 || (this.open && this.open !== a)) { this.release(a); return; }
+      this.open = a;
+      a.network?.socket?.unref(); // an idle association keeps no process alive
+      a.idle = setTimeout(() => this.release(a), this.keepOpenMs);
+      a.idle.unref();
+    });
+  }
+
+  /** The current batch is over (its queue done, or the association gone): every item gets its answer. */
+  private finish(a: Association): void {
+    const b = a.current!;
+    a.current = undefined;
+    b.resolve(Array.from(b.results, (r, i) => {
+      if (r) return r;
+      const why = transcodeFailures.get(b.datasets[i]!);
+      if (why) return { ok: false, code: 'FORWARD_UNSUPPORTED_SYNTAX', message: why.message, permanent: true };
+      if (a.failure || !a.accepted || a.closing) {
+        const f = a.failure ?? { code: 'DIMSE_FAILED', message: 'the association ended before the recipient answered' };
+        return { ok: false, code: f.code, message: f.message, permanent: false };
+      }
+      return { ok: false, code: 'FORWARD_UNSUPPORTED_SYNTAX', message: `the recipient accepted no presentation context for SOP class ${b.items[i]!.sopClassUID} in transfer syntax ${b.items[i]!.transferSyntaxUID}`, permanent: true };
+    }));
+  }
+
+  /** A-RELEASE-RQ (PS3.8 7.2); the socket closes on the peer's A-RELEASE-RP, or after the timeout. */
+  private release(a: Association): void {
+    if (a.closing) return;
+    a.closing = true;
+    clearTimeout(a.idle);
+    if (this.open === a) this.open = undefined;
+    try {
+      a.network?.sendAssociationReleaseRequest();
+    } catch {
+      a.network?.socket?.destroy();
+      return;
+    }
+    const socket = a.network?.socket;
+    setTimeout(() => socket?.destroy(), this.dest.timeoutMs).unref();
+  }
+}

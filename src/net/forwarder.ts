@@ -19,6 +19,8 @@ export type Delivery = { ok: true; status?: number } | { ok: false; code: string
 /** Sends batches to one recipient; never throws: every item gets a Delivery. */
 export interface Forwarder {
   deliver(items: readonly Outgoing[]): Promise<Delivery[]>;
+  /** Let go of what is kept open between batches (the gateway stopping). */
+  close?(): void;
 }
 
 export const failAll = (n: number, code: string, message: string, permanent = false): Delivery[] =>

@@ -11,6 +11,7 @@ import { type DataKeys, openBlob } from '../store/data-keys.ts';
 import type { Database, Statement } from '../store/database.ts';
 import type { LogStore } from '../store/log-store.ts';
 import { deidentifySource } from './deid-file.ts';
+import type { IngestedInstance } from './ingest.ts';
 import { type Described, describeSource } from './integrity.ts';
 import { recordDescribedDerivations, recordIngests } from './record-derivations.ts';
 import type { RecentOriginals } from './recent-originals.ts';
@@ -27,7 +28,7 @@ export interface ProcessorDeps {
   recent?: RecentOriginals;
 }
 
-interface InstanceRow { id: number; patient_ref: string; blob_key: string; source: string; calling_ae: string | null; log_index: number | null }
+type InstanceRow = IngestedInstance;
 interface JobRow { id: number; instance_id: number; recipient: string; attempts: number }
 /** A job claimed for delivery, with the instance it delivers. */
 type ClaimedJob = JobRow & { instance: InstanceRow & { transfer_syntax_uid: string } };
@@ -55,6 +56,14 @@ export class Processor {
   private wakeUp: (() => void) | undefined;
   private loop: Promise<void> | undefined;
   private dirty = false;
+  /**
+   * Instances stored and not yet logged, in the order they were stored: handed over by ingest
+   * (ingested()) once durable, and at start read from the database (an instance is never looked up
+   * while its blob may still be being written).
+   */
+  private readonly fresh: InstanceRow[] = [];
+  /** Ids of the instances found unlogged at start: their blobs may be incomplete (a crash before the acknowledgement). */
+  private readonly recovered = new Set<number>();
   /** Per recipient, the batch being delivered; resolves with the storage error that stopped it, if any. */
   private readonly inFlight = new Map<string, Promise<Error | undefined>>();
 
@@ -71,8 +80,17 @@ export class Processor {
   async start(): Promise<void> {
     const requeued = await this.d.db.query<{ id: number }>(`UPDATE jobs SET state = 'pending', updated_at = now() WHERE state = 'running' RETURNING id`);
     await recordEvents(this.d.db, requeued.map((r) => ({ kind: 'job.requeued', jobId: Number(r.id), detail: { reason: 'restart' } })));
+    const unlogged = await this.d.db.query<InstanceRow>('SELECT id, patient_ref, blob_key, source, calling_ae, log_index FROM instances WHERE log_index IS NULL ORDER BY id');
+    for (const row of unlogged) this.recovered.add(Number(row.id));
+    this.fresh.push(...unlogged);
     this.running = true;
     this.loop = this.run();
+  }
+
+  /** An instance is durable (blob and row) with its jobs queued: log it, then forward it. */
+  ingested(row: InstanceRow): void {
+    this.fresh.push(row);
+    this.wake();
   }
 
   /** New work arrived: run now instead of at the next poll. */
@@ -93,11 +111,16 @@ export class Processor {
       this.dirty = false;
       let busy = false;
       let forwarded = 0;
+      let logging: InstanceRow[] = [];
       try {
-        busy = (await this.logNewInstances()) > 0;
-        forwarded = await this.forwardReady();
-        busy = forwarded > 0 || busy;
+        logging = this.fresh.splice(0, 256);
+        const logged = await this.logNewInstances(logging);
+        // The log's statements and the claim of ready jobs: one transaction, one request.
+        forwarded = await this.forwardReady(logged);
+        busy = forwarded > 0 || logging.length > 0;
       } catch (e) {
+        // Not recorded as logged: log them again on the next turn.
+        this.fresh.unshift(...logging);
         // A storage error (database or blob store down): keep the service up and try again later.
         process.stderr.write(`custos: processing paused: ${isCustosError(e) ? `${e.code}: ` : ''}${(e as Error).message}\n`);
         await new Promise((r) => setTimeout(r, 1000));
@@ -134,13 +157,16 @@ export class Processor {
     this.d.recent?.release(bytes);
   }
 
-  /** Step 1: an ingest statement per new instance, appended to the log in one durable batch. */
-  private async logNewInstances(): Promise<number> {
-    const rows = await this.d.db.query<InstanceRow>('SELECT id, patient_ref, blob_key, source, calling_ae, log_index FROM instances WHERE log_index IS NULL ORDER BY id LIMIT 256');
-    if (!rows.length) return 0;
+  /**
+   * Step 1: an ingest statement per new instance, appended to the log in one durable batch. Returns
+   * the statements that record it in the database (run with the next claim, forwardReady()).
+   */
+  private async logNewInstances(rows: readonly InstanceRow[]): Promise<Statement[]> {
+    if (!rows.length) return [];
     const final: number[] = new Array(rows.length).fill(-1);
     const readable: Array<{ i: number; described: Described; source: string }> = [];
     const events: AuditEvent[] = [];
+    const discarded: number[] = [];
     for (const [i, row] of rows.entries()) {
       try {
         const bytes = await this.original(row, false);
@@ -148,19 +174,29 @@ export class Processor {
         try { described = await describeSource(new BufferSource(bytes)); } finally { this.done(bytes); }
         readable.push({ i, described, source: row.source === 'dimse' ? `dimse:${(row.calling_ae ?? '').trim()}` : row.source });
       } catch (e) {
-        // Unreadable (shredded key, damaged blob, undecodable pixels): not logged (-1); its jobs end with the reason.
         if (isCustosError(e) && e.code === 'STORE_UNAVAILABLE') throw e;
-        events.push({ kind: 'instance.unlogged', instanceId: Number(row.id), detail: { code: isCustosError(e) ? e.code : 'INTERNAL' } });
+        const code = isCustosError(e) ? e.code : 'INTERNAL';
+        if (this.recovered.has(Number(row.id)) && (code === 'STORE_MISSING' || code === 'STORE_CORRUPT')) {
+          // Found at start with its blob missing or incomplete: a crash came before it was acknowledged
+          // (ingest writes blob and row at once). Removed, so that its sender's resend is stored anew.
+          discarded.push(Number(row.id));
+          events.push({ kind: 'instance.discarded', instanceId: Number(row.id), detail: { code, reason: 'its stored copy is missing or incomplete; a resend is stored anew' } });
+          continue;
+        }
+        // Unreadable (shredded key, damaged blob, undecodable pixels): not logged (-1); its jobs end with the reason.
+        events.push({ kind: 'instance.unlogged', instanceId: Number(row.id), detail: { code } });
       }
     }
     recordIngests(readable, this.d.log.store, this.d.log.signer, undefined, 'soon').forEach((index, k) => { final[readable[k]!.i] = index; });
     rows.forEach((r, i) => { if (final[i]! >= 0) events.push({ kind: 'instance.logged', instanceId: Number(r.id), detail: { logIndex: final[i] } }); });
+    for (const r of rows) this.recovered.delete(Number(r.id));
     const ev = eventsStatement(events);
-    await this.d.db.batch([
-      { sql: 'UPDATE instances SET log_index = v.idx FROM unnest($1::bigint[], $2::bigint[]) AS v(id, idx) WHERE instances.id = v.id', params: [rows.map((r) => r.id), final] },
+    const kept = rows.map((r, i) => ({ id: r.id, idx: final[i]! })).filter((r) => !discarded.includes(Number(r.id)));
+    return [
+      { sql: 'UPDATE instances SET log_index = v.idx FROM unnest($1::bigint[], $2::bigint[]) AS v(id, idx) WHERE instances.id = v.id', params: [kept.map((r) => r.id), kept.map((r) => r.idx)] },
+      ...(discarded.length ? [{ sql: 'DELETE FROM instances WHERE id = ANY($1::bigint[])', params: [discarded] }] : []),
       ...(ev ? [ev] : []),
-    ]);
-    return rows.length;
+    ];
   }
 
   /**
@@ -169,11 +205,11 @@ export class Processor {
    * each C-STORE before the next is sent), the loop logs and prepares the next batch, instead of
    * waiting (measured: delivery was 65 % of the loop's time, most of it waiting for the recipient).
    */
-  private async forwardReady(): Promise<number> {
+  private async forwardReady(before: readonly Statement[]): Promise<number> {
     const f = this.d.forwarding;
-    // The claim returns each job's instance too (one statement where the claim and a look-up were two).
-    const jobs = await this.d.db.query<ClaimedJob>(
-      `UPDATE jobs SET state = 'running', updated_at = now() FROM instances i
+    // The claim returns each job's instance too (one statement where the claim and a look-up were two),
+    // and runs in one transaction after `before` (the log step's statements).
+    const jobs = await this.d.db.batch<ClaimedJob>([...before, { sql: `UPDATE jobs SET state = 'running', updated_at = now() FROM instances i
        WHERE i.id = jobs.instance_id AND jobs.id IN (
          SELECT j.id FROM jobs j JOIN instances i ON i.id = j.instance_id
          WHERE j.state = 'pending' AND j.next_attempt_at <= now() AND i.log_index IS NOT NULL
@@ -181,8 +217,7 @@ export class Processor {
        RETURNING jobs.id, jobs.instance_id, jobs.recipient, jobs.attempts,
          json_build_object('id', i.id, 'patient_ref', i.patient_ref, 'blob_key', i.blob_key, 'source', i.source,
            'calling_ae', i.calling_ae, 'log_index', i.log_index, 'transfer_syntax_uid', i.transfer_syntax_uid) AS instance`,
-      [f.batchSize * Math.max(1, this.d.forwarders.size)],
-    );
+    params: [f.batchSize * Math.max(1, this.d.forwarders.size)] }]);
     if (!jobs.length) return 0;
     const byRecipient = new Map<string, ClaimedJob[]>();
     for (const j of jobs) byRecipient.set(j.recipient, [...(byRecipient.get(j.recipient) ?? []), j]);

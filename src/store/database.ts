@@ -21,9 +21,15 @@ export interface Database extends Queryable {
   /**
    * Run statements in order in one transaction, as one request where the backend allows it (the
    * embedded database: one message to its thread instead of a round trip per statement, so that the
-   * transaction never waits for the event loop while it holds the only connection).
+   * transaction never waits for the event loop while it holds the only connection). Resolves with
+   * the rows of the last statement.
    */
-  batch(statements: readonly Statement[]): Promise<void>;
+  batch<T = Record<string, unknown>>(statements: readonly Statement[]): Promise<T[]>;
+  /**
+   * The same as query(), for a statement on the acknowledgement path (a sender waits for it): it runs
+   * before any statement still waiting for the embedded database's single connection.
+   */
+  queryFirst<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<T[]>;
   /** Run `fn` in one transaction: committed when it returns, rolled back when it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   close(): Promise<void>;
@@ -71,18 +77,25 @@ async function openEmbedded(dir: string): Promise<Database> {
     worker.postMessage({ id, ...req } satisfies DbRequest);
   });
   const run = <T>(sql: string, params: readonly unknown[] = []): Promise<T[]> => call<T>({ op: 'query', sql, params: params as unknown[] });
-  const batch = async (statements: readonly Statement[]): Promise<void> => { if (statements.length) await call({ op: 'batch', statements: statements.map((st) => ({ sql: st.sql, params: (st.params ?? []) as unknown[] })) }); };
-  // PGlite has a single connection: serialise transactions so that concurrent callers never interleave.
-  let chain: Promise<unknown> = Promise.resolve();
-  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
-    const next = chain.then(fn, fn);
-    chain = next.catch(() => undefined);
-    return next;
+  const batch = async <T>(statements: readonly Statement[]): Promise<T[]> => (statements.length ? call<T>({ op: 'batch', statements: statements.map((st) => ({ sql: st.sql, params: (st.params ?? []) as unknown[] })) }) : []);
+  // PGlite has a single connection: transactions run one at a time, so that concurrent callers never
+  // interleave; those on the acknowledgement path (queryFirst) go ahead of those still waiting.
+  const waiting: { first: Array<() => void>; rest: Array<() => void> } = { first: [], rest: [] };
+  let busy = false;
+  const next = (): void => {
+    const task = waiting.first.shift() ?? waiting.rest.shift();
+    busy = task !== undefined;
+    task?.();
   };
+  const serial = <T>(fn: () => Promise<T>, first = false): Promise<T> => new Promise<T>((resolve, reject) => {
+    (first ? waiting.first : waiting.rest).push(() => { fn().then(resolve, reject).finally(next); });
+    if (!busy) next();
+  });
   return {
     kind: 'pglite',
     query: <T>(sql: string, params: readonly unknown[] = []) => serial(() => run<T>(sql, params)),
-    batch: (statements) => serial(() => batch(statements)),
+    queryFirst: <T>(sql: string, params: readonly unknown[] = []) => serial(() => run<T>(sql, params), true),
+    batch: <T>(statements: readonly Statement[]) => serial(() => batch<T>(statements)),
     transaction: <T>(fn: (tx: Queryable) => Promise<T>) => serial(async () => {
       await run('BEGIN');
       try {
@@ -130,7 +143,12 @@ async function openServer(url: string): Promise<Database> {
   return {
     kind: 'postgres',
     query: async <T>(sql: string, params: readonly unknown[] = []) => (await pool.query(sql, params as unknown[])).rows as T[],
-    batch: async (statements) => { if (statements.length) await transaction(async (tx) => { for (const st of statements) await tx.query(st.sql, st.params); }); },
+    queryFirst: async <T>(sql: string, params: readonly unknown[] = []) => (await pool.query(sql, params as unknown[])).rows as T[],
+    batch: async <T>(statements: readonly Statement[]) => (statements.length ? transaction(async (tx) => {
+      let rows: T[] = [];
+      for (const st of statements) rows = await tx.query<T>(st.sql, st.params);
+      return rows;
+    }) : []),
     transaction,
     close: () => pool.end(),
   };

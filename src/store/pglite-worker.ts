@@ -38,8 +38,13 @@ port.on('message', (req: DbRequest) => {
         return;
       }
       if (req.op === 'batch') {
-        await pg.transaction(async (tx) => { for (const st of req.statements ?? []) await tx.query(st.sql, st.params); });
-        port.postMessage({ id: req.id, rows: [] } satisfies DbReply);
+        // One transaction; the answer carries the rows of its last statement.
+        const rows = await pg.transaction(async (tx) => {
+          let last: unknown[] = [];
+          for (const st of req.statements ?? []) last = (await tx.query(st.sql, st.params)).rows;
+          return last;
+        });
+        port.postMessage({ id: req.id, rows } satisfies DbReply);
         return;
       }
       const res = await pg.query(req.sql!, req.params ?? []);
