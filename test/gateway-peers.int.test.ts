@@ -219,4 +219,39 @@ if (!IN_NETNS) {
       await gw.stop();
     }
   });
+  test('a DIMSE association is kept open between batches, used again while every instance has a context there, and released when idle', { timeout: 120_000 }, async () => {
+    const { DimseForwarder } = await import('../src/net/dimse-scu.ts');
+    const { readDicom } = await import('../src/dicom/read.ts');
+    const { BufferSource } = await import('../src/dicom/byte-source.ts');
+    const { asciiValue } = await import('../src/dicom/dataset.ts');
+    const dir = join(work, 'keep-open');
+    generateCT(6, dir, 6, '2.25.77031');
+    const outgoing = (path: string) => {
+      const b = readFileSync(path);
+      const f = readDicom(new BufferSource(b));
+      const v = (t: number) => asciiValue(f.dataset, t);
+      return { sopClassUID: v(0x00080016), sopInstanceUID: v(0x00080018), studyInstanceUID: v(0x0020000d), transferSyntaxUID: f.transferSyntax.uid, part10: [b], bytes: b.length };
+    };
+    const ct = readdirSync(dir).sort().map((n) => outgoing(join(dir, n)));
+    const mr = outgoing(join(PYDICOM, 'MR_small.dcm'));
+    const count = (what: string) => storescp.log().split('\n').filter((l) => l.includes(what)).length;
+    const dest = { host: '127.0.0.1', port: storescp.port, aeTitle: 'STORESCP', callingAeTitle: 'CUSTOS', timeoutMs: 10_000 };
+
+    const kept = new DimseForwarder(dest, 60_000);
+    const before = count('Association Received');
+    for (const batch of [ct.slice(0, 2), ct.slice(2, 4), ct.slice(4, 6)]) assert.ok((await kept.deliver(batch)).every((d) => d.ok));
+    assert.equal(count('Association Received') - before, 1, 'three batches, one association');
+    // An MR instance has no presentation context on that association: a new one is negotiated for it.
+    assert.ok((await kept.deliver([mr])).every((d) => d.ok));
+    assert.equal(count('Association Received') - before, 2);
+    const released = count('Association Release');
+    kept.close();
+    await waitFor('the idle association to be released', () => (count('Association Release') > released ? true : undefined), 10_000);
+
+    const once = new DimseForwarder(dest, 0); // released after each batch, as dcmjs-dimse does
+    const before2 = count('Association Received');
+    for (const batch of [ct.slice(0, 3), ct.slice(3, 6)]) assert.ok((await once.deliver(batch)).every((d) => d.ok));
+    await waitFor('both associations to be released', () => (count('Association Release') >= released + 3 ? true : undefined), 10_000);
+    assert.equal(count('Association Received') - before2, 2);
+  });
 }
