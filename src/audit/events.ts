@@ -10,7 +10,6 @@ export type EventKind =
   | 'instance.quarantined'
   | 'instance.logged'
   | 'instance.unlogged'
-  | 'instance.discarded'
   | 'instance.unrouted'
   | 'job.forwarded'
   | 'job.held'
