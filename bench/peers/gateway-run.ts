@@ -4,8 +4,10 @@
  * The same CT stream (storescu senders in parallel) goes to
  *   - Custos: ingest (encrypt, fsync, commit) → log → de-identify → forward to storescp;
  *   - Orthanc: ingest (store) only.
- * Prints one JSON line with wall times, ingest→forward latency percentiles and peak RSS.
- * Usage: node bench/peers/gateway-run.ts <corpus dir> <work dir> <senders>
+ * Each receives two streams in turn: the first after start (cold: V8 still compiling the hot code of
+ * the gateway, Orthanc's caches empty) and a second one of other instances (steady state).
+ * Prints one JSON line with, per stream, wall times, ingest→forward latency percentiles and CPU, and peak RSS.
+ * Usage: node bench/peers/gateway-run.ts <work dir> <senders> <first corpus dir> <second corpus dir>
  * With CUSTOS_BENCH_PG=1 the gateway uses a PostgreSQL server (Debian postgresql, started here) instead of PGlite.
  */
 import { createHash } from 'node:crypto';
@@ -16,11 +18,10 @@ import { Tags } from '../../src/dicom/tag.ts';
 import { join } from 'node:path';
 import { startGatewayProcess, startOrthanc, startStorescp, storescu, waitFor } from '../../test/peers.ts';
 
-const [corpus, work, sendersArg] = process.argv.slice(2) as [string, string, string];
+const [work, sendersArg, ...corpora] = process.argv.slice(2) as [string, string, ...string[]];
 const senders = Number(sendersArg ?? 2);
-const files = readdirSync(corpus).sort().map((f) => join(corpus, f));
-const n = files.length;
-const shards = Array.from({ length: senders }, (_, k) => files.filter((_, i) => i % senders === k));
+const streams = corpora.map((dir) => readdirSync(dir).sort().map((f) => join(dir, f)));
+const files = streams.flat();
 /** A proc(5) stat file: the command name, and the numeric fields after it (index 11 is utime, field 14). */
 const stat = (path: string): { name: string; f: number[] } => {
   const st = readFileSync(path, 'utf8');
@@ -54,7 +55,7 @@ function checkDelivered(dir: string): void {
   const inputs = new Map<string, number>();
   for (const f of files) { const d = pixelDigest(f); inputs.set(d, (inputs.get(d) ?? 0) + 1); }
   const received = readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
-  if (received.length !== n) throw new Error(`storescp holds ${received.length} files, expected ${n}`);
+  if (received.length !== files.length) throw new Error(`storescp holds ${received.length} files, expected ${files.length}`);
   for (const r of received) {
     const d = pixelDigest(r);
     const left = inputs.get(d);
@@ -63,7 +64,9 @@ function checkDelivered(dir: string): void {
   }
 }
 
-async function send(port: number, aet: string): Promise<number> {
+/** One stream, split between the senders (storescu processes in parallel); returns its wall time in seconds. */
+async function send(port: number, aet: string, stream: string[]): Promise<number> {
+  const shards = Array.from({ length: senders }, (_, k) => stream.filter((_, i) => i % senders === k));
   const t = performance.now();
   const results = await Promise.all(shards.map((s) => storescu(port, aet, s)));
   const bad = results.find((r) => r.status !== 0);
@@ -78,36 +81,46 @@ const gw = await startGatewayProcess(join(work, 'custos'), {
   recipients: [{ id: 'scp', deliver: { kind: 'dimse', host: '127.0.0.1', port: scp.port, aeTitle: 'STORESCP' } }],
   routes: [{ recipient: 'scp' }],
 });
-const t0 = performance.now();
-const sendersBefore = cpu('self', true);
-const gatewayBefore = cpu(gw.proc.pid!);
-const threadsBefore = threadCpu(gw.proc.pid!);
-const custosIngest = await send(gw.dimsePort, 'CUSTOS');
-await waitFor('all forwarded', async () => {
-  const s = (await (await fetch(`${gw.http}/api/status`)).json()) as { jobs: { done: number; dead: number } };
-  if (s.jobs.dead) throw new Error(`${s.jobs.dead} jobs dead`);
-  return s.jobs.done === n ? true : undefined;
-}, 600_000, 20);
-const custosTotal = (performance.now() - t0) / 1000;
-const metrics = (await (await fetch(`${gw.http}/api/metrics?window=${n}`)).json()) as { latencyMs: { p50: number; p95: number; p99: number; max: number } };
-const custosRss = peakRss(gw.proc.pid!);
-if (process.env.CUSTOS_BENCH_THREADS) {
-  const rows = [...threadCpu(gw.proc.pid!)].map(([t, v]) => `${v.name}:${(v.s - (threadsBefore.get(t)?.s ?? 0)).toFixed(2)}`);
-  process.stderr.write(`gateway threads during the stream (CPU s): ${rows.join(' ')}\n`);
+const custos = [];
+let done = 0;
+for (const stream of streams) {
+  const t0 = performance.now();
+  const sendersBefore = cpu('self', true);
+  const gatewayBefore = cpu(gw.proc.pid!);
+  const scpBefore = cpu(scp.proc.pid!);
+  const threadsBefore = threadCpu(gw.proc.pid!);
+  const ingest = await send(gw.dimsePort, 'CUSTOS', stream);
+  done += stream.length;
+  await waitFor('all forwarded', async () => {
+    const s = (await (await fetch(`${gw.http}/api/status`)).json()) as { jobs: { done: number; dead: number } };
+    if (s.jobs.dead) throw new Error(`${s.jobs.dead} jobs dead`);
+    return s.jobs.done === done ? true : undefined;
+  }, 600_000, 20);
+  const total = (performance.now() - t0) / 1000;
+  const metrics = (await (await fetch(`${gw.http}/api/metrics?window=${stream.length}`)).json()) as { latencyMs: { p50: number; p95: number; p99: number; max: number } };
+  if (process.env.CUSTOS_BENCH_THREADS) {
+    const rows = [...threadCpu(gw.proc.pid!)].map(([t, v]) => `${v.name}:${(v.s - (threadsBefore.get(t)?.s ?? 0)).toFixed(2)}`);
+    process.stderr.write(`gateway threads during the stream (CPU s): ${rows.join(' ')}\n`);
+  }
+  custos.push({ n: stream.length, ingest, total, latencyMs: metrics.latencyMs, cpu: { gateway: cpu(gw.proc.pid!) - gatewayBefore, storescp: cpu(scp.proc.pid!) - scpBefore, senders: cpu('self', true) - sendersBefore } });
 }
-const cpuCustos = { gateway: cpu(gw.proc.pid!) - gatewayBefore, storescp: cpu(scp.proc.pid!), senders: cpu('self', true) - sendersBefore };
+const custosRss = peakRss(gw.proc.pid!);
 await gw.stop();
 await scp.stop();
 pg?.stop();
 checkDelivered(join(work, 'scp'));
 
 const orthanc = await startOrthanc(join(work, 'orthanc'));
-const sendersBeforeOrthanc = cpu('self', true);
-const orthancIngest = await send(orthanc.dicomPort, orthanc.aeTitle);
+const orthancRuns = [];
+for (const stream of streams) {
+  const sendersBefore = cpu('self', true);
+  const before = cpu(orthanc.proc.pid!);
+  const ingest = await send(orthanc.dicomPort, orthanc.aeTitle, stream);
+  orthancRuns.push({ n: stream.length, ingest, cpu: { orthanc: cpu(orthanc.proc.pid!) - before, senders: cpu('self', true) - sendersBefore } });
+}
 const orthancRss = peakRss(orthanc.proc.pid!);
-const cpuOrthanc = { orthanc: cpu(orthanc.proc.pid!), senders: cpu('self', true) - sendersBeforeOrthanc };
 const stored = ((await (await fetch(`${orthanc.http}/statistics`)).json()) as { CountInstances: number }).CountInstances;
 await orthanc.stop();
-if (stored !== n) throw new Error(`Orthanc stored ${stored} of ${n}`);
+if (stored !== files.length) throw new Error(`Orthanc stored ${stored} of ${files.length}`);
 
-console.log(JSON.stringify({ n, senders, custosIngest, custosTotal, latencyMs: metrics.latencyMs, custosRssKB: custosRss, orthancIngest, orthancRssKB: orthancRss, cpuCustos, cpuOrthanc }));
+console.log(JSON.stringify({ senders, custos, orthanc: orthancRuns, custosRssKB: custosRss, orthancRssKB: orthancRss }));

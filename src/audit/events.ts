@@ -10,6 +10,7 @@ export type EventKind =
   | 'instance.quarantined'
   | 'instance.logged'
   | 'instance.unlogged'
+  | 'instance.discarded'
   | 'instance.unrouted'
   | 'job.forwarded'
   | 'job.held'

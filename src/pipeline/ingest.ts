@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { recordEvents } from '../audit/events.ts';
+import { eventsStatement, recordEvents } from '../audit/events.ts';
 import type { RouteConfig } from '../config/gateway-config.ts';
 import { BufferSource } from '../dicom/byte-source.ts';
 import { asciiValue } from '../dicom/dataset.ts';
@@ -10,7 +10,7 @@ import { recipientsFor } from '../policy/routing.ts';
 import type { RecentOriginals } from './recent-originals.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 import { type DataKeys, patientRef } from '../store/data-keys.ts';
-import type { Database } from '../store/database.ts';
+import type { Database, Statement } from '../store/database.ts';
 
 export interface IngestDeps {
   db: Database;
@@ -19,7 +19,7 @@ export interface IngestDeps {
   /** Deployment pseudonymisation key: patient references are HMACs under it. */
   deploymentKey: Buffer;
   routes: readonly RouteConfig[];
-  /** Called once an instance is durable (blob, then row) with work queued: the work loop's hand-over. */
+  /** Called once an instance is durable (blob and row) with work queued: the work loop's hand-over. */
   onQueued?: (instance: IngestedInstance) => void;
   /** Hands the plaintext of a committed instance to the work loop (saves a read and a decrypt). */
   recent?: RecentOriginals;
@@ -106,33 +106,83 @@ export async function ingestInstance(deps: IngestDeps, bytes: Buffer, origin: Or
   }
   deps.keys.remember(ref, dataKey);
   const blobKey = `instances/${sha256.slice(0, 2)}/${sha256}-${randomUUID()}`;
-  await deps.blobs.putSealed(blobKey, dataKey, bytes);
-
   const recipients = recipientsFor(deps.routes, { Modality: h.modality, BodyPartExamined: h.bodyPart, SOPClassUID: h.sopClassUID, callingAeTitle: origin.callingAeTitle, source: origin.source });
   const received = JSON.stringify({ source: origin.source, bytes: bytes.length, sha256, transferSyntaxUID: h.transferSyntaxUID, recipients });
-  // One statement, one commit: the row, its jobs (the persistent queue) and its audit events. The
-  // sender waits for it: it goes ahead of the work loop's statements waiting for the database.
-  const [row] = await deps.db.queryFirst<{ id: number }>(
-    `WITH ins AS (
-       INSERT INTO instances (sop_instance_uid, sop_class_uid, study_instance_uid, series_instance_uid, modality, body_part, transfer_syntax_uid, patient_ref, blob_key, bytes, sha256, source, calling_ae)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (sop_instance_uid, sha256) DO NOTHING RETURNING id),
-     jobs AS (INSERT INTO jobs (instance_id, recipient, state) SELECT ins.id, r, 'pending' FROM ins, unnest($14::text[]) AS r),
-     ev AS (INSERT INTO events (kind, instance_id, detail)
-       SELECT k, ins.id, CASE WHEN k = 'instance.received' THEN $15::jsonb END FROM ins, unnest(CASE WHEN cardinality($14::text[]) = 0
-         THEN ARRAY['instance.received', 'instance.unrouted'] ELSE ARRAY['instance.received'] END) AS k)
-     SELECT id FROM ins`,
-    [h.sopInstanceUID, h.sopClassUID, h.studyInstanceUID, h.seriesInstanceUID, h.modality || null, h.bodyPart || null, h.transferSyntaxUID, ref, blobKey, bytes.length, sha256, origin.source, origin.callingAeTitle, recipients, received],
-  );
-  if (!row) {
-    // Already held (a resend, or the same instance arriving twice at once): acknowledge, store nothing new.
-    await deps.blobs.delete(blobKey);
-    const [other] = await deps.db.query<{ id: number }>('SELECT id FROM instances WHERE sop_instance_uid = $1 AND sha256 = $2', [h.sopInstanceUID, sha256]);
-    await recordEvents(deps.db, [{ kind: 'instance.duplicate', instanceId: Number(other!.id), detail: { source: origin.source } }]);
-    return { status: 'duplicate', instanceId: Number(other!.id), ...ids, recipients: [] };
+  const same = `${h.sopInstanceUID}\0${sha256}`;
+  const inFlight = inFlightOf(deps);
+  for (;;) {
+    // The same instance arriving again while the first copy is being stored: wait for that one's
+    // outcome (acknowledging the second before the first is durable could lose both).
+    const earlier = inFlight.get(same);
+    if (!earlier) break;
+    await earlier;
   }
-  deps.recent?.put(Number(row.id), bytes, recipients.length); // one use per job
-  deps.onQueued?.({ id: Number(row.id), patient_ref: ref, blob_key: blobKey, source: origin.source, calling_ae: origin.callingAeTitle, log_index: null });
-  return { status: 'stored', instanceId: Number(row.id), ...ids, recipients };
+  let settle!: () => void;
+  inFlight.set(same, new Promise<void>((r) => { settle = r; }));
+  try {
+    // The blob and the row are written at once, and the instance is acknowledged only when both are
+    // durable. Until then nothing reads it: the work loop learns of it from onQueued below, and after a
+    // crash it checks every instance not yet logged (Processor.start), discarding those whose blob
+    // did not become whole — never acknowledged, so their senders still hold them.
+    const blob = deps.blobs.putSealed(blobKey, dataKey, bytes).then(() => undefined, (e: unknown) => e);
+    // One statement, one commit: the row, its jobs (the persistent queue) and its audit events.
+    const committed = deps.db.queryFirst<{ id: number }>(
+      `WITH ins AS (
+         INSERT INTO instances (sop_instance_uid, sop_class_uid, study_instance_uid, series_instance_uid, modality, body_part, transfer_syntax_uid, patient_ref, blob_key, bytes, sha256, source, calling_ae)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (sop_instance_uid, sha256) DO NOTHING RETURNING id),
+       jobs AS (INSERT INTO jobs (instance_id, recipient, state) SELECT ins.id, r, 'pending' FROM ins, unnest($14::text[]) AS r),
+       ev AS (INSERT INTO events (kind, instance_id, detail)
+         SELECT k, ins.id, CASE WHEN k = 'instance.received' THEN $15::jsonb END FROM ins, unnest(CASE WHEN cardinality($14::text[]) = 0
+           THEN ARRAY['instance.received', 'instance.unrouted'] ELSE ARRAY['instance.received'] END) AS k)
+       SELECT id FROM ins`,
+      [h.sopInstanceUID, h.sopClassUID, h.studyInstanceUID, h.seriesInstanceUID, h.modality || null, h.bodyPart || null, h.transferSyntaxUID, ref, blobKey, bytes.length, sha256, origin.source, origin.callingAeTitle, recipients, received],
+    );
+    let row: { id: number } | undefined;
+    try {
+      [row] = await committed;
+    } catch (e) {
+      await blob;
+      await deps.blobs.delete(blobKey).catch(() => undefined);
+      throw e;
+    }
+    const blobError = await blob;
+    if (blobError) {
+      // Not stored: take back the row and its jobs (or, if that fails too, the next start does).
+      if (row) await deps.db.batch(discardStatements([Number(row.id)], 'STORE_UNAVAILABLE')).catch(() => undefined);
+      throw blobError;
+    }
+    if (!row) {
+      // Already held (a resend): acknowledge, store nothing new.
+      await deps.blobs.delete(blobKey);
+      const [other] = await deps.db.query<{ id: number }>('SELECT id FROM instances WHERE sop_instance_uid = $1 AND sha256 = $2', [h.sopInstanceUID, sha256]);
+      await recordEvents(deps.db, [{ kind: 'instance.duplicate', instanceId: Number(other!.id), detail: { source: origin.source } }]);
+      return { status: 'duplicate', instanceId: Number(other!.id), ...ids, recipients: [] };
+    }
+    deps.recent?.put(Number(row.id), bytes, recipients.length); // one use per job
+    deps.onQueued?.({ id: Number(row.id), patient_ref: ref, blob_key: blobKey, source: origin.source, calling_ae: origin.callingAeTitle, log_index: null });
+    return { status: 'stored', instanceId: Number(row.id), ...ids, recipients };
+  } finally {
+    inFlight.delete(same);
+    settle();
+  }
+}
+
+const inFlightByDeps = new WeakMap<IngestDeps, Map<string, Promise<void>>>();
+const inFlightOf = (deps: IngestDeps): Map<string, Promise<void>> => {
+  let m = inFlightByDeps.get(deps);
+  if (!m) inFlightByDeps.set(deps, (m = new Map()));
+  return m;
+};
+
+/**
+ * Remove instances whose blob is not whole (its write failed, or a crash came first): their rows and
+ * jobs go, an audit event says why, and a resend is stored anew instead of being taken for a duplicate.
+ */
+export function discardStatements(instanceIds: readonly number[], code: string): Statement[] {
+  return [
+    { sql: 'DELETE FROM instances WHERE id = ANY($1::bigint[])', params: [instanceIds] },
+    eventsStatement(instanceIds.map((instanceId) => ({ kind: 'instance.discarded', instanceId, detail: { code, reason: 'its stored copy is missing or incomplete; a resend is stored anew' } })))!,
+  ];
 }
 
 /** Keep rejected input, encrypted under a key of its own, with the reason (PHI may be inside). */

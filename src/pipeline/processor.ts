@@ -11,7 +11,7 @@ import { type DataKeys, openBlob } from '../store/data-keys.ts';
 import type { Database, Statement } from '../store/database.ts';
 import type { LogStore } from '../store/log-store.ts';
 import { deidentifySource } from './deid-file.ts';
-import type { IngestedInstance } from './ingest.ts';
+import { type IngestedInstance, discardStatements } from './ingest.ts';
 import { type Described, describeSource } from './integrity.ts';
 import { recordDescribedDerivations, recordIngests } from './record-derivations.ts';
 import type { RecentOriginals } from './recent-originals.ts';
@@ -58,9 +58,12 @@ export class Processor {
   private dirty = false;
   /**
    * Instances stored and not yet logged, in the order they were stored: handed over by ingest
-   * (ingested()), and at start read from the database — one query at start instead of one per turn.
+   * (ingested()) once durable, and at start read from the database (an instance is never looked up
+   * while its blob may still be being written).
    */
   private readonly fresh: InstanceRow[] = [];
+  /** Ids of the instances found unlogged at start: their blobs may be incomplete (a crash before the acknowledgement). */
+  private readonly recovered = new Set<number>();
   /** Per recipient, the batch being delivered; resolves with the storage error that stopped it, if any. */
   private readonly inFlight = new Map<string, Promise<Error | undefined>>();
 
@@ -78,6 +81,7 @@ export class Processor {
     const requeued = await this.d.db.query<{ id: number }>(`UPDATE jobs SET state = 'pending', updated_at = now() WHERE state = 'running' RETURNING id`);
     await recordEvents(this.d.db, requeued.map((r) => ({ kind: 'job.requeued', jobId: Number(r.id), detail: { reason: 'restart' } })));
     const unlogged = await this.d.db.query<InstanceRow>('SELECT id, patient_ref, blob_key, source, calling_ae, log_index FROM instances WHERE log_index IS NULL ORDER BY id');
+    for (const row of unlogged) this.recovered.add(Number(row.id));
     this.fresh.push(...unlogged);
     this.running = true;
     this.loop = this.run();
@@ -112,7 +116,10 @@ export class Processor {
         logging = this.fresh.splice(0, 256);
         const logged = await this.logNewInstances(logging);
         // The log's statements and the claim of ready jobs: one transaction, one request.
-        forwarded = await this.forwardReady(logged, () => { logging = []; });
+        forwarded = await this.forwardReady(logged, () => {
+          for (const r of logging) this.recovered.delete(Number(r.id));
+          logging = [];
+        });
         busy = forwarded > 0 || logging.length > 0;
       } catch (e) {
         // Not recorded as logged (the transaction failed): log them again on the next turn.
@@ -162,6 +169,7 @@ export class Processor {
     const final: number[] = new Array(rows.length).fill(-1);
     const readable: Array<{ i: number; described: Described; source: string }> = [];
     const events: AuditEvent[] = [];
+    const discarded: Array<{ id: number; code: string }> = [];
     for (const [i, row] of rows.entries()) {
       try {
         const bytes = await this.original(row, false);
@@ -169,17 +177,27 @@ export class Processor {
         try { described = await describeSource(new BufferSource(bytes)); } finally { this.done(bytes); }
         readable.push({ i, described, source: row.source === 'dimse' ? `dimse:${(row.calling_ae ?? '').trim()}` : row.source });
       } catch (e) {
-        // Unreadable (shredded key, damaged blob, undecodable pixels): not logged (-1); its jobs end with the reason.
         if (isCustosError(e) && e.code === 'STORE_UNAVAILABLE') throw e;
-        events.push({ kind: 'instance.unlogged', instanceId: Number(row.id), detail: { code: isCustosError(e) ? e.code : 'INTERNAL' } });
+        const code = isCustosError(e) ? e.code : 'INTERNAL';
+        if (this.recovered.has(Number(row.id)) && (code === 'STORE_MISSING' || code === 'STORE_CORRUPT')) {
+          // Found at start with its blob missing or incomplete: a crash came before it was acknowledged
+          // (ingest writes blob and row at once). Removed, so that its sender's resend is stored anew.
+          discarded.push({ id: Number(row.id), code });
+          continue;
+        }
+        // Unreadable (shredded key, damaged blob, undecodable pixels): not logged (-1); its jobs end with the reason.
+        events.push({ kind: 'instance.unlogged', instanceId: Number(row.id), detail: { code } });
       }
     }
     recordIngests(readable, this.d.log.store, this.d.log.signer, undefined, 'soon').forEach((index, k) => { final[readable[k]!.i] = index; });
     rows.forEach((r, i) => { if (final[i]! >= 0) events.push({ kind: 'instance.logged', instanceId: Number(r.id), detail: { logIndex: final[i] } }); });
     const ev = eventsStatement(events);
+    const gone = new Set(discarded.map((d) => d.id));
+    const kept = rows.map((r, i) => ({ id: r.id, idx: final[i]! })).filter((r) => !gone.has(Number(r.id)));
     return [
-      { sql: 'UPDATE instances SET log_index = v.idx FROM unnest($1::bigint[], $2::bigint[]) AS v(id, idx) WHERE instances.id = v.id', params: [rows.map((r) => r.id), final] },
+      { sql: 'UPDATE instances SET log_index = v.idx FROM unnest($1::bigint[], $2::bigint[]) AS v(id, idx) WHERE instances.id = v.id', params: [kept.map((r) => r.id), kept.map((r) => r.idx)] },
       ...(ev ? [ev] : []),
+      ...discarded.flatMap((d) => discardStatements([d.id], d.code)),
     ];
   }
 
