@@ -73,64 +73,79 @@ ${latency}
 
 ${verdict}
 
-Where the time goes (CPU profiles of each thread of \`custos serve\` during this stream,
-\`CUSTOS_BENCH_THREADS=1\` prints them): the gateway spends about twice Orthanc's CPU per instance
-(6.4–7.0 s against 3.3–3.5 s per 500 slices), and on this 2-core machine the gateway, the two senders and
-storescp together keep both cores nearly busy. Per 500 slices, about: event loop 2.5 s (receiving
-through dcmjs-dimse, SHA-256 of each instance at ingest and its frame digests for the log, Ed25519
-signatures and fsynced log appends, de-identification, writing to storescp's socket, and about
-0.5 ms per message to wake another thread), V8's helper threads 1.4 s (garbage collection of both
-isolates, and compiling PGlite's WebAssembly), PGlite 1.3 s on its thread, the blob writers 1.1 s
-(AES-256-GCM, write, fdatasync, directory fsync). Orthanc stores unencrypted, does not fsync each
-instance, logs nothing, forwards nothing and runs its DICOM server on several C++ threads.
+Each gateway gets two streams of ${N} slices (other instances, same shape), one after the other: the
+first right after start, the second once the first is stored (and, for Custos, forwarded). The
+second is what a gateway that has been running sustains; in the first, V8 is still compiling the
+gateway's hot code (its helper threads' CPU: about 1.6 s per 500 slices in the first stream, 0.7 s
+in the second; the blob writers' 1.3 s against 0.6 s) and Orthanc is warming up too (its CPU falls
+by about 15 %).
 
-Measured changes of 2026-12-01 (same stream, this machine; single runs vary by ±15 %, so each was
-compared as the ratio to Orthanc's time in the same run; the gateway's CPU per 500 slices went
-from 9.5 s to 6.4–7.0 s and the ratio from 0.32–0.37× to 0.47–0.56× Orthanc's rate):
-- Forwarding without joining: a de-identified instance is its new header and views of the
-  original's pixel data, framed into P-DATA PDUs across chunks and written with one writev (joining
-  them had cost 1.1 ms per slice, most of it page faults on fresh memory). 0.36× → 0.40×.
-- Receiving with one copy into reused memory: a data set fragment's PDU is assembled in one buffer
-  per connection, used again for the next PDU, and copied straight into the instance's shared
-  memory, sized by the association's previous instance (before: the PDU assembled in fresh memory,
-  then all fragments joined into fresh shared memory). 0.40× → 0.42×.
-- Checkpoints: the work loop's log appends are fsynced at once, and one signed checkpoint covers the
-  appends of the next 200 ms (published before any read of it), instead of a signature, two fsyncs and
-  a rename per append. 0.42× → 0.44×.
-- Pooled shared memory for received instances: on this virtual machine, first touching fresh memory
-  costs a page fault per 4 KiB page — copying a slice into a new SharedArrayBuffer took 2.2 ms, into
-  memory used before 0.2 ms. Instances are held by the association until ingest settles, by the
-  hand-off cache until each job took them, by the work loop until its batch is settled, and then
-  used again; the bench checks that every forwarded instance carries the pixel data of an input.
-  0.44× → 0.46–0.52×, and the collector's share of the event loop fell from about 0.8 s to 0.2 s.
-- Claiming jobs returns their instances (one statement fewer per batch of about five), and command
-  sets received are decoded by hand like those sent (dcmjs parsed each: about 0.4 ms per instance).
-- Tried and not kept: the work loop's log appends asynchronous again, now that checkpoints are
-  deferred (0.51–0.58× Orthanc's rate, within noise of the synchronous appends, but p50 111–127 ms
-  against 82–90 ms and p99 201–255 ms); a 40 ms group-commit window (bigger batches, about 4 % more
-  throughput, p99 20 ms higher); the database and blob writer threads at a lower scheduling priority, so as not to
-  preempt the event loop (no change); glibc malloc thresholds (no change); a larger young
-  generation (\`--max-semi-space-size=64\`, no clear change).
+Where the time goes (each thread's CPU per stream; \`CUSTOS_BENCH_THREADS=1\` prints it), steady
+state, per 500 slices: event loop 2.7 s (receiving through dcmjs-dimse, SHA-256 of each instance at
+ingest and its frame digests for the log, Ed25519 signatures and fsynced log appends,
+de-identification, sending to storescp, and the messages to the other threads), PGlite 1.3 s on its
+thread (about 2.6 ms per instance: the ingest statement, then per batch the log's statements with
+the claim, and the settlement), V8's helper threads 0.7 s, the blob writers 0.6 s (AES-256-GCM,
+write, fdatasync, directory fsync). Orthanc stores unencrypted, does not fsync each instance, logs
+nothing, forwards nothing and runs its DICOM server on several C++ threads: it uses a little over
+half the gateway's CPU per instance. On this 2-core machine the gateway, the two senders and
+storescp keep the cores about three quarters busy; what sets the rate is the acknowledgement path
+of each sender's instance (one in flight per association) and, behind it, forwarding to a
+recipient that takes one association and one instance at a time.
+
+Measured changes of 2026-12-01 (same streams, this machine; single runs vary by ±15 %, so each was
+compared as the ratio to Orthanc's time in the same run):
+- Later that day: an instance's blob and its row are written at the same time, and the sender is
+  answered when both are durable (before: blob, then row). The work loop is handed each new instance
+  in memory (the database is read once, on start) and never sees one before both are durable; on
+  start, an instance found not yet logged whose blob is missing or fails authentication — a crash
+  came between the row and a whole blob, so it was never acknowledged — is removed with its jobs
+  (audit event \`instance.discarded\`), so that the resend is stored anew; the same instance arriving
+  twice at once waits for the first copy's outcome (tests: test/gateway-recovery.int.test.ts). The
+  ingest statement goes ahead of the work loop's statements waiting for the database. Per instance
+  at the acknowledgement: blob 9.6 ms and row 6.9 ms one after the other became about 12 ms for
+  both. First stream 0.48× → 0.57× Orthanc's rate.
+- Later that day: the work loop's log statements go to the database with its next claim, in one
+  transaction and one message (one query and one transaction fewer per turn).
+- Later that day: DIMSE associations are kept open between batches (\`forwarding.keepAssociationMs\`,
+  5000 by default) and used again while every instance of the next batch has an accepted
+  presentation context there; dcmjs-dimse released each after its batch, and under this stream the
+  loop sent one batch of about four instances every 30–40 ms. Delivery per instance fell from
+  7.5–8 ms to 4.4–5.7 ms, and p99 latency from 173–194 ms to 110–144 ms with ingest unchanged —
+  the headroom that the faster acknowledgement above then used.
+- Later that day, tried and not kept: C-STORE delivery on a thread of its own (twice: started at first
+  use, then at start with kept associations; delivery time per instance and rate unchanged, more
+  CPU for the messages); waiting for the batch in flight before claiming the next (bigger batches,
+  p99 312–488 ms); two batches in flight to \`storescp --fork\` (a process forked per association:
+  ingest 40 % slower); a 0 or 5 ms gather window instead of 15 (no difference beyond noise).
+- Earlier that day: forwarding without joining (the de-identified header and views of the original's pixel
+  data written with one writev), receiving into reused memory (one buffer per connection for the
+  PDU, copied once into the instance's pooled shared memory), deferred signed checkpoints (one per
+  200 ms, published before any read), pooled shared memory for received instances (held by the
+  association, the hand-off cache and the work loop, reused once all let go; first touching fresh
+  memory costs a page fault per 4 KiB page here), claims that return their instances, and command
+  sets decoded by hand: the gateway's CPU per 500 slices went from 9.5 s to 6.4–7.0 s and the rate
+  from 0.32–0.37× to 0.47–0.56× Orthanc's. Tried and not kept then: asynchronous log appends
+  (p99 201–255 ms), a 40 ms gather window (+4 %, p99 +20 ms), lower priority for the database and
+  writer threads, glibc malloc thresholds, a larger young generation.
 - Earlier sessions (see git history): DIMSE command sets encoded by hand, PGlite on its own thread,
   blob writes on writer threads, one batch per recipient in flight, the library's P-DATA framing
   replaced, whole PDUs handed to the library, the plaintext handed from ingest to the work loop,
   frame digests reused for header-only outputs, one-statement ingest commit, a 15 ms group-commit
-  window, TCP_NODELAY when forwarding. Reverted then: asynchronous log appends (+20 % rate, p99
-  550 ms), yielding between a batch's instances (p99 424 ms), acknowledgement pacing, C-STORE
-  sending on a worker thread.
+  window, TCP_NODELAY when forwarding.
 
-What limits it now, and what would close the gap (not done): CPU per instance on two shared cores.
-The largest remaining items are the database (PGlite: about 2.7 ms of its thread per instance; with a
-PostgreSQL server instead, \`CUSTOS_BENCH_PG=1\` in bench/peers/gateway-run.ts, the gateway's own CPU
-fell from 6.9 s to 4.8–5.2 s but the rate stayed the same, 0.53–0.54× Orthanc's, the server's
-processes taking the same two cores), the messages between threads (each wakes a thread: about 0.5 ms),
-two SHA-256 passes over every instance (the file digest that identifies it at ingest, the frame
-digests the log commits to), the fsyncs that make each acknowledged instance durable (blob, its
-directory, the log) — an append-only blob segment store would share one fdatasync among several
-instances — and dcmjs-dimse's per-PDU machinery on receive.
-Peak RSS: reached while the gateway starts on a fresh data directory (PGlite creating its database:
-about 800 MB at 4 s, 1.2 GB peak; 620 MB once started, before the first instance); the stream itself adds instances in flight and the
-hand-off cache of originals not yet forwarded.
+What limits it now, and what would close the gap (not done): the acknowledgement path still takes
+about 12 ms per instance where the disk needs 1.5 ms (create, write, fdatasync, directory fsync
+measured alone): the rest is waiting for the writer and database threads to be scheduled on two
+busy cores, and the database statement itself (1.6 ms of PGlite). An append-only blob segment
+store would share one fdatasync among several instances and drop the directory fsync; a PostgreSQL
+server instead of PGlite (\`CUSTOS_BENCH_PG=1\`) takes the statements off this process but its
+processes use the same two cores (measured in the morning: rate unchanged). Faster acknowledgement
+alone does not help for long: forwarding to storescp (one association, one instance at a time, each
+C-STORE waiting for its response) then becomes the limit, and latency grows with the queue — on this
+machine both are about at the same rate now. Peak RSS: reached while the gateway starts on a fresh
+data directory (PGlite creating its database: about 800 MB at 4 s, 1.2 GB peak; 620 MB once
+started); the streams add instances in flight and the hand-off cache of originals not yet forwarded.
 `);
 console.log(table);
 console.log(latency);
