@@ -99,3 +99,59 @@ test('an instance stored but not yet logged when the gateway stopped is logged a
     await gw.close();
   }
 });
+
+test('when the blob cannot be stored the instance is refused and its row taken back, so that the retry is stored', async () => {
+  const dataDir = join(tempDir('custos-rec-'), 'data');
+  const gw = await startGateway(config(), dataDir);
+  try {
+    const { ingestInstance } = await import('../src/pipeline/ingest.ts');
+    const { DataKeys } = await import('../src/store/data-keys.ts');
+    const { CustosError } = await import('../src/errors.ts');
+    const master = Buffer.from(readFileSync(join(dataDir, 'keys', 'master.key'), 'utf8').trim(), 'hex');
+    const deploymentKey = Buffer.from(readFileSync(join(dataDir, 'keys', 'deid.key'), 'utf8').trim(), 'hex');
+    // A blob store whose disk is full: every write fails (the database is the gateway's own).
+    const full = {
+      put: async () => { throw new CustosError('STORE_UNAVAILABLE', 'cannot store blob: ENOSPC'); },
+      putSealed: async () => { throw new CustosError('STORE_UNAVAILABLE', 'cannot store blob: ENOSPC'); },
+      get: async () => { throw new CustosError('STORE_MISSING', 'missing'); },
+      delete: async () => undefined,
+    };
+    await assert.rejects(
+      ingestInstance({ db: gw.db, blobs: full, keys: new DataKeys(master), deploymentKey, routes: [] }, EXAMPLE, { source: 'stow', callingAeTitle: null }),
+      (e: Error & { code?: string }) => e.code === 'STORE_UNAVAILABLE',
+    );
+    assert.equal((await gw.db.query('SELECT id FROM instances')).length, 0, 'no row is left for an instance that was not stored');
+    assert.equal((await gw.db.query(`SELECT id FROM events WHERE kind = 'instance.discarded'`)).length, 1);
+    // The sender retries: stored, not taken for a duplicate.
+    assert.equal(await stow(gw.http.url, [EXAMPLE]), 200);
+    assert.equal((await gw.db.query('SELECT id FROM instances')).length, 1);
+    assert.equal(blobFiles(dataDir).length, 1);
+  } finally {
+    await gw.close();
+  }
+});
+
+test('flow control: while the work loop is behind, the blob is written before the row; otherwise both at once', async () => {
+  const dataDir = join(tempDir('custos-rec-'), 'data');
+  const gw = await startGateway(config(), dataDir);
+  try {
+    const { ingestInstance } = await import('../src/pipeline/ingest.ts');
+    const { DataKeys } = await import('../src/store/data-keys.ts');
+    const { FsBlobStore } = await import('../src/store/blob-store.ts');
+    const master = Buffer.from(readFileSync(join(dataDir, 'keys', 'master.key'), 'utf8').trim(), 'hex');
+    const deploymentKey = Buffer.from(readFileSync(join(dataDir, 'keys', 'deid.key'), 'utf8').trim(), 'hex');
+    const store = new FsBlobStore(join(dataDir, 'blobs2'));
+    const order: string[] = [];
+    const blobs = { ...store, get: store.get.bind(store), delete: store.delete.bind(store), put: store.put.bind(store), putSealed: async (...a: Parameters<typeof store.putSealed>) => { await store.putSealed(...a); order.push('blob durable'); } };
+    const db = { ...gw.db, query: gw.db.query.bind(gw.db), batch: gw.db.batch.bind(gw.db), transaction: gw.db.transaction.bind(gw.db), queryFirst: <T,>(sql: string, params?: readonly unknown[]) => { order.push('row sent'); return gw.db.queryFirst<T>(sql, params); } };
+    const sample = (n: number): Buffer => readFileSync(join(REPO, 'examples', `synthetic-ct-${n}.dcm`));
+    const deps = (backlog: number) => ({ db, blobs, keys: new DataKeys(master), deploymentKey, routes: [], backlog: () => backlog });
+    assert.equal((await ingestInstance(deps(0), sample(2), { source: 'stow', callingAeTitle: null })).status, 'stored');
+    assert.deepEqual(order, ['row sent', 'blob durable'], 'keeping up: the row is sent while the blob is written');
+    order.length = 0;
+    assert.equal((await ingestInstance(deps(1000), sample(3), { source: 'stow', callingAeTitle: null })).status, 'stored');
+    assert.deepEqual(order, ['blob durable', 'row sent'], 'behind: the blob first');
+  } finally {
+    await gw.close();
+  }
+});

@@ -21,6 +21,8 @@ export interface IngestDeps {
   routes: readonly RouteConfig[];
   /** Called once an instance is durable (blob and row) with work queued: the work loop's hand-over. */
   onQueued?: (instance: IngestedInstance) => void;
+  /** Instances acknowledged and still on their way through the work loop (Processor.backlog). */
+  backlog?: () => number;
   /** Hands the plaintext of a committed instance to the work loop (saves a read and a decrypt). */
   recent?: RecentOriginals;
 }
@@ -125,6 +127,10 @@ export async function ingestInstance(deps: IngestDeps, bytes: Buffer, origin: Or
     // crash it checks every instance not yet logged (Processor.start), discarding those whose blob
     // did not become whole — never acknowledged, so their senders still hold them.
     const blob = deps.blobs.putSealed(blobKey, dataKey, bytes).then(() => undefined, (e: unknown) => e);
+    // Flow control: while the work loop has more than BACKLOG_LIMIT instances on their way, the blob
+    // is written first and the row after it — a slower acknowledgement, so that forwarding catches up
+    // instead of the queue (and every instance's latency) growing.
+    if ((deps.backlog?.() ?? 0) > BACKLOG_LIMIT) await blob;
     // One statement, one commit: the row, its jobs (the persistent queue) and its audit events.
     const committed = deps.db.queryFirst<{ id: number }>(
       `WITH ins AS (
@@ -166,6 +172,9 @@ export async function ingestInstance(deps: IngestDeps, bytes: Buffer, origin: Or
     settle();
   }
 }
+
+/** Instances on their way beyond which ingest slows its acknowledgements (measured: 16 keeps p99 ingest → forward latency near 150 ms on the gateway bench). */
+const BACKLOG_LIMIT = 16;
 
 const inFlightByDeps = new WeakMap<IngestDeps, Map<string, Promise<void>>>();
 const inFlightOf = (deps: IngestDeps): Map<string, Promise<void>> => {

@@ -64,6 +64,8 @@ export class Processor {
   private readonly fresh: InstanceRow[] = [];
   /** Ids of the instances found unlogged at start: their blobs may be incomplete (a crash before the acknowledgement). */
   private readonly recovered = new Set<number>();
+  /** Jobs claimed and not yet settled. */
+  private claimed = 0;
   /** Per recipient, the batch being delivered; resolves with the storage error that stopped it, if any. */
   private readonly inFlight = new Map<string, Promise<Error | undefined>>();
 
@@ -93,6 +95,11 @@ export class Processor {
     this.wake();
   }
 
+  /** Instances acknowledged and on their way: not yet logged, or claimed and not yet settled. */
+  backlog(): number {
+    return this.fresh.length + this.claimed;
+  }
+
   /** New work arrived: run now instead of at the next poll. */
   wake(): void {
     this.dirty = true;
@@ -114,13 +121,14 @@ export class Processor {
       let logging: InstanceRow[] = [];
       try {
         logging = this.fresh.splice(0, 256);
+        const taken = logging.length;
         const logged = await this.logNewInstances(logging);
         // The log's statements and the claim of ready jobs: one transaction, one request.
         forwarded = await this.forwardReady(logged, () => {
           for (const r of logging) this.recovered.delete(Number(r.id));
           logging = [];
         });
-        busy = forwarded > 0 || logging.length > 0;
+        busy = forwarded > 0 || taken > 0;
       } catch (e) {
         // Not recorded as logged (the transaction failed): log them again on the next turn.
         this.fresh.unshift(...logging);
@@ -222,6 +230,7 @@ export class Processor {
     params: [f.batchSize * Math.max(1, this.d.forwarders.size)] }]);
     committed();
     if (!jobs.length) return 0;
+    this.claimed += jobs.length;
     const byRecipient = new Map<string, ClaimedJob[]>();
     for (const j of jobs) byRecipient.set(j.recipient, [...(byRecipient.get(j.recipient) ?? []), j]);
     const handedOver = new Set<number>();
@@ -235,7 +244,9 @@ export class Processor {
         this.inFlight.set(recipient, this.send(batch));
       }));
     } catch (e) {
-      await this.requeue(jobs.filter((j) => !handedOver.has(Number(j.id))));
+      const left = jobs.filter((j) => !handedOver.has(Number(j.id)));
+      this.claimed -= left.length;
+      await this.requeue(left);
       throw e;
     }
     return jobs.length;
@@ -305,6 +316,7 @@ export class Processor {
       await this.requeue(batch.jobs);
       return e as Error;
     } finally {
+      this.claimed -= batch.jobs.length;
       // Delivered or not, nothing reads the originals' bytes any more (the association is closed).
       for (const s of batch.sendable) if (s.original) this.done(s.original);
       // Settled jobs may have freed the way for more (retries, the next batch): look again.

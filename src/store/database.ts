@@ -88,7 +88,7 @@ async function openEmbedded(dir: string): Promise<Database> {
     task?.();
   };
   const serial = <T>(fn: () => Promise<T>, first = false): Promise<T> => new Promise<T>((resolve, reject) => {
-    (first ? waiting.first : waiting.rest).push(() => { fn().then(resolve, reject).finally(next); });
+    (first ? waiting.first : waiting.rest).push(() => { Promise.resolve().then(fn).then(resolve, reject).finally(next); });
     if (!busy) next();
   });
   return {
@@ -140,10 +140,11 @@ async function openServer(url: string): Promise<Database> {
       client.release();
     }
   };
+  const query = async <T>(sql: string, params: readonly unknown[] = []): Promise<T[]> => (await pool.query(sql, params as unknown[])).rows as T[];
   return {
     kind: 'postgres',
-    query: async <T>(sql: string, params: readonly unknown[] = []) => (await pool.query(sql, params as unknown[])).rows as T[],
-    queryFirst: async <T>(sql: string, params: readonly unknown[] = []) => (await pool.query(sql, params as unknown[])).rows as T[],
+    query,
+    queryFirst: query, // a pool of connections: nothing waits behind the work loop
     batch: async <T>(statements: readonly Statement[]) => (statements.length ? transaction(async (tx) => {
       let rows: T[] = [];
       for (const st of statements) rows = await tx.query<T>(st.sql, st.params);
