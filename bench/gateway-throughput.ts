@@ -104,7 +104,11 @@ compared as the ratio to Orthanc's time in the same run):
   twice at once waits for the first copy's outcome (tests: test/gateway-recovery.int.test.ts). The
   ingest statement goes ahead of the work loop's statements waiting for the database. Per instance
   at the acknowledgement: blob 9.6 ms and row 6.9 ms one after the other became about 12 ms for
-  both. First stream 0.48× → 0.57× Orthanc's rate.
+  both. Alone, this let ingest outrun forwarding: 0.52–0.59× Orthanc's rate but p99 latency
+  261–506 ms, growing with the queue. Hence flow control: while more than 16 instances are on their
+  way through the work loop, the blob is written first and the row after it (the acknowledgement
+  slows until forwarding catches up). With both: 0.55–0.64× on the first stream and 0.63–0.70× at
+  steady state, p99 163–227 ms (blob then row, everything else the same: 0.48×, p99 130 ms).
 - Later that day: the work loop's log statements go to the database with its next claim, in one
   transaction and one message (one query and one transaction fewer per turn).
 - Later that day: DIMSE associations are kept open between batches (\`forwarding.keepAssociationMs\`,
@@ -140,10 +144,12 @@ measured alone): the rest is waiting for the writer and database threads to be s
 busy cores, and the database statement itself (1.6 ms of PGlite). An append-only blob segment
 store would share one fdatasync among several instances and drop the directory fsync; a PostgreSQL
 server instead of PGlite (\`CUSTOS_BENCH_PG=1\`) takes the statements off this process but its
-processes use the same two cores (measured in the morning: rate unchanged). Faster acknowledgement
+processes use the same two cores (measured earlier that day: rate unchanged). Faster acknowledgement
 alone does not help for long: forwarding to storescp (one association, one instance at a time, each
-C-STORE waiting for its response) then becomes the limit, and latency grows with the queue — on this
-machine both are about at the same rate now. Peak RSS: reached while the gateway starts on a fresh
+C-STORE waiting for its response, about 5 ms per slice under this load against 2 ms alone) is then
+the limit, and flow control holds the acknowledgements back to its pace — on this machine the two
+are about at the same rate now, so both would have to get faster, which on two cores means less CPU
+per instance: the gateway still uses about 1.6× Orthanc's at steady state. Peak RSS: reached while the gateway starts on a fresh
 data directory (PGlite creating its database: about 800 MB at 4 s, 1.2 GB peak; 620 MB once
 started); the streams add instances in flight and the hand-off cache of originals not yet forwarded.
 `);
