@@ -105,10 +105,12 @@ compared as the ratio to Orthanc's time in the same run):
   ingest statement goes ahead of the work loop's statements waiting for the database. Per instance
   at the acknowledgement: blob 9.6 ms and row 6.9 ms one after the other became about 12 ms for
   both. Alone, this let ingest outrun forwarding: 0.52–0.59× Orthanc's rate but p99 latency
-  261–506 ms, growing with the queue. Hence flow control: while more than 16 instances are on their
+  261–506 ms, growing with the queue. Hence flow control: while more than 8 instances are on their
   way through the work loop, the blob is written first and the row after it (the acknowledgement
-  slows until forwarding catches up). With both: 0.55–0.64× on the first stream and 0.63–0.70× at
-  steady state, p99 163–227 ms (blob then row, everything else the same: 0.48×, p99 130 ms).
+  slows until forwarding catches up). Three runs each: a limit of 16 gave 0.52–0.57× on the first
+  stream and 0.57–0.66× at steady state, p99 247–274 and 175–237 ms; 8 gave 0.54–0.60× and
+  0.63–0.70×, p99 153–200 and 118–123 ms; 4 gave 0.49–0.58× and 0.56–0.64×, p99 137–166 and
+  90–108 ms. Blob then row always, everything else the same: 0.48× on the first stream, p99 130 ms.
 - Later that day: the work loop's log statements go to the database with its next claim, in one
   transaction and one message (one query and one transaction fewer per turn).
 - Later that day: DIMSE associations are kept open between batches (\`forwarding.keepAssociationMs\`,
