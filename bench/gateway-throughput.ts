@@ -101,7 +101,8 @@ compared as the ratio to Orthanc's time in the same run):
   start, an instance found not yet logged whose blob is missing or fails authentication — a crash
   came between the row and a whole blob, so it was never acknowledged — is removed with its jobs
   (audit event \`instance.discarded\`), so that the resend is stored anew; the same instance arriving
-  twice at once waits for the first copy's outcome (tests: test/gateway-recovery.int.test.ts). The
+  twice at once waits for the first copy's outcome (tests: test/gateway-recovery.int.test.ts,
+  test/gateway-ingest.int.test.ts). The
   ingest statement goes ahead of the work loop's statements waiting for the database. Per instance
   at the acknowledgement: blob 9.6 ms and row 6.9 ms one after the other became about 12 ms for
   both. Alone, this let ingest outrun forwarding: 0.52–0.59× Orthanc's rate but p99 latency
