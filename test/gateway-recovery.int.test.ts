@@ -2,7 +2,7 @@
  * A restart after a crash (src/pipeline/processor.ts, start): every instance not yet logged is read
  * back and logged; one whose blob a crash left missing or incomplete — ingest writes blob and row
  * at the same time, so it was never acknowledged — is removed with its jobs, and its resend is stored
- * anew instead of being taken for a duplicate.
+ * anew instead of being taken for a duplicate (also when it arrives first: gateway-resend.int.test.ts).
  */
 import assert from 'node:assert/strict';
 import { readFileSync, truncateSync } from 'node:fs';

@@ -9,7 +9,7 @@ import { CustosError, isCustosError } from '../errors.ts';
 import { recipientsFor } from '../policy/routing.ts';
 import type { RecentOriginals } from './recent-originals.ts';
 import type { BlobStore } from '../store/blob-store.ts';
-import { type DataKeys, patientRef } from '../store/data-keys.ts';
+import { type DataKeys, openBlob, patientRef } from '../store/data-keys.ts';
 import type { Database, Statement } from '../store/database.ts';
 
 export interface IngestDeps {
@@ -107,7 +107,7 @@ export async function ingestInstance(deps: IngestDeps, bytes: Buffer, origin: Or
     throw e;
   }
   deps.keys.remember(ref, dataKey);
-  const blobKey = `instances/${sha256.slice(0, 2)}/${sha256}-${randomUUID()}`;
+  let blobKey = `instances/${sha256.slice(0, 2)}/${sha256}-${randomUUID()}`;
   const recipients = recipientsFor(deps.routes, { Modality: h.modality, BodyPartExamined: h.bodyPart, SOPClassUID: h.sopClassUID, callingAeTitle: origin.callingAeTitle, source: origin.source });
   const received = JSON.stringify({ source: origin.source, bytes: bytes.length, sha256, transferSyntaxUID: h.transferSyntaxUID, recipients });
   const same = `${h.sopInstanceUID}\0${sha256}`;
@@ -122,17 +122,8 @@ export async function ingestInstance(deps: IngestDeps, bytes: Buffer, origin: Or
   let settle!: () => void;
   inFlight.set(same, new Promise<void>((r) => { settle = r; }));
   try {
-    // The blob and the row are written at once, and the instance is acknowledged only when both are
-    // durable. Until then nothing reads it: the work loop learns of it from onQueued below, and after a
-    // crash it checks every instance not yet logged (Processor.start), discarding those whose blob
-    // did not become whole — never acknowledged, so their senders still hold them.
-    const blob = deps.blobs.putSealed(blobKey, dataKey, bytes).then(() => undefined, (e: unknown) => e);
-    // Flow control: while the work loop has more than BACKLOG_LIMIT instances on their way, the blob
-    // is written first and the row after it — a slower acknowledgement, so that forwarding catches up
-    // instead of the queue (and every instance's latency) growing.
-    if ((deps.backlog?.() ?? 0) > BACKLOG_LIMIT) await blob;
     // One statement, one commit: the row, its jobs (the persistent queue) and its audit events.
-    const committed = deps.db.queryFirst<{ id: number }>(
+    const insert = (key: string) => deps.db.queryFirst<{ id: number }>(
       `WITH ins AS (
          INSERT INTO instances (sop_instance_uid, sop_class_uid, study_instance_uid, series_instance_uid, modality, body_part, transfer_syntax_uid, patient_ref, blob_key, bytes, sha256, source, calling_ae)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (sop_instance_uid, sha256) DO NOTHING RETURNING id),
@@ -141,28 +132,31 @@ export async function ingestInstance(deps: IngestDeps, bytes: Buffer, origin: Or
          SELECT k, ins.id, CASE WHEN k = 'instance.received' THEN $15::jsonb END FROM ins, unnest(CASE WHEN cardinality($14::text[]) = 0
            THEN ARRAY['instance.received', 'instance.unrouted'] ELSE ARRAY['instance.received'] END) AS k)
        SELECT id FROM ins`,
-      [h.sopInstanceUID, h.sopClassUID, h.studyInstanceUID, h.seriesInstanceUID, h.modality || null, h.bodyPart || null, h.transferSyntaxUID, ref, blobKey, bytes.length, sha256, origin.source, origin.callingAeTitle, recipients, received],
+      [h.sopInstanceUID, h.sopClassUID, h.studyInstanceUID, h.seriesInstanceUID, h.modality || null, h.bodyPart || null, h.transferSyntaxUID, ref, key, bytes.length, sha256, origin.source, origin.callingAeTitle, recipients, received],
     );
-    let row: { id: number } | undefined;
-    try {
-      [row] = await committed;
-    } catch (e) {
-      await blob;
-      await deps.blobs.delete(blobKey).catch(() => undefined);
-      throw e;
-    }
-    const blobError = await blob;
-    if (blobError) {
-      // Not stored: take back the row and its jobs (or, if that fails too, the next start does).
-      if (row) await deps.db.batch(discardStatements([Number(row.id)], 'STORE_UNAVAILABLE')).catch(() => undefined);
-      throw blobError;
-    }
+    // The blob and the row are written at once, and the instance is acknowledged only when both are
+    // durable. Until then nothing reads it: the work loop learns of it from onQueued below, and after a
+    // crash it checks every instance not yet logged (Processor.start), discarding those whose blob
+    // did not become whole — never acknowledged, so their senders still hold them.
+    let row = await storeOnce(deps, blobKey, dataKey, bytes, insert);
     if (!row) {
-      // Already held (a resend): acknowledge, store nothing new.
+      // Already held (a resend): acknowledge, store nothing new — unless the copy held is one whose
+      // blob never became whole (left by a crash, or by a failed write whose row could not be taken
+      // back), which was never acknowledged: it is replaced by this one.
       await deps.blobs.delete(blobKey);
-      const [other] = await deps.db.query<{ id: number }>('SELECT id FROM instances WHERE sop_instance_uid = $1 AND sha256 = $2', [h.sopInstanceUID, sha256]);
-      await recordEvents(deps.db, [{ kind: 'instance.duplicate', instanceId: Number(other!.id), detail: { source: origin.source } }]);
-      return { status: 'duplicate', instanceId: Number(other!.id), ...ids, recipients: [] };
+      const [other] = await deps.db.query<{ id: number; log_index: number | null; blob_key: string; patient_ref: string }>(
+        'SELECT id, log_index, blob_key, patient_ref FROM instances WHERE sop_instance_uid = $1 AND sha256 = $2', [h.sopInstanceUID, sha256]);
+      if (other && other.log_index === null && !(await blobIsWhole(deps, other))) {
+        await deps.db.batch(discardStatements([Number(other.id)], 'STORE_CORRUPT'));
+        await deps.blobs.delete(other.blob_key).catch(() => undefined);
+        const again = `instances/${sha256.slice(0, 2)}/${sha256}-${randomUUID()}`;
+        row = await storeOnce(deps, again, dataKey, bytes, insert);
+        if (!row) throw new CustosError('STORE_UNAVAILABLE', 'the instance was stored again meanwhile; retry');
+        blobKey = again;
+      } else {
+        await recordEvents(deps.db, [{ kind: 'instance.duplicate', instanceId: Number(other!.id), detail: { source: origin.source } }]);
+        return { status: 'duplicate', instanceId: Number(other!.id), ...ids, recipients: [] };
+      }
     }
     deps.recent?.put(Number(row.id), bytes, recipients.length); // one use per job
     deps.onQueued?.({ id: Number(row.id), patient_ref: ref, blob_key: blobKey, source: origin.source, calling_ae: origin.callingAeTitle, log_index: null });
@@ -179,6 +173,44 @@ export async function ingestInstance(deps: IngestDeps, bytes: Buffer, origin: Or
  * p99 118–123 ms; 16 → 0.57–0.66×, p99 175–237 ms; none → p99 growing with the queue, up to 506 ms.
  */
 const BACKLOG_LIMIT = 8;
+
+/**
+ * Write the blob and insert the row at the same time (the blob first while the work loop is behind);
+ * resolves once both are durable, with the new row, or none when the instance was already held.
+ */
+async function storeOnce(deps: IngestDeps, blobKey: string, dataKey: Buffer, bytes: Buffer, insert: (blobKey: string) => Promise<Array<{ id: number }>>): Promise<{ id: number } | undefined> {
+  const blob = deps.blobs.putSealed(blobKey, dataKey, bytes).then(() => undefined, (e: unknown) => e);
+  // Flow control: while the work loop has more than BACKLOG_LIMIT instances on their way, the blob
+  // is written first and the row after it — a slower acknowledgement, so that forwarding catches up
+  // instead of the queue (and every instance's latency) growing.
+  if ((deps.backlog?.() ?? 0) > BACKLOG_LIMIT) await blob;
+  let row: { id: number } | undefined;
+  try {
+    [row] = await insert(blobKey);
+  } catch (e) {
+    await blob;
+    await deps.blobs.delete(blobKey).catch(() => undefined);
+    throw e;
+  }
+  const blobError = await blob;
+  if (blobError) {
+    // Not stored: take back the row and its jobs (if that fails too, a resend or the next start does).
+    if (row) await deps.db.batch(discardStatements([Number(row.id)], 'STORE_UNAVAILABLE')).catch(() => undefined);
+    throw blobError;
+  }
+  return row;
+}
+
+/** Whether a held instance's blob is there and authenticates (a storage outage is thrown, not answered). */
+async function blobIsWhole(deps: IngestDeps, row: { blob_key: string; patient_ref: string }): Promise<boolean> {
+  try {
+    openBlob(deps.keys.cached(row.patient_ref) ?? await deps.keys.load(deps.db, row.patient_ref), await deps.blobs.get(row.blob_key), row.blob_key);
+    return true;
+  } catch (e) {
+    if (isCustosError(e) && (e.code === 'STORE_MISSING' || e.code === 'STORE_CORRUPT')) return false;
+    throw e;
+  }
+}
 
 const inFlightByDeps = new WeakMap<IngestDeps, Map<string, Promise<void>>>();
 const inFlightOf = (deps: IngestDeps): Map<string, Promise<void>> => {

@@ -191,6 +191,7 @@ export class Processor {
           // Found at start with its blob missing or incomplete: a crash came before it was acknowledged
           // (ingest writes blob and row at once). Removed, so that its sender's resend is stored anew.
           discarded.push({ id: Number(row.id), code });
+          await this.d.blobs.delete(row.blob_key).catch(() => undefined);
           continue;
         }
         // Unreadable (shredded key, damaged blob, undecodable pixels): not logged (-1); its jobs end with the reason.
