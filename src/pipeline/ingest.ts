@@ -146,16 +146,19 @@ export async function ingestInstance(deps: IngestDeps, bytes: Buffer, origin: Or
       await deps.blobs.delete(blobKey);
       const [other] = await deps.db.query<{ id: number; log_index: number | null; blob_key: string; patient_ref: string }>(
         'SELECT id, log_index, blob_key, patient_ref FROM instances WHERE sop_instance_uid = $1 AND sha256 = $2', [h.sopInstanceUID, sha256]);
-      if (other && other.log_index === null && !(await blobIsWhole(deps, other))) {
-        await deps.db.batch(discardStatements([Number(other.id)], 'STORE_CORRUPT'));
-        await deps.blobs.delete(other.blob_key).catch(() => undefined);
+      if (!other || (other.log_index === null && !(await blobIsWhole(deps, other)))) {
+        // (No row any more: the work loop removed that copy meanwhile.)
+        if (other) {
+          await deps.db.batch(discardStatements([Number(other.id)], 'STORE_CORRUPT'));
+          await deps.blobs.delete(other.blob_key).catch(() => undefined);
+        }
         const again = `instances/${sha256.slice(0, 2)}/${sha256}-${randomUUID()}`;
         row = await storeOnce(deps, again, dataKey, bytes, insert);
         if (!row) throw new CustosError('STORE_UNAVAILABLE', 'the instance was stored again meanwhile; retry');
         blobKey = again;
       } else {
-        await recordEvents(deps.db, [{ kind: 'instance.duplicate', instanceId: Number(other!.id), detail: { source: origin.source } }]);
-        return { status: 'duplicate', instanceId: Number(other!.id), ...ids, recipients: [] };
+        await recordEvents(deps.db, [{ kind: 'instance.duplicate', instanceId: Number(other.id), detail: { source: origin.source } }]);
+        return { status: 'duplicate', instanceId: Number(other.id), ...ids, recipients: [] };
       }
     }
     deps.recent?.put(Number(row.id), bytes, recipients.length); // one use per job
