@@ -107,7 +107,7 @@ export async function ingestInstance(deps: IngestDeps, bytes: Buffer, origin: Or
     throw e;
   }
   deps.keys.remember(ref, dataKey);
-  let blobKey = `instances/${sha256.slice(0, 2)}/${sha256}-${randomUUID()}`;
+  const blobKey = `instances/${sha256.slice(0, 2)}/${sha256}-${randomUUID()}`;
   const recipients = recipientsFor(deps.routes, { Modality: h.modality, BodyPartExamined: h.bodyPart, SOPClassUID: h.sopClassUID, callingAeTitle: origin.callingAeTitle, source: origin.source });
   const received = JSON.stringify({ source: origin.source, bytes: bytes.length, sha256, transferSyntaxUID: h.transferSyntaxUID, recipients });
   const same = `${h.sopInstanceUID}\0${sha256}`;
@@ -142,23 +142,23 @@ export async function ingestInstance(deps: IngestDeps, bytes: Buffer, origin: Or
     if (!row) {
       // Already held (a resend): acknowledge, store nothing new — unless the copy held is one whose
       // blob never became whole (left by a crash, or by a failed write whose row could not be taken
-      // back), which was never acknowledged: it is replaced by this one.
-      await deps.blobs.delete(blobKey);
+      // back), which was never acknowledged: it is replaced by this one, whose blob is already durable.
       const [other] = await deps.db.query<{ id: number; log_index: number | null; blob_key: string; patient_ref: string }>(
         'SELECT id, log_index, blob_key, patient_ref FROM instances WHERE sop_instance_uid = $1 AND sha256 = $2', [h.sopInstanceUID, sha256]);
-      if (!other || (other.log_index === null && !(await blobIsWhole(deps, other)))) {
-        // (No row any more: the work loop removed that copy meanwhile.)
-        if (other) {
-          await deps.db.batch(discardStatements([Number(other.id)], 'STORE_CORRUPT'));
-          await deps.blobs.delete(other.blob_key).catch(() => undefined);
-        }
-        const again = `instances/${sha256.slice(0, 2)}/${sha256}-${randomUUID()}`;
-        row = await storeOnce(deps, again, dataKey, bytes, insert);
-        if (!row) throw new CustosError('STORE_UNAVAILABLE', 'the instance was stored again meanwhile; retry');
-        blobKey = again;
-      } else {
+      if (other && (other.log_index !== null || await blobIsWhole(deps, other))) {
+        await deps.blobs.delete(blobKey);
         await recordEvents(deps.db, [{ kind: 'instance.duplicate', instanceId: Number(other.id), detail: { source: origin.source } }]);
         return { status: 'duplicate', instanceId: Number(other.id), ...ids, recipients: [] };
+      }
+      // (No row any more: the work loop removed that copy meanwhile.)
+      if (other) {
+        await deps.db.batch(discardStatements([Number(other.id)], 'STORE_CORRUPT'));
+        await deps.blobs.delete(other.blob_key).catch(() => undefined);
+      }
+      [row] = await insert(blobKey);
+      if (!row) {
+        await deps.blobs.delete(blobKey);
+        throw new CustosError('STORE_UNAVAILABLE', 'the instance was stored again meanwhile; retry');
       }
     }
     deps.recent?.put(Number(row.id), bytes, recipients.length); // one use per job
