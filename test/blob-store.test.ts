@@ -8,7 +8,9 @@ import type { Worker } from 'node:worker_threads';
 import { FsBlobStore } from '../src/store/blob-store.ts';
 import { openBlob } from '../src/store/data-keys.ts';
 import { isCustosError } from '../src/errors.ts';
-import { tempDir } from './helpers.ts';
+import { BufferSource } from '../src/dicom/byte-source.ts';
+import { describeSource } from '../src/integrity/describe.ts';
+import { PYDICOM, tempDir } from './helpers.ts';
 
 test('parts are written as given; a plaintext in shared memory is sealed by the writer and opens with the data key', async () => {
   const store = new FsBlobStore(tempDir());
@@ -29,6 +31,22 @@ test('parts are written as given; a plaintext in shared memory is sealed by the 
   }
   await assert.rejects(store.put('a/one', [Buffer.from('x')]), (e) => isCustosError(e) && e.code === 'STORE_UNAVAILABLE', 'an existing blob is never replaced');
   assert.equal(readFileSync(join(store.root, 'a/one')).subarray(0, 4).toString(), 'head');
+});
+
+test('asked to, the writer describes a sealed instance for the log (as the event loop would); not DICOM: no description', async () => {
+  const store = new FsBlobStore(tempDir());
+  const key = randomBytes(32);
+  for (const name of ['CT_small.dcm', 'MR_small_RLE.dcm']) {
+    const file = readFileSync(join(PYDICOM, name));
+    const shared = Buffer.from(new SharedArrayBuffer(file.length));
+    file.copy(shared);
+    const described = await store.putSealed(`d/${name}`, key, shared, { describe: true });
+    assert.deepEqual(described, await describeSource(new BufferSource(file)), name);
+    assert.equal(await store.putSealed(`e/${name}`, key, shared), undefined, 'not asked: not described');
+  }
+  const junk = Buffer.from(new SharedArrayBuffer(1000));
+  assert.equal(await store.putSealed('d/junk', key, junk, { describe: true }), undefined);
+  assert.deepEqual(openBlob(key, await store.get('d/junk'), 'd/junk'), Buffer.alloc(1000), 'stored all the same');
 });
 
 test('with every writer thread gone, a put fails at once instead of waiting forever', async () => {

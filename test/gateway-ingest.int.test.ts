@@ -79,7 +79,7 @@ test('when the blob cannot be stored the instance is refused and its row taken b
 test('flow control: while the work loop is behind, the blob is written before the row; otherwise both at once', async () => {
   const store = new FsBlobStore(join(dataDir, 'blobs'));
   const order: string[] = [];
-  const blobs = { get: store.get.bind(store), delete: store.delete.bind(store), put: store.put.bind(store), putSealed: async (...a: Parameters<typeof store.putSealed>) => { await store.putSealed(...a); order.push('blob durable'); } };
+  const blobs = { get: store.get.bind(store), delete: store.delete.bind(store), put: store.put.bind(store), putSealed: async (...a: Parameters<typeof store.putSealed>) => { const d = await store.putSealed(...a); order.push('blob durable'); return d; } };
   const db = { ...gw.db, query: gw.db.query.bind(gw.db), batch: gw.db.batch.bind(gw.db), transaction: gw.db.transaction.bind(gw.db), queryFirst: <T,>(sql: string, params?: readonly unknown[]) => { order.push('row sent'); return gw.db.queryFirst<T>(sql, params); } };
   const deps = (backlog: number) => ({ db, blobs, ...keys(), routes: [], backlog: () => backlog });
   assert.equal((await ingestInstance(deps(0), bytes(2), { source: 'stow', callingAeTitle: null })).status, 'stored');

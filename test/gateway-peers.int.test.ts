@@ -253,5 +253,24 @@ if (!IN_NETNS) {
     for (const batch of [ct.slice(0, 3), ct.slice(3, 6)]) assert.ok((await once.deliver(batch)).every((d) => d.ok));
     await waitFor('both associations to be released', () => (count('Association Release') >= released + 3 ? true : undefined), 10_000);
     assert.equal(count('Association Received') - before2, 2);
+
+    // Same SOP class, another transfer syntax: the library would offer the CT context accepted for
+    // explicit VR little endian; JPEG-LS cannot be sent there, so a new association is negotiated.
+    const anyDir = join(work, 'keep-any');
+    const any = await startStorescp(anyDir, 'ANY', '+xa');
+    try {
+      const jls = join(work, 'keep-ct.jls.dcm');
+      execFileSync('dcmcjpls', [join(dir, readdirSync(dir).sort()[0]!), jls]);
+      const associations = () => any.log().split('\n').filter((l) => l.includes('Association Received')).length;
+      const k2 = new DimseForwarder({ ...dest, port: any.port, aeTitle: 'ANY' }, 60_000);
+      const first = await waitFor('storescp to log the echo association of its start', () => associations() || undefined, 10_000);
+      assert.ok((await k2.deliver([ct[1]!])).every((d) => d.ok));
+      const results = await k2.deliver([outgoing(jls)]);
+      assert.ok(results.every((d) => d.ok), JSON.stringify(results));
+      assert.equal(associations() - first, 2);
+      k2.close();
+    } finally {
+      await any.stop();
+    }
   });
 }

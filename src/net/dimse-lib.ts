@@ -19,6 +19,11 @@ export const { Client, Scp, Dataset, Transcoding, Implementation, requests, resp
 
 const UNCOMPRESSED = new Set([IMPLICIT_VR_LITTLE_ENDIAN, EXPLICIT_VR_LITTLE_ENDIAN, EXPLICIT_VR_BIG_ENDIAN]);
 
+/** Whether RawDataset.transcodedTo takes a data set from one syntax to the other (or none is needed). */
+export function canSendAs(from: string, to: string): boolean {
+  return from === to || (UNCOMPRESSED.has(from) && UNCOMPRESSED.has(to) && from !== EXPLICIT_VR_BIG_ENDIAN && to !== EXPLICIT_VR_BIG_ENDIAN);
+}
+
 // The library logs datasets and peers at info level; Custos logs its own, PHI-free, events instead.
 log.setLevel('silent');
 

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { dropBytes } from '../dicom/byte-source.ts';
 import { datasetOffset } from '../dicom/part10.ts';
-import { Client, RawDataset, requests, transcodeFailures } from './dimse-lib.ts';
+import { Client, RawDataset, canSendAs, requests, transcodeFailures } from './dimse-lib.ts';
 import { type Delivery, type Forwarder, type Outgoing, failAll } from './forwarder.ts';
 
 export interface DimseTls { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized: boolean }
@@ -17,7 +17,7 @@ const permanentStatus = (s: number): boolean => (s & 0xff00) === 0xa900 || (s & 
 /** The library's connection object, as far as it is used here. */
 interface NetworkLike {
   socket?: Socket;
-  association?: { getAcceptedPresentationContextFromRequest(r: unknown): unknown };
+  association?: { getAcceptedPresentationContextFromRequest(r: unknown): { getAcceptedTransferSyntaxUid(): string | undefined } | undefined };
   sendRequests(r: unknown[]): void;
   sendAssociationReleaseRequest(): void;
   removeAllListeners(event: string): void;
@@ -80,7 +80,12 @@ export class DimseForwarder implements Forwarder {
       });
       const a = this.open;
       if (a && a.accepted && !a.closing && !a.current && a.network?.association
-        && batch.requests.every((r) => a.network!.association!.getAcceptedPresentationContextFromRequest(r))) {
+        && batch.items.every((it, i) => {
+          // The library's lookup falls back to any accepted context of the SOP class, whatever its
+          // transfer syntax: the instance must be sendable in the one found (same syntax, or transcodable).
+          const pc = a.network!.association!.getAcceptedPresentationContextFromRequest(batch.requests[i]!);
+          return pc !== undefined && canSendAs(it.transferSyntaxUID, pc.getAcceptedTransferSyntaxUid() ?? '');
+        })) {
         clearTimeout(a.idle);
         a.current = batch;
         a.network.socket?.ref();

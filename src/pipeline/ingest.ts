@@ -6,6 +6,7 @@ import { asciiValue } from '../dicom/dataset.ts';
 import { readDicom } from '../dicom/read.ts';
 import { Tags } from '../dicom/tag.ts';
 import { CustosError, isCustosError } from '../errors.ts';
+import type { Described } from '../integrity/describe.ts';
 import { recipientsFor } from '../policy/routing.ts';
 import type { RecentOriginals } from './recent-originals.ts';
 import type { BlobStore } from '../store/blob-store.ts';
@@ -28,7 +29,11 @@ export interface IngestDeps {
 }
 
 /** A stored instance as the work loop needs it (a row of `instances`). */
-export interface IngestedInstance { id: number; patient_ref: string; blob_key: string; source: string; calling_ae: string | null; log_index: number | null }
+export interface IngestedInstance {
+  id: number; patient_ref: string; blob_key: string; source: string; calling_ae: string | null; log_index: number | null;
+  /** Its ids and content digests when the blob store made them while storing it (else the work loop does). */
+  described?: Described;
+}
 
 export interface Origin {
   source: 'dimse' | 'stow';
@@ -122,23 +127,17 @@ export async function ingestInstance(deps: IngestDeps, bytes: Buffer, origin: Or
   let settle!: () => void;
   inFlight.set(same, new Promise<void>((r) => { settle = r; }));
   try {
-    // One statement, one commit: the row, its jobs (the persistent queue) and its audit events.
-    const insert = (key: string) => deps.db.queryFirst<{ id: number }>(
-      `WITH ins AS (
-         INSERT INTO instances (sop_instance_uid, sop_class_uid, study_instance_uid, series_instance_uid, modality, body_part, transfer_syntax_uid, patient_ref, blob_key, bytes, sha256, source, calling_ae)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (sop_instance_uid, sha256) DO NOTHING RETURNING id),
-       jobs AS (INSERT INTO jobs (instance_id, recipient, state) SELECT ins.id, r, 'pending' FROM ins, unnest($14::text[]) AS r),
-       ev AS (INSERT INTO events (kind, instance_id, detail)
-         SELECT k, ins.id, CASE WHEN k = 'instance.received' THEN $15::jsonb END FROM ins, unnest(CASE WHEN cardinality($14::text[]) = 0
-           THEN ARRAY['instance.received', 'instance.unrouted'] ELSE ARRAY['instance.received'] END) AS k)
-       SELECT id FROM ins`,
+    // One statement, one commit: the row, its jobs (the persistent queue) and its audit events
+    // (migration 2, custos_ingest); no row for a duplicate.
+    const insert = async (key: string): Promise<Array<{ id: number }>> => (await deps.db.queryFirst<{ id: number | null }>(
+      'SELECT custos_ingest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) AS id',
       [h.sopInstanceUID, h.sopClassUID, h.studyInstanceUID, h.seriesInstanceUID, h.modality || null, h.bodyPart || null, h.transferSyntaxUID, ref, key, bytes.length, sha256, origin.source, origin.callingAeTitle, recipients, received],
-    );
+    )).filter((r): r is { id: number } => r.id !== null);
     // The blob and the row are written at once, and the instance is acknowledged only when both are
     // durable. Until then nothing reads it: the work loop learns of it from onQueued below, and after a
     // crash it checks every instance not yet logged (Processor.start), discarding those whose blob
     // did not become whole — never acknowledged, so their senders still hold them.
-    let row = await storeOnce(deps, blobKey, dataKey, bytes, insert);
+    let { row, described } = await storeOnce(deps, blobKey, dataKey, bytes, insert);
     if (!row) {
       // Already held (a resend): acknowledge, store nothing new — unless the copy held is one whose
       // blob never became whole (left by a crash, or by a failed write whose row could not be taken
@@ -162,7 +161,7 @@ export async function ingestInstance(deps: IngestDeps, bytes: Buffer, origin: Or
       }
     }
     deps.recent?.put(Number(row.id), bytes, recipients.length); // one use per job
-    deps.onQueued?.({ id: Number(row.id), patient_ref: ref, blob_key: blobKey, source: origin.source, calling_ae: origin.callingAeTitle, log_index: null });
+    deps.onQueued?.({ id: Number(row.id), patient_ref: ref, blob_key: blobKey, source: origin.source, calling_ae: origin.callingAeTitle, log_index: null, ...(described ? { described } : {}) });
     return { status: 'stored', instanceId: Number(row.id), ...ids, recipients };
   } finally {
     inFlight.delete(same);
@@ -179,10 +178,12 @@ const BACKLOG_LIMIT = 8;
 
 /**
  * Write the blob and insert the row at the same time (the blob first while the work loop is behind);
- * resolves once both are durable, with the new row, or none when the instance was already held.
+ * resolves once both are durable, with the new row, or none when the instance was already held, and
+ * the instance's description for the log if the blob store made it.
  */
-async function storeOnce(deps: IngestDeps, blobKey: string, dataKey: Buffer, bytes: Buffer, insert: (blobKey: string) => Promise<Array<{ id: number }>>): Promise<{ id: number } | undefined> {
-  const blob = deps.blobs.putSealed(blobKey, dataKey, bytes).then(() => undefined, (e: unknown) => e);
+async function storeOnce(deps: IngestDeps, blobKey: string, dataKey: Buffer, bytes: Buffer, insert: (blobKey: string) => Promise<Array<{ id: number }>>): Promise<{ row: { id: number } | undefined; described?: Described | undefined }> {
+  let described: Described | undefined;
+  const blob = deps.blobs.putSealed(blobKey, dataKey, bytes, { describe: true }).then((d) => { described = d; return undefined; }, (e: unknown) => e);
   // Flow control: while the work loop has more than BACKLOG_LIMIT instances on their way, the blob
   // is written first and the row after it — a slower acknowledgement, so that forwarding catches up
   // instead of the queue (and every instance's latency) growing.
@@ -201,7 +202,7 @@ async function storeOnce(deps: IngestDeps, blobKey: string, dataKey: Buffer, byt
     if (row) await deps.db.batch(discardStatements([Number(row.id)], 'STORE_UNAVAILABLE')).catch(() => undefined);
     throw blobError;
   }
-  return row;
+  return { row, described };
 }
 
 /** Whether a held instance's blob is there and authenticates (a storage outage is thrown, not answered). */

@@ -1,17 +1,15 @@
-import { CustosError, isCustosError } from '../errors.ts';
+import { isCustosError } from '../errors.ts';
 import type { ByteSource } from '../dicom/byte-source.ts';
-import { type DicomFile, asciiValue } from '../dicom/dataset.ts';
 import { openSource } from '../dicom/file-io.ts';
 import { readDicom } from '../dicom/read.ts';
-import { Tags } from '../dicom/tag.ts';
 import type { Checkpoint } from '../integrity/checkpoint.ts';
 import { type ContentDifference, compareContent, describeDifference } from '../integrity/compare.ts';
-import { type ContentDigests, contentDigests } from '../integrity/content.ts';
+import { type Described, describeSource, instanceIds } from '../integrity/describe.ts';
 import { verifyInclusion } from '../integrity/merkle.ts';
 import type { NoteVerifier } from '../integrity/note.ts';
 import { leafHash } from '../integrity/rfc6962.ts';
-import { type InstanceIds, type InstanceStatement, type SeriesStatement, type SignedStatement, commitment, isInstanceStatement, parentReference, verifyStatement } from '../integrity/statement.ts';
-import { type SeriesMember, slicePosition } from '../integrity/series.ts';
+import { type InstanceStatement, type SeriesStatement, type SignedStatement, commitment, isInstanceStatement, parentReference, verifyStatement } from '../integrity/statement.ts';
+import type { SeriesMember } from '../integrity/series.ts';
 import type { LogRecord } from '../store/log-store.ts';
 
 /** What verification needs of a log: the local store or a patient's offline proof kit. */
@@ -26,25 +24,7 @@ export interface LogView {
   seriesStatement(seriesInstanceUID: string): LogRecord | undefined;
 }
 
-const text = (f: DicomFile, t: number): string => asciiValue(f.dataset, t);
-
-const numbers = (f: DicomFile, t: number): number[] | null => {
-  const v = text(f, t);
-  return v ? v.split('\\').map(Number) : null;
-};
-
-export function instanceIds(f: DicomFile): InstanceIds {
-  const instanceNumber = numbers(f, 0x00200013)?.[0] ?? null;
-  return {
-    sopClassUID: text(f, Tags.SOPClassUID),
-    sopInstanceUID: text(f, Tags.SOPInstanceUID),
-    studyInstanceUID: text(f, Tags.StudyInstanceUID),
-    seriesInstanceUID: text(f, Tags.SeriesInstanceUID),
-    position: slicePosition(numbers(f, 0x00200032), numbers(f, 0x00200037), instanceNumber),
-  };
-}
-
-export interface Described { ids: InstanceIds; content: ContentDigests }
+export { type Described, describeSource, instanceIds } from '../integrity/describe.ts';
 
 /** Read a file and compute its content digests. */
 export async function describeFile(path: string): Promise<Described> {
@@ -54,14 +34,6 @@ export async function describeFile(path: string): Promise<Described> {
   } finally {
     source.close();
   }
-}
-
-/** An instance's ids and content digests, from a file window or a buffer. */
-export async function describeSource(source: ByteSource, samePixelsAs?: ContentDigests): Promise<Described> {
-  const file = readDicom(source);
-  const ids = instanceIds(file);
-  if (!ids.sopInstanceUID) throw new CustosError('DICOM_MISSING_ATTRIBUTE', 'SOP Instance UID (0008,0018) is missing');
-  return { ids, content: await contentDigests(file, source, samePixelsAs) };
 }
 
 export type Verdict =

@@ -180,9 +180,11 @@ export class Processor {
     const discarded: Array<{ id: number; code: string }> = [];
     for (const [i, row] of rows.entries()) {
       try {
-        const bytes = await this.original(row, false);
-        let described: Described;
-        try { described = await describeSource(new BufferSource(bytes)); } finally { this.done(bytes); }
+        let described = row.described;
+        if (!described) {
+          const bytes = await this.original(row, false);
+          try { described = await describeSource(new BufferSource(bytes)); } finally { this.done(bytes); }
+        }
         readable.push({ i, described, source: row.source === 'dimse' ? `dimse:${(row.calling_ae ?? '').trim()}` : row.source });
       } catch (e) {
         if (isCustosError(e) && e.code === 'STORE_UNAVAILABLE') throw e;

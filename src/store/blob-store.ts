@@ -3,14 +3,19 @@ import { readFile, rm } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 import { dirname, join } from 'node:path';
 import { CustosError } from '../errors.ts';
+import type { Described } from '../integrity/describe.ts';
 import type { WriteReply, WriteRequest } from './blob-writer.ts';
 import { sealBlob } from './data-keys.ts';
 
 /** Where encrypted objects live; `put` returns only once the object is durable. */
 export interface BlobStore {
   put(key: string, parts: readonly Buffer[]): Promise<void>;
-  /** Encrypt `plain` under a data key (sealBlob, the key as associated data) and store it durably under `key`. */
-  putSealed(key: string, dataKey: Buffer, plain: Buffer): Promise<void>;
+  /**
+   * Encrypt `plain` under a data key (sealBlob, the key as associated data) and store it durably under
+   * `key`. With `describe`, a store that has the plaintext on a thread of its own (FsBlobStore) also
+   * returns its description for the log; otherwise undefined, and the caller describes it.
+   */
+  putSealed(key: string, dataKey: Buffer, plain: Buffer, opts?: { describe?: boolean }): Promise<Described | undefined>;
   get(key: string): Promise<Buffer>;
   delete(key: string): Promise<void>;
 }
@@ -21,7 +26,7 @@ export interface BlobStore {
  * left, puts fail at once (the instance is refused, not acknowledged) instead of waiting forever.
  */
 class BlobWriters {
-  private readonly workers: Array<{ worker: Worker; waiting: Map<number, (r: WriteReply['error']) => void>; dead?: string }> = [];
+  private readonly workers: Array<{ worker: Worker; waiting: Map<number, (r: Omit<WriteReply, 'id'>) => void>; dead?: string }> = [];
   private nextId = 1;
 
   constructor(count: number) {
@@ -29,13 +34,13 @@ class BlobWriters {
       const worker = new Worker(new URL('./blob-writer.ts', import.meta.url));
       const w: BlobWriters['workers'][number] = { worker, waiting: new Map() };
       worker.on('message', (m: WriteReply) => {
-        w.waiting.get(m.id)?.(m.error);
+        w.waiting.get(m.id)?.(m);
         w.waiting.delete(m.id);
         if (!w.waiting.size) worker.unref();
       });
       const fail = (e: Error): void => {
         w.dead ??= e.message;
-        for (const done of w.waiting.values()) done({ code: 'WRITER_STOPPED', message: e.message });
+        for (const done of w.waiting.values()) done({ error: { code: 'WRITER_STOPPED', message: e.message } });
         w.waiting.clear();
       };
       worker.on('error', fail);
@@ -45,10 +50,10 @@ class BlobWriters {
     }
   }
 
-  /** Write a new file and make it durable; resolves with the error, if any. */
-  write(req: Omit<WriteRequest, 'id'>): Promise<WriteReply['error']> {
+  /** Write a new file and make it durable; resolves with the error, if any, or the description asked for. */
+  write(req: Omit<WriteRequest, 'id'>): Promise<Omit<WriteReply, 'id'>> {
     const live = this.workers.filter((w) => w.dead === undefined);
-    if (!live.length) return Promise.resolve({ code: 'WRITER_STOPPED', message: this.workers[0]?.dead ?? 'no writer' });
+    if (!live.length) return Promise.resolve({ error: { code: 'WRITER_STOPPED', message: this.workers[0]?.dead ?? 'no writer' } });
     const w = live.reduce((a, b) => (b.waiting.size < a.waiting.size ? b : a));
     const id = this.nextId++;
     return new Promise((resolve) => {
@@ -83,8 +88,8 @@ export class FsBlobStore implements BlobStore {
     return join(this.root, key);
   }
 
-  put(key: string, parts: readonly Buffer[]): Promise<void> {
-    return this.write(key, { parts });
+  async put(key: string, parts: readonly Buffer[]): Promise<void> {
+    await this.write(key, { parts });
   }
 
   /**
@@ -92,15 +97,16 @@ export class FsBlobStore implements BlobStore {
    * thread itself: the event loop neither encrypts nor copies it (measured: 1.5 ms of copying per
    * 512 KiB slice to post the sealed parts). Any other plaintext is sealed here and its parts copied over.
    */
-  async putSealed(key: string, dataKey: Buffer, plain: Buffer): Promise<void> {
-    if (!(plain.buffer instanceof SharedArrayBuffer)) return this.put(key, sealBlob(dataKey, [plain], key));
-    return this.write(key, { seal: { dataKey, blobKey: key, plain } });
+  async putSealed(key: string, dataKey: Buffer, plain: Buffer, opts: { describe?: boolean } = {}): Promise<Described | undefined> {
+    if (!(plain.buffer instanceof SharedArrayBuffer)) { await this.put(key, sealBlob(dataKey, [plain], key)); return undefined; }
+    return this.write(key, { seal: { dataKey, blobKey: key, plain, ...(opts.describe ? { describe: true } : {}) } });
   }
 
-  private async write(key: string, what: Pick<WriteRequest, 'parts' | 'seal'>): Promise<void> {
+  private async write(key: string, what: Pick<WriteRequest, 'parts' | 'seal'>): Promise<Described | undefined> {
     const path = this.path(key);
-    const error = await this.writers.write({ path, dir: dirname(path), ...what });
-    if (error) throw new CustosError('STORE_UNAVAILABLE', `cannot store blob ${key}: ${error.code}`);
+    const reply = await this.writers.write({ path, dir: dirname(path), ...what });
+    if (reply.error) throw new CustosError('STORE_UNAVAILABLE', `cannot store blob ${key}: ${reply.error.code}`);
+    return reply.described;
   }
 
   async get(key: string): Promise<Buffer> {
@@ -172,8 +178,9 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
-  putSealed(key: string, dataKey: Buffer, plain: Buffer): Promise<void> {
-    return this.put(key, sealBlob(dataKey, [plain], key));
+  async putSealed(key: string, dataKey: Buffer, plain: Buffer): Promise<undefined> {
+    await this.put(key, sealBlob(dataKey, [plain], key));
+    return undefined;
   }
 
   async put(key: string, parts: readonly Buffer[]): Promise<void> {
