@@ -81,20 +81,38 @@ in the second; the blob writers' 1.3 s against 0.6 s) and Orthanc is warming up 
 by about 15 %).
 
 Where the time goes (each thread's CPU per stream; \`CUSTOS_BENCH_THREADS=1\` prints it), steady
-state, per 500 slices: event loop 2.7 s (receiving through dcmjs-dimse, SHA-256 of each instance at
-ingest and its frame digests for the log, Ed25519 signatures and fsynced log appends,
-de-identification, sending to storescp, and the messages to the other threads), PGlite 1.3 s on its
-thread (about 2.6 ms per instance: the ingest statement, then per batch the log's statements with
-the claim, and the settlement), V8's helper threads 0.7 s, the blob writers 0.6 s (AES-256-GCM,
-write, fdatasync, directory fsync). Orthanc stores unencrypted, does not fsync each instance, logs
-nothing, forwards nothing and runs its DICOM server on several C++ threads: it uses a little over
-half the gateway's CPU per instance. On this 2-core machine the gateway, the two senders and
-storescp keep the cores about three quarters busy; what sets the rate is the acknowledgement path
-of each sender's instance (one in flight per association) and, behind it, forwarding to a
-recipient that takes one association and one instance at a time.
+state, per 500 slices: event loop 1.9–2.2 s (receiving through dcmjs-dimse, SHA-256 of each instance
+at ingest, Ed25519 signatures and fsynced log appends, de-identification, sending to storescp, and
+the messages to the other threads), PGlite about 1.0 s on its thread (the ingest call, then per batch
+the log's statements with the claim, and the settlement), the blob writers 0.8 s (AES-256-GCM,
+write, fdatasync, directory fsync, and the description for the log: parse and frame digests), V8's
+helper threads 0.5 s. Orthanc stores unencrypted, does not fsync each instance, logs nothing,
+forwards nothing and runs its DICOM server on several C++ threads: it uses about 0.6× the gateway's
+CPU per instance. On this 2-core machine the gateway, the two senders and storescp keep the cores
+about three quarters busy; what sets the rate is the acknowledgement path of each sender's instance
+(one in flight per association) and, behind it, forwarding to a recipient that takes one
+association and one instance at a time.
 
 Measured changes of 2026-12-01 (same streams, this machine; single runs vary by ±15 %, so each was
 compared as the ratio to Orthanc's time in the same run):
+- Last, on 2026-12-01 (third session): the blob writer thread, which already holds each instance's
+  plaintext to encrypt it, also describes it for the log (parse, ids, header and geometry digests,
+  a SHA-256 per frame) once it is durable, and the work loop uses that description instead of
+  making it on the event loop (about 1.1 ms per CT slice there, in one stretch per batch). Event
+  loop per 500 slices at steady state 2.35 → 1.91 s, blob writers 0.52 → 0.83 s. The ingest commit
+  is one call of a plpgsql function (migration 2), whose plans PostgreSQL keeps per session: 0.47 ms
+  per call on PGlite against 0.77–0.94 ms for the same work as one statement with three
+  data-modifying CTEs (measured alone, 500 calls). Three runs after both: 0.59–0.62× Orthanc's rate
+  on the first stream, 0.63–0.64× at steady state, p99 156–193 and 135–136 ms — inside the spread
+  of the runs before (0.57–0.70×), so not a measurable gain in rate on this machine. Measured on
+  the acknowledgement path (instrumented, not kept): hash and parse 0.5 ms, blob durable at 7.6 ms,
+  row committed at 9.1 ms, answer at 10.3 ms, per instance; 41 % of instances were stored blob
+  first because more than 8 were on their way through the work loop (flow control), so
+  forwarding, not ingest alone, sets the pace. While measuring, one bug surfaced and was fixed: a
+  kept DIMSE association was used for an instance whose SOP class had a context there in another
+  transfer syntax (dcmjs-dimse falls back to any accepted context of the class), so a JPEG-LS CT
+  after an uncompressed CT failed with FORWARD_UNSUPPORTED_SYNTAX instead of getting an
+  association of its own (test in test/gateway-peers.int.test.ts).
 - Later that day: an instance's blob and its row are written at the same time, and the sender is
   answered when both are durable (before: blob, then row). The work loop is handed each new instance
   in memory (the database is read once, on start) and never sees one before both are durable; on
@@ -141,18 +159,19 @@ compared as the ratio to Orthanc's time in the same run):
   frame digests reused for header-only outputs, one-statement ingest commit, a 15 ms group-commit
   window, TCP_NODELAY when forwarding.
 
-What limits it now, and what would close the gap (not done): the acknowledgement path still takes
-about 12 ms per instance where the disk needs 1.5 ms (create, write, fdatasync, directory fsync
-measured alone): the rest is waiting for the writer and database threads to be scheduled on two
-busy cores, and the database statement itself (1.6 ms of PGlite). An append-only blob segment
-store would share one fdatasync among several instances and drop the directory fsync; a PostgreSQL
-server instead of PGlite (\`CUSTOS_BENCH_PG=1\`) takes the statements off this process but its
-processes use the same two cores (measured earlier that day: rate unchanged). Faster acknowledgement
-alone does not help for long: forwarding to storescp (one association, one instance at a time, each
-C-STORE waiting for its response, about 5 ms per slice under this load against 2 ms alone) is then
-the limit, and flow control holds the acknowledgements back to its pace — on this machine the two
-are about at the same rate now, so both would have to get faster, which on two cores means less CPU
-per instance: the gateway still uses about 1.6× Orthanc's at steady state. Peak RSS: reached while the gateway starts on a fresh
+What limits it now, and what would close the gap (not done): the acknowledgement path takes about
+10 ms per instance where the disk needs 1.5 ms (create, write, fdatasync, directory fsync measured
+alone) and PGlite 0.5 ms: the rest is waiting for the writer and database threads, and the event
+loop, to be scheduled on two busy cores, and for the database statement in progress (the work
+loop's claim, about 4 ms per batch, and settlement, about 2 ms) to finish. An append-only blob
+segment store would share one fdatasync among several instances and drop the directory fsync; a
+PostgreSQL server instead of PGlite (\`CUSTOS_BENCH_PG=1\`) takes the statements off this process
+but its processes use the same two cores (measured earlier that day: rate unchanged). Faster
+acknowledgement alone does not help for long: forwarding to storescp (one association, one
+instance at a time, each C-STORE waiting for its response, about 5 ms per slice under this load
+against 2 ms alone) is then the limit, and flow control holds the acknowledgements back to its
+pace (41 % of instances) — both would have to get faster, which on two cores means less CPU per
+instance: the gateway still uses about 1.7× Orthanc's at steady state. Peak RSS: reached while the gateway starts on a fresh
 data directory (PGlite creating its database: about 800 MB at 4 s, 1.2 GB peak; 620 MB once
 started); the streams add instances in flight and the hand-off cache of originals not yet forwarded.
 `);
