@@ -4,11 +4,12 @@
  * Writes docs/benchmarks.md. Usage: npm run bench [-- N]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, readdirSync, statSync, truncateSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { machine, writeSection } from './report.ts';
 import { join } from 'node:path';
 import { generateCT } from './generate-ct.ts';
+import { type Result, measureAll, release } from './run-tools.ts';
 
 const N = Number(process.argv[2] ?? 2000); // issue 6: 2,000 CT slices
 const RUNS = 7;
@@ -18,55 +19,6 @@ const bytes = readdirSync(corpus).reduce((n, f) => n + statSync(join(corpus, f))
 const work = mkdtempSync(join(tmpdir(), 'custos-bench-'));
 const cert = join(work, 'cert.pem');
 execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-keyout', join(work, 'key.pem'), '-out', cert, '-days', '1', '-nodes', '-subj', '/CN=bench'], { stdio: 'ignore' });
-
-interface Result { name: string; seconds: number; rssKB: number; cpuSeconds?: number }
-
-/**
- * Free a run's output without deleting files: every file is truncated to nothing and the folders are
- * removed when the bench ends. This machine's root file system is ext4 without a journal, where every
- * file creation scans past the inodes deleted in the last minute (the kernel's recently_deleted check;
- * perf showed 15 % of a run's CPU there when it followed the deletion of 2,000 files). Deleting one
- * tool's output before the next tool's run would slow whichever tool came next.
- */
-function release(dir: string): void {
-  let entries;
-  try { entries = readdirSync(dir, { withFileTypes: true }); } catch { return; }
-  for (const e of entries) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) release(p);
-    else if (e.isFile()) truncateSync(p, 0);
-  }
-}
-
-interface Tool { name: string; cmd: (out: string) => string[] }
-
-/**
- * Median wall time and peak RSS of each command, via GNU time, in rounds (every tool once per
- * round, so that a slow spell of this shared machine hits all of them), each run on a fresh
- * output folder after `sync`: the previous run's writes and deletions are on disk before the clock starts.
- */
-function measureAll(tools: Tool[]): Result[] {
-  const samples = tools.map(() => [] as Array<{ s: number; rss: number; cpu: number }>);
-  for (let i = 0; i < RUNS; i++) {
-    tools.forEach((tool, k) => {
-      const out = join(work, `${tool.name.replace(/[^a-z0-9]+/gi, '-')}-${i}`);
-      const argv = tool.cmd(out);
-      execFileSync('sync');
-      const t = performance.now();
-      const r = spawnSync('/usr/bin/time', ['-f', '%M %U %S', ...argv], { encoding: 'utf8' });
-      const s = (performance.now() - t) / 1000;
-      if (r.status !== 0) throw new Error(`${tool.name} failed: ${r.stderr}`);
-      const [rss, user, sys] = r.stderr.trim().split('\n').pop()!.split(' ').map(Number) as [number, number, number];
-      samples[k]!.push({ s, rss, cpu: user + sys });
-      release(out);
-    });
-  }
-  return tools.map((tool, k) => {
-    const list = samples[k]!.sort((a, b) => a.s - b.s);
-    const median = list[Math.floor(RUNS / 2)]!;
-    return { name: tool.name, seconds: median.s, rssKB: Math.max(...list.map((x) => x.rss)), cpuSeconds: median.cpu };
-  });
-}
 
 /** Orthanc's REST anonymization, inside a private network namespace (it listens on every interface). */
 function measureOrthanc(): Result | undefined {
@@ -97,7 +49,7 @@ const [custosResult, gdcm, dcmjs, copy, hashFloor] = measureAll([
   // What hashing alone costs: every input read and hashed once, on one thread, by OpenSSL (the SHA-256
   // Node uses; coreutils' sha256sum does not use the CPU's SHA instructions here and is 4× slower).
   { name: 'openssl dgst -sha256 of every input (read + hash floor, 1 thread)', cmd: () => ['sh', '-c', `find ${corpus} -type f -print0 | xargs -0 openssl dgst -sha256 > /dev/null`] },
-]);
+], RUNS, work);
 const results = [custosResult!, gdcm!, dcmjs!, ...(orthanc ? [orthanc] : []), copy!, hashFloor!];
 rmSync(work, { recursive: true, force: true });
 
@@ -127,8 +79,8 @@ and every output, so each run hashes the corpus twice, where the peers hash noth
 hashing it once takes OpenSSL ${hashFloor!.seconds.toFixed(2)} s on one core; hashing it twice on two cores takes Custos
 roughly as long, of its ${custos.seconds.toFixed(2)} s — more than its whole difference to gdcmanon. Then the kernel's
 copies into and out of the page cache, creating two thousand files, and Node's start-up; parsing and
-rewriting the headers is about a tenth. Above 300 files the main thread and one worker per further
-core share the files (\`--jobs\`).
+rewriting the headers is about a tenth. Runs longer than about 0.8 s on one thread are shared by the
+main thread and one worker per further core (\`--jobs\`).
 
 The plain-copy target is out of reach for any tool that reads the bytes: \`cp\` copies inside the
 kernel (copy_file_range, no copy to or from the process, no hash), and gdcmanon, which hashes

@@ -62,7 +62,7 @@ ${N} frames of 512×512×8-bit ultrasound with three lines of burned-in text eac
 
 Custos reads each frame twice (thresholded, and grey) to find text, and twice again after redaction to check
 and one model load per worker thread; a long cine is sampled (16 frames) rather than read frame by
-frame. Worker threads scale this across cores (\`--jobs\`, or by default above 300 files).
+frame. Worker threads scale this across cores (\`--jobs\`, or by default above 300 files when pixels are cleaned).
 `;
 writeSection('pixels', md);
 console.log(md);
