@@ -106,7 +106,8 @@ export interface Receipt {
  * cores, 500-2,000 files: CT, MR, JPEG-LS, JPEG 2000); below IN_PROCESS_SECONDS of it the run stays
  * on the main thread (measured, one thread against two: 500 MR slices of 130 KB 0.63 s against
  * 0.72 s, 500 JPEG-LS CT slices of 220 KB 0.73 s against 0.85 s, 600 CT slices of 530 KB 1.05 s
- * against 1.13 s; 1,000 mixed 1.22 s against 1.21 s; 2,000 CT slices 2.47 s against 1.87 s).
+ * against 1.13 s; those 500 MR and 500 CT slices together 1.22 s against 1.21 s; 2,000 CT slices
+ * 2.47 s against 1.87 s).
  */
 const IN_PROCESS_SECONDS = 0.8;
 /** With Clean Pixel Data a file can take 0.3 s of OCR: workers pay off above this many files. */
@@ -186,7 +187,7 @@ export async function runDeid(args: DeidArgs): Promise<number> {
   if (jobs === 1 || (!args.jobsExplicit && small)) {
     await inProcess();
   } else {
-    // The main thread is one of the `jobs` threads: it works while the workers start (~0.1 s each) and
+    // The main thread is one of the `jobs` threads: it works while the workers start (0.15-0.3 s) and
     // takes single files, so it also evens out the end of the run.
     const init = { outDir, options: [...profile.options], keyHex: key.toString('hex'), ...(args.pixels ? { pixels: args.pixels } : {}) };
     const workers = runInWorkers(files, jobs - 1, queue, init, record);
