@@ -19,9 +19,13 @@ export const { Client, Scp, Dataset, Transcoding, Implementation, requests, resp
 
 const UNCOMPRESSED = new Set([IMPLICIT_VR_LITTLE_ENDIAN, EXPLICIT_VR_LITTLE_ENDIAN, EXPLICIT_VR_BIG_ENDIAN]);
 
-/** Whether RawDataset.transcodedTo takes a data set from one syntax to the other (or none is needed). */
+/** Whether RawDataset.transcodedTo takes a data set from one syntax to the other: uncompressed, little endian. */
+const transcodable = (from: string, to: string): boolean =>
+  UNCOMPRESSED.has(from) && UNCOMPRESSED.has(to) && from !== EXPLICIT_VR_BIG_ENDIAN && to !== EXPLICIT_VR_BIG_ENDIAN;
+
+/** Whether a data set in `from` can go out in `to`: as it is, or transcoded. */
 export function canSendAs(from: string, to: string): boolean {
-  return from === to || (UNCOMPRESSED.has(from) && UNCOMPRESSED.has(to) && from !== EXPLICIT_VR_BIG_ENDIAN && to !== EXPLICIT_VR_BIG_ENDIAN);
+  return from === to || transcodable(from, to);
 }
 
 // The library logs datasets and peers at info level; Custos logs its own, PHI-free, events instead.
@@ -61,11 +65,10 @@ export class RawDataset extends Dataset {
   /** The same dataset in another uncompressed syntax (PS3.5 A.1, A.2, A.3): headers rewritten, values kept. */
   transcodedTo(target: string): RawDataset {
     const from = this.getTransferSyntaxUid();
-    if (!UNCOMPRESSED.has(from) || !UNCOMPRESSED.has(target)) {
-      throw new CustosError('FORWARD_UNSUPPORTED_SYNTAX', `the recipient did not accept transfer syntax ${from}, and Custos does not transcode it to ${target}`);
-    }
-    if (from === EXPLICIT_VR_BIG_ENDIAN || target === EXPLICIT_VR_BIG_ENDIAN) {
-      throw new CustosError('FORWARD_UNSUPPORTED_SYNTAX', `conversion between ${from} and ${target} needs value byte swapping, which Custos does not do`);
+    if (!transcodable(from, target)) {
+      throw new CustosError('FORWARD_UNSUPPORTED_SYNTAX', UNCOMPRESSED.has(from) && UNCOMPRESSED.has(target)
+        ? `conversion between ${from} and ${target} needs value byte swapping, which Custos does not do`
+        : `the recipient did not accept transfer syntax ${from}, and Custos does not transcode it to ${target}`);
     }
     const ids = { sopClassUID: String(this.getElement('SOPClassUID')), sopInstanceUID: String(this.getElement('SOPInstanceUID')) };
     const source = new BufferSource(Buffer.concat([part10Prefix(fileMeta(ids.sopClassUID, ids.sopInstanceUID, from)), this.raw]));
