@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { machine, writeSection } from './report.ts';
 import { join } from 'node:path';
 import { generateCT } from './generate-ct.ts';
-import { type Result, measureAll, release } from './run-tools.ts';
+import { type Result, gdcmanonCertificate, measureAll, release } from './run-tools.ts';
 
 const N = Number(process.argv[2] ?? 2000); // issue 6: 2,000 CT slices
 const RUNS = 7;
@@ -17,8 +17,7 @@ const corpus = join('bench', 'corpus', `ct-${N}`);
 if (!existsSync(corpus) || readdirSync(corpus).length < N) generateCT(N, corpus);
 const bytes = readdirSync(corpus).reduce((n, f) => n + statSync(join(corpus, f)).size, 0);
 const work = mkdtempSync(join(tmpdir(), 'custos-bench-'));
-const cert = join(work, 'cert.pem');
-execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-keyout', join(work, 'key.pem'), '-out', cert, '-days', '1', '-nodes', '-subj', '/CN=bench'], { stdio: 'ignore' });
+const cert = gdcmanonCertificate(work);
 
 /** Orthanc's REST anonymization, inside a private network namespace (it listens on every interface). */
 function measureOrthanc(): Result | undefined {

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateSeries } from './generate-ct.ts';
 import { machine, writeSection } from './report.ts';
-import { type Result, measureAll } from './run-tools.ts';
+import { type Result, gdcmanonCertificate, measureAll } from './run-tools.ts';
 
 const N = Number(process.argv[2] ?? 500);
 const RUNS = 5;
@@ -42,8 +42,7 @@ const corpora = [
 ];
 
 const work = mkdtempSync(join(tmpdir(), 'custos-bench-variants-'));
-const cert = join(work, 'cert.pem');
-execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-keyout', join(work, 'key.pem'), '-out', cert, '-days', '1', '-nodes', '-subj', '/CN=bench'], { stdio: 'ignore' });
+const cert = gdcmanonCertificate(work);
 const node = process.execPath;
 execFileSync(node, ['bin/custos.js', 'deid', '--help'], { stdio: 'ignore' }); // Node's compile cache, as after any earlier use
 

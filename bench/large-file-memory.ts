@@ -3,7 +3,7 @@
  * ~2 GB (generated, kept out of git), peak RSS of `custos deid` and of `gdcmanon` on each.
  * Writes its section of docs/benchmarks.md. Usage: node bench/large-file-memory.ts
  */
-import { spawnSync, execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import { Tags, tag } from '../src/dicom/tag.ts';
 import { encodePart10 } from '../src/dicom/write.ts';
 import { SAMPLE } from './generate-ct.ts';
 import { machine, writeSection } from './report.ts';
+import { gdcmanonCertificate } from './run-tools.ts';
 
 /** Write a multi-frame CT of `frames` 512x512x16-bit frames, streaming the pixel data in blocks. */
 function writeMultiFrame(path: string, frames: number): void {
@@ -44,8 +45,7 @@ function peakRss(argv: string[]): number {
 }
 
 const work = mkdtempSync(join(tmpdir(), 'custos-membench-'));
-const cert = join(work, 'cert.pem');
-execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-keyout', join(work, 'key.pem'), '-out', cert, '-days', '1', '-nodes', '-subj', '/CN=bench'], { stdio: 'ignore' });
+const cert = gdcmanonCertificate(work);
 const rows: string[] = [];
 for (const frames of [200, 4000]) {
   const input = join(work, `mf-${frames}.dcm`);

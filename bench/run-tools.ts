@@ -6,6 +6,13 @@ import { join } from 'node:path';
 export interface Tool { name: string; cmd: (out: string) => string[] }
 export interface Result { name: string; seconds: number; rssKB: number; cpuSeconds?: number }
 
+/** A self-signed certificate for gdcmanon -e (it encrypts the original attributes to it); returns its path. */
+export function gdcmanonCertificate(work: string): string {
+  const cert = join(work, 'cert.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-keyout', join(work, 'key.pem'), '-out', cert, '-days', '1', '-nodes', '-subj', '/CN=bench'], { stdio: 'ignore' });
+  return cert;
+}
+
 /**
  * Free a run's output without deleting files: every file is truncated to nothing and the folders are
  * removed when the bench ends. This machine's root file system is ext4 without a journal, where every

@@ -149,7 +149,8 @@ export async function ingestInstance(deps: IngestDeps, bytes: Buffer, origin: Or
         await recordEvents(deps.db, [{ kind: 'instance.duplicate', instanceId: Number(other.id), detail: { source: origin.source } }]);
         return { status: 'duplicate', instanceId: Number(other.id), ...ids, recipients: [] };
       }
-      // (No row any more: the work loop removed that copy meanwhile.)
+      // The held copy is torn (removed here), or already gone (the work loop removed it meanwhile):
+      // this one is stored anew.
       if (other) {
         await deps.db.batch(discardStatements([Number(other.id)], 'STORE_CORRUPT'));
         await deps.blobs.delete(other.blob_key).catch(() => undefined);
