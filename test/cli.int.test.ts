@@ -23,6 +23,13 @@ test('help and usage errors exit 0 and 2 with a clear message', () => {
   const bad = runCli(['deid', join(PYDICOM, 'CT_small.dcm'), '--out', tempDir(), '--option', 'retain-everything']);
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /unknown de-identification option\(s\): retain-everything/);
+  // With --jobs the worker threads are started before the options are checked: they must not keep
+  // the process alive nor leave an output folder behind.
+  const out = join(tempDir(), 'out');
+  const badWithWorkers = runCli(['deid', join(PYDICOM, 'CT_small.dcm'), join(PYDICOM, 'MR_small.dcm'), '--out', out, '--option', 'retain-everything', '--jobs', '2']);
+  assert.equal(badWithWorkers.status, 2);
+  assert.match(badWithWorkers.stderr, /unknown de-identification option\(s\): retain-everything/);
+  assert.equal(existsSync(out), false);
   assert.equal(runCli(['frobnicate']).status, 2);
   assert.equal(runCli(['deid', '/nonexistent/input', '--out', tempDir()]).status, 2);
 });

@@ -1,5 +1,5 @@
 import { isCustosError } from '../errors.ts';
-import { CUSTOS_VERSION } from '../deid/deidentify.ts';
+import { CUSTOS_VERSION } from '../version.ts';
 import { DEID_HELP, KIT_HELP, LOG_HELP, SERVE_HELP, SIGN_HELP, VERIFY_HELP } from './help.ts';
 
 const MAIN_HELP = `custos ${CUSTOS_VERSION} — privacy and integrity gateway for medical imaging AI
