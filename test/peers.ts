@@ -115,7 +115,12 @@ export async function startGatewayProcess(dataDir: string, config: unknown, extr
     const dimse = /DIMSE\s+\S+@[\d.]+:(\d+)/.exec(out);
     const http = /HTTP\s+(http:\/\/\S+)/.exec(out);
     return dimse && http ? { dimsePort: Number(dimse[1]), http: http[1]! } : undefined;
-  }, 60_000);
+  }, 60_000).catch((e: unknown) => {
+    // One that never finished starting must not outlive the test or bench (found running on, busy,
+    // after a bench gave up on it, and slowing every later measurement).
+    proc.kill('SIGKILL');
+    throw e;
+  });
   return {
     proc, ...ready, output: () => out,
     stop: (signal: NodeJS.Signals = 'SIGTERM') => new Promise((resolve) => {
