@@ -12,6 +12,7 @@ import type { Profile } from '../deid/profile.ts';
 import type { InstanceOutcome } from '../pipeline/deid-file.ts';
 import type { PixelRule } from '../deid/pixel-rules.ts';
 import type { PixelCleaningSettings } from '../pipeline/clean-pixels.ts';
+import type { WorkerInit } from './deid-worker.ts';
 
 /**
  * The de-identification modules, loaded after the worker threads are started so that they load
@@ -297,9 +298,6 @@ class FileQueue {
     return out;
   }
 }
-
-/** What a worker needs to de-identify: its first message (see deid-worker.ts). */
-interface WorkerInit { outDir: string; options: string[]; keyHex: string; pixels?: PixelCleaningSettings }
 
 /**
  * Worker threads, started before the run is ready for them and fed batches of files from the queue
