@@ -16,6 +16,7 @@ import { BufferSource } from '../../src/dicom/byte-source.ts';
 import { readDicom } from '../../src/dicom/read.ts';
 import { Tags } from '../../src/dicom/tag.ts';
 import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { startGatewayProcess, startOrthanc, startStorescp, storescu, waitFor } from '../../test/peers.ts';
 
 const [work, sendersArg, ...corpora] = process.argv.slice(2) as [string, string, ...string[]];
@@ -74,13 +75,21 @@ async function send(port: number, aet: string, stream: string[]): Promise<number
   return (performance.now() - t) / 1000;
 }
 
+// Peers die with this script, even when it fails half-way (a gateway left running here once slowed
+// every later measurement on the machine).
+const started: ChildProcess[] = [];
+process.once('exit', () => { for (const p of started) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL'); });
+
 const scp = await startStorescp(join(work, 'scp'));
+started.push(scp.proc);
 const pg = process.env.CUSTOS_BENCH_PG ? await (await import('../../test/postgres.ts')).startPostgres(join(work, 'pg')) : undefined;
+if (pg) process.once('exit', () => { try { pg.stop(); } catch { /* stopped already */ } });
 const gw = await startGatewayProcess(join(work, 'custos'), {
   ...(pg ? { database: { url: pg.url } } : {}),
   recipients: [{ id: 'scp', deliver: { kind: 'dimse', host: '127.0.0.1', port: scp.port, aeTitle: 'STORESCP' } }],
   routes: [{ recipient: 'scp' }],
 });
+started.push(gw.proc);
 const custos = [];
 let done = 0;
 for (const stream of streams) {
@@ -111,6 +120,7 @@ pg?.stop();
 checkDelivered(join(work, 'scp'));
 
 const orthanc = await startOrthanc(join(work, 'orthanc'));
+started.push(orthanc.proc);
 const orthancRuns = [];
 for (const stream of streams) {
   const sendersBefore = cpu('self', true);
