@@ -2,7 +2,8 @@
  * Ingest writes an instance's blob and its row at the same time and acknowledges once both are
  * durable (src/pipeline/ingest.ts). One gateway for the cases that makes possible while it runs: the
  * same instance arriving several times at once, a blob write that fails after the row was sent, and
- * flow control (blob first while the work loop is behind). Restarts: gateway-recovery.int.test.ts.
+ * flow control (blob first while the work loop is behind), and the description that follows the
+ * acknowledgement. Restarts: gateway-recovery.int.test.ts.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
@@ -14,8 +15,9 @@ import { asciiValue } from '../src/dicom/dataset.ts';
 import { Tags } from '../src/dicom/tag.ts';
 import { CustosError } from '../src/errors.ts';
 import { type Gateway, startGateway } from '../src/gateway.ts';
-import { ingestInstance } from '../src/pipeline/ingest.ts';
+import { type IngestedInstance, ingestInstance } from '../src/pipeline/ingest.ts';
 import { FsBlobStore } from '../src/store/blob-store.ts';
+import { SharedBufferPool } from '../src/store/buffer-pool.ts';
 import { DataKeys } from '../src/store/data-keys.ts';
 import { parse, tempDir } from './helpers.ts';
 import { stow } from './stow.ts';
@@ -87,4 +89,27 @@ test('flow control: while the work loop is behind, the blob is written before th
   order.length = 0;
   assert.equal((await ingestInstance(deps(1000), bytes(3), { source: 'stow', callingAeTitle: null })).status, 'stored');
   assert.deepEqual(order, ['blob durable', 'row sent'], 'behind: the blob first');
+});
+
+test('the acknowledgement does not wait for the description; the received memory is held until the description is made', async () => {
+  const store = new FsBlobStore(join(dataDir, 'blobs'));
+  const pool = new SharedBufferPool(64 << 20);
+  let describedNow!: () => void;
+  const later = new Promise<undefined>((r) => { describedNow = () => r(undefined); });
+  // The blob store's description is held back here until the test lets it go.
+  const blobs = { get: store.get.bind(store), delete: store.delete.bind(store), put: store.put.bind(store), putSealed: async (...a: Parameters<typeof store.putSealed>) => { await store.putSealed(...a); return { described: later }; } };
+  const original = bytes(4);
+  const received = pool.acquire(original.length).subarray(0, original.length);
+  original.copy(received);
+  let queued: IngestedInstance | undefined;
+  const result = await ingestInstance({ db: gw.db, blobs, ...keys(), routes: [], pool, onQueued: (row) => { queued = row; } }, received, { source: 'dimse', callingAeTitle: 'MODALITY' });
+  assert.equal(result.status, 'stored', 'acknowledged while the description is still on its way');
+  assert.ok(queued?.described, 'the work loop is handed the description to come');
+  pool.release(received); // the association lets go, as after its answer
+  assert.equal(pool.holders(received), 1, 'ingest still holds the memory the description reads');
+  assert.notEqual(pool.acquire(original.length).buffer, received.buffer, 'not handed out again meanwhile');
+  describedNow();
+  await queued.described;
+  await new Promise((r) => setImmediate(r));
+  assert.equal(pool.holders(received), 0, 'given back once described');
 });

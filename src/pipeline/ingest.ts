@@ -10,6 +10,7 @@ import type { Described } from '../integrity/describe.ts';
 import { recipientsFor } from '../policy/routing.ts';
 import type { RecentOriginals } from './recent-originals.ts';
 import type { BlobStore } from '../store/blob-store.ts';
+import type { SharedBufferPool } from '../store/buffer-pool.ts';
 import { type DataKeys, openBlob, patientRef } from '../store/data-keys.ts';
 import type { Database, Statement } from '../store/database.ts';
 
@@ -26,13 +27,15 @@ export interface IngestDeps {
   backlog?: () => number;
   /** Hands the plaintext of a committed instance to the work loop (saves a read and a decrypt). */
   recent?: RecentOriginals;
+  /** Where received instances' shared memory comes from: held here while the blob store describes one. */
+  pool?: SharedBufferPool;
 }
 
 /** A stored instance as the work loop needs it (a row of `instances`). */
 export interface IngestedInstance {
   id: number; patient_ref: string; blob_key: string; source: string; calling_ae: string | null; log_index: number | null;
-  /** Its ids and content digests when the blob store made them while storing it (else the work loop does). */
-  described?: Described;
+  /** Its ids and content digests when the blob store makes them after storing it (else the work loop does). */
+  described?: Promise<Described | undefined>;
 }
 
 export interface Origin {
@@ -182,9 +185,14 @@ const BACKLOG_LIMIT = 8;
  * resolves once both are durable, with the new row, or none when the instance was already held, and
  * the instance's description for the log if the blob store made it.
  */
-async function storeOnce(deps: IngestDeps, blobKey: string, dataKey: Buffer, bytes: Buffer, insert: (blobKey: string) => Promise<Array<{ id: number }>>): Promise<{ row: { id: number } | undefined; described?: Described | undefined }> {
-  let described: Described | undefined;
-  const blob = deps.blobs.putSealed(blobKey, dataKey, bytes, { describe: true }).then((d) => { described = d; return undefined; }, (e: unknown) => e);
+async function storeOnce(deps: IngestDeps, blobKey: string, dataKey: Buffer, bytes: Buffer, insert: (blobKey: string) => Promise<Array<{ id: number }>>): Promise<{ row: { id: number } | undefined; described?: Promise<Described | undefined> | undefined }> {
+  let described: Promise<Described | undefined> | undefined;
+  const blob = deps.blobs.putSealed(blobKey, dataKey, bytes, { describe: true }).then((put) => {
+    // The description follows the acknowledgement: the blob store's thread reads the bytes until then.
+    described = put.described;
+    if (described) { deps.pool?.retain(bytes); void described.finally(() => deps.pool?.release(bytes)); }
+    return undefined;
+  }, (e: unknown) => e);
   // Flow control: while the work loop has more than BACKLOG_LIMIT instances on their way, the blob
   // is written first and the row after it — a slower acknowledgement, so that forwarding catches up
   // instead of the queue (and every instance's latency) growing.

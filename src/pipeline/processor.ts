@@ -170,17 +170,18 @@ export class Processor {
 
   /**
    * Step 1: an ingest statement per new instance, appended to the log in one durable batch. Returns
-   * the statements that record it in the database (run with the next claim, forwardReady()).
+   * what records it in the database (run with the next claim, forwardReady()): each kept instance's
+   * log index (-1: not logged), and the statements for the rare rest (discarded, unreadable).
    */
-  private async logNewInstances(rows: readonly InstanceRow[]): Promise<Statement[]> {
-    if (!rows.length) return [];
+  private async logNewInstances(rows: readonly InstanceRow[]): Promise<LoggedBatch> {
+    if (!rows.length) return { ids: [], indexes: [], statements: [] };
     const final: number[] = new Array(rows.length).fill(-1);
     const readable: Array<{ i: number; described: Described; source: string }> = [];
     const events: AuditEvent[] = [];
     const discarded: Array<{ id: number; code: string }> = [];
     for (const [i, row] of rows.entries()) {
       try {
-        let described = row.described;
+        let described = await row.described;
         if (!described) {
           const bytes = await this.original(row, false);
           try { described = await describeSource(new BufferSource(bytes)); } finally { this.done(bytes); }
@@ -201,15 +202,15 @@ export class Processor {
       }
     }
     recordIngests(readable, this.d.log.store, this.d.log.signer, undefined, 'soon').forEach((index, k) => { final[readable[k]!.i] = index; });
-    rows.forEach((r, i) => { if (final[i]! >= 0) events.push({ kind: 'instance.logged', instanceId: Number(r.id), detail: { logIndex: final[i] } }); });
+    // The instance.logged events are written by custos_log_and_claim (migration 3).
     const ev = eventsStatement(events);
     const gone = new Set(discarded.map((d) => d.id));
-    const kept = rows.map((r, i) => ({ id: r.id, idx: final[i]! })).filter((r) => !gone.has(Number(r.id)));
-    return [
-      { sql: 'UPDATE instances SET log_index = v.idx FROM unnest($1::bigint[], $2::bigint[]) AS v(id, idx) WHERE instances.id = v.id', params: [kept.map((r) => r.id), kept.map((r) => r.idx)] },
-      ...(ev ? [ev] : []),
-      ...discarded.flatMap((d) => discardStatements([d.id], d.code)),
-    ];
+    const kept = rows.map((r, i) => ({ id: Number(r.id), idx: final[i]! })).filter((r) => !gone.has(r.id));
+    return {
+      ids: kept.map((r) => r.id),
+      indexes: kept.map((r) => r.idx),
+      statements: [...(ev ? [ev] : []), ...discarded.flatMap((d) => discardStatements([d.id], d.code))],
+    };
   }
 
   /**
@@ -218,19 +219,14 @@ export class Processor {
    * each C-STORE before the next is sent), the loop logs and prepares the next batch, instead of
    * waiting (measured: delivery was 65 % of the loop's time, most of it waiting for the recipient).
    */
-  private async forwardReady(before: readonly Statement[], committed: () => void): Promise<number> {
+  private async forwardReady(logged: LoggedBatch, committed: () => void): Promise<number> {
     const f = this.d.forwarding;
-    // The claim returns each job's instance too (one statement where the claim and a look-up were two),
-    // and runs in one transaction after `before` (the log step's statements).
-    const jobs = await this.d.db.batch<ClaimedJob>([...before, { sql: `UPDATE jobs SET state = 'running', updated_at = now() FROM instances i
-       WHERE i.id = jobs.instance_id AND jobs.id IN (
-         SELECT j.id FROM jobs j JOIN instances i ON i.id = j.instance_id
-         WHERE j.state = 'pending' AND j.next_attempt_at <= now() AND i.log_index IS NOT NULL
-         ORDER BY j.id LIMIT $1 FOR UPDATE OF j SKIP LOCKED)
-       RETURNING jobs.id, jobs.instance_id, jobs.recipient, jobs.attempts,
-         json_build_object('id', i.id, 'patient_ref', i.patient_ref, 'blob_key', i.blob_key, 'source', i.source,
-           'calling_ae', i.calling_ae, 'log_index', i.log_index, 'transfer_syntax_uid', i.transfer_syntax_uid) AS instance`,
-    params: [f.batchSize * Math.max(1, this.d.forwarders.size)] }]);
+    // The log step's records and the claim, in one transaction (custos_log_and_claim, migration 3);
+    // the claim returns each job's instance too (one statement where the claim and a look-up were two).
+    const jobs = await this.d.db.batch<ClaimedJob>([...logged.statements, {
+      sql: 'SELECT id, instance_id, recipient, attempts, instance FROM custos_log_and_claim($1::bigint[], $2::bigint[], $3)',
+      params: [logged.ids, logged.indexes, f.batchSize * Math.max(1, this.d.forwarders.size)],
+    }]);
     committed();
     if (!jobs.length) return 0;
     this.claimed += jobs.length;
@@ -370,15 +366,14 @@ export class Processor {
     const f = this.d.forwarding;
     const events: AuditEvent[] = [];
     const statements: Statement[] = [];
-    const done = list.filter((s) => s.outcome.kind === 'done');
+    const done = list.flatMap((s) => (s.outcome.kind === 'done' ? [{ id: Number(s.job.id), ...s.outcome }] : []));
     if (done.length) {
-      statements.push({ sql: `UPDATE jobs SET state = 'done', attempts = attempts + 1, done_at = now(), updated_at = now(), last_error_code = NULL, last_error = NULL,
-        output_sop_instance_uid = v.uid FROM unnest($1::bigint[], $2::text[]) AS v(id, uid) WHERE jobs.id = v.id`,
-      params: [done.map((s) => s.job.id), done.map((s) => (s.outcome as { sopInstanceUID: string }).sopInstanceUID)] });
+      // Marked done, each with its job.forwarded event (migration 3).
+      statements.push({ sql: 'SELECT custos_settle_done($1::bigint[], $2::text[], $3::bigint[])', params: [done.map((d) => d.id), done.map((d) => d.sopInstanceUID), done.map((d) => d.bytes)] });
     }
     for (const { job, outcome: o } of list) {
       const base = { instanceId: Number(job.instance_id), jobId: Number(job.id), recipient: job.recipient };
-      if (o.kind === 'done') { events.push({ kind: 'job.forwarded', ...base, detail: { attempt: job.attempts + 1, outputSOPInstanceUID: o.sopInstanceUID, bytes: o.bytes } }); continue; }
+      if (o.kind === 'done') continue;
       if (o.kind === 'retry') {
         const delay = backoffMs(job.attempts + 1, f);
         statements.push({ sql: `UPDATE jobs SET state = 'pending', attempts = attempts + 1, next_attempt_at = now() + ($2::int * interval '1 millisecond'), last_error_code = $3, last_error = $4, updated_at = now() WHERE id = $1`, params: [job.id, delay, o.code, o.message] });
@@ -393,6 +388,9 @@ export class Processor {
     await this.d.db.batch(statements);
   }
 }
+
+/** Newly logged instances as the next claim records them (custos_log_and_claim), and other statements to run first. */
+type LoggedBatch = { ids: number[]; indexes: number[]; statements: Statement[] };
 
 type Sendable = { job: JobRow; out: Outgoing; input?: Described; output?: Described; original?: Buffer };
 

@@ -12,13 +12,17 @@ export interface BlobStore {
   put(key: string, parts: readonly Buffer[]): Promise<void>;
   /**
    * Encrypt `plain` under a data key (sealBlob, the key as associated data) and store it durably under
-   * `key`. With `describe`, a store that has the plaintext on a thread of its own (FsBlobStore) also
-   * returns its description for the log; otherwise undefined, and the caller describes it.
+   * `key`; resolves once it is durable. With `describe`, a store that has the plaintext on a thread of
+   * its own (FsBlobStore) also makes its description for the log, which follows (`described`, while
+   * the caller keeps `plain` unchanged); otherwise there is none, and the caller describes it.
    */
-  putSealed(key: string, dataKey: Buffer, plain: Buffer, opts?: { describe?: boolean }): Promise<Described | undefined>;
+  putSealed(key: string, dataKey: Buffer, plain: Buffer, opts?: { describe?: boolean }): Promise<SealedPut>;
   get(key: string): Promise<Buffer>;
   delete(key: string): Promise<void>;
 }
+
+/** A durable sealed put; `described` when a description was asked for and the store makes one. */
+export interface SealedPut { described?: Promise<Described | undefined> }
 
 /**
  * Threads that write blobs durably; each put goes to the live one with the fewest waiting. Idle, they
@@ -26,7 +30,7 @@ export interface BlobStore {
  * left, puts fail at once (the instance is refused, not acknowledged) instead of waiting forever.
  */
 class BlobWriters {
-  private readonly workers: Array<{ worker: Worker; waiting: Map<number, (r: Omit<WriteReply, 'id'>) => void>; dead?: string }> = [];
+  private readonly workers: Array<{ worker: Worker; waiting: Map<number, Waiting>; dead?: string }> = [];
   private nextId = 1;
 
   constructor(count: number) {
@@ -34,13 +38,21 @@ class BlobWriters {
       const worker = new Worker(new URL('./blob-writer.ts', import.meta.url));
       const w: BlobWriters['workers'][number] = { worker, waiting: new Map() };
       worker.on('message', (m: WriteReply) => {
-        w.waiting.get(m.id)?.(m);
-        w.waiting.delete(m.id);
+        const it = w.waiting.get(m.id);
+        if (!it) return;
+        if ('described' in m) it.describedNow?.(m.described ?? undefined);
+        else if ('error' in m) { it.settled?.({ error: m.error }); it.describedNow?.(undefined); }
+        else it.settled?.(it.described ? { described: it.described } : {});
+        it.settled = undefined;
+        if ('error' in m || 'described' in m || !it.describedNow) w.waiting.delete(m.id);
         if (!w.waiting.size) worker.unref();
       });
       const fail = (e: Error): void => {
         w.dead ??= e.message;
-        for (const done of w.waiting.values()) done({ error: { code: 'WRITER_STOPPED', message: e.message } });
+        for (const it of w.waiting.values()) {
+          it.settled?.({ error: { code: 'WRITER_STOPPED', message: e.message } });
+          it.describedNow?.(undefined);
+        }
         w.waiting.clear();
       };
       worker.on('error', fail);
@@ -50,18 +62,27 @@ class BlobWriters {
     }
   }
 
-  /** Write a new file and make it durable; resolves with the error, if any, or the description asked for. */
-  write(req: Omit<WriteRequest, 'id'>): Promise<Omit<WriteReply, 'id'>> {
+  /** Write a new file and make it durable; resolves with the error, if any, or with the description to follow. */
+  write(req: Omit<WriteRequest, 'id'>): Promise<{ error?: { code: string; message: string }; described?: Promise<Described | undefined> }> {
     const live = this.workers.filter((w) => w.dead === undefined);
     if (!live.length) return Promise.resolve({ error: { code: 'WRITER_STOPPED', message: this.workers[0]?.dead ?? 'no writer' } });
     const w = live.reduce((a, b) => (b.waiting.size < a.waiting.size ? b : a));
     const id = this.nextId++;
     return new Promise((resolve) => {
-      w.waiting.set(id, resolve);
+      const it: Waiting = { settled: resolve };
+      if (req.seal?.describe) it.described = new Promise((r) => { it.describedNow = r; });
+      w.waiting.set(id, it);
       w.worker.ref();
       w.worker.postMessage({ id, ...req } satisfies WriteRequest);
     });
   }
+}
+
+/** A put on its way: `settled` until it is durable (or failed), then `describedNow` if a description was asked for. */
+interface Waiting {
+  settled?: ((r: { error?: { code: string; message: string }; described?: Promise<Described | undefined> }) => void) | undefined;
+  described?: Promise<Described | undefined>;
+  describedNow?: (d: Described | undefined) => void;
 }
 
 const SAFE_KEY = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
@@ -97,16 +118,16 @@ export class FsBlobStore implements BlobStore {
    * thread itself: the event loop neither encrypts nor copies it (measured: 1.5 ms of copying per
    * 512 KiB slice to post the sealed parts). Any other plaintext is sealed here and its parts copied over.
    */
-  async putSealed(key: string, dataKey: Buffer, plain: Buffer, opts: { describe?: boolean } = {}): Promise<Described | undefined> {
-    if (!(plain.buffer instanceof SharedArrayBuffer)) { await this.put(key, sealBlob(dataKey, [plain], key)); return undefined; }
+  async putSealed(key: string, dataKey: Buffer, plain: Buffer, opts: { describe?: boolean } = {}): Promise<SealedPut> {
+    if (!(plain.buffer instanceof SharedArrayBuffer)) { await this.put(key, sealBlob(dataKey, [plain], key)); return {}; }
     return this.write(key, { seal: { dataKey, blobKey: key, plain, ...(opts.describe ? { describe: true } : {}) } });
   }
 
-  private async write(key: string, what: Pick<WriteRequest, 'parts' | 'seal'>): Promise<Described | undefined> {
+  private async write(key: string, what: Pick<WriteRequest, 'parts' | 'seal'>): Promise<SealedPut> {
     const path = this.path(key);
     const reply = await this.writers.write({ path, dir: dirname(path), ...what });
     if (reply.error) throw new CustosError('STORE_UNAVAILABLE', `cannot store blob ${key}: ${reply.error.code}`);
-    return reply.described;
+    return reply.described ? { described: reply.described } : {};
   }
 
   async get(key: string): Promise<Buffer> {
@@ -178,9 +199,9 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
-  async putSealed(key: string, dataKey: Buffer, plain: Buffer): Promise<undefined> {
+  async putSealed(key: string, dataKey: Buffer, plain: Buffer): Promise<SealedPut> {
     await this.put(key, sealBlob(dataKey, [plain], key));
-    return undefined;
+    return {};
   }
 
   async put(key: string, parts: readonly Buffer[]): Promise<void> {

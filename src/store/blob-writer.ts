@@ -17,8 +17,14 @@ import { sealBlob } from './data-keys.ts';
 
 /** The bytes to write: `parts` as they are, or `seal.plain` encrypted here (sealBlob) under `seal.dataKey`. */
 export interface WriteRequest { id: number; path: string; dir: string; parts?: readonly Uint8Array[]; seal?: { dataKey: Uint8Array; blobKey: string; plain: Uint8Array; describe?: boolean } }
-/** `described`: the plaintext's description once it is durable, when asked for and it could be made (else the caller makes it). */
-export interface WriteReply { id: number; error?: { code: string; message: string }; described?: Described }
+/**
+ * Per request, first `durable` (or `error`), and then, when a description was asked for, `described`:
+ * the plaintext's description, or none when it could not be made (the caller then makes it).
+ */
+export type WriteReply =
+  | { id: number; durable: true }
+  | { id: number; error: { code: string; message: string } }
+  | { id: number; described: Described | null };
 
 const madeDirs = new Set<string>();
 
@@ -53,18 +59,20 @@ parentPort!.on('message', (req: WriteRequest) => {
   try {
     const parts = req.seal ? sealBlob(buf(req.seal.dataKey), [buf(req.seal.plain)], req.seal.blobKey) : req.parts ?? [];
     writeDurably(req.path, req.dir, parts);
-    void describe(req).then((described) => parentPort!.postMessage({ id: req.id, ...(described ? { described } : {}) } satisfies WriteReply));
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     parentPort!.postMessage({ id: req.id, error: { code: err.code ?? 'EIO', message: err.message } } satisfies WriteReply);
+    return;
   }
+  // Durable: the sender can be answered now; the description (about 1 ms per CT slice) follows.
+  parentPort!.postMessage({ id: req.id, durable: true } satisfies WriteReply);
+  if (req.seal?.describe) void describe(req).then((described) => parentPort!.postMessage({ id: req.id, described: described ?? null } satisfies WriteReply));
 });
 
 /** Not describable here (not DICOM, no SOP Instance UID, a codec failing): undefined, and the work loop says why. */
 async function describe(req: WriteRequest): Promise<Described | undefined> {
-  if (!req.seal?.describe) return undefined;
   try {
-    return await describeSource(new BufferSource(buf(req.seal.plain)));
+    return await describeSource(new BufferSource(buf(req.seal!.plain)));
   } catch {
     return undefined;
   }

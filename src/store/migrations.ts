@@ -106,4 +106,43 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; sql: readonly string[]
         END $$`,
     ],
   },
+  {
+    version: 3,
+    sql: [
+      // The work loop's two statements per turn as functions, for the same reason as custos_ingest:
+      // planned once per session (measured on PGlite, batches of 4: log and claim 1.1 ms against 2.3 ms
+      // as three statements in a transaction). Records the log indexes of newly logged instances (-1:
+      // not logged) with an audit event for each logged one, then claims up to p_limit ready jobs of
+      // logged instances and returns them with their instance.
+      `CREATE FUNCTION custos_log_and_claim(p_instance_ids bigint[], p_log_indexes bigint[], p_limit integer)
+        RETURNS TABLE (id bigint, instance_id bigint, recipient text, attempts integer, instance json) LANGUAGE plpgsql AS $$
+        #variable_conflict use_column
+        BEGIN
+          UPDATE instances SET log_index = v.idx FROM unnest(p_instance_ids, p_log_indexes) AS v(iid, idx) WHERE instances.id = v.iid;
+          INSERT INTO events (kind, instance_id, detail)
+            SELECT 'instance.logged', v.iid, jsonb_build_object('logIndex', v.idx) FROM unnest(p_instance_ids, p_log_indexes) AS v(iid, idx) WHERE v.idx >= 0;
+          RETURN QUERY UPDATE jobs SET state = 'running', updated_at = now() FROM instances i
+            WHERE i.id = jobs.instance_id AND jobs.id IN (
+              SELECT j.id FROM jobs j JOIN instances ji ON ji.id = j.instance_id
+              WHERE j.state = 'pending' AND j.next_attempt_at <= now() AND ji.log_index IS NOT NULL
+              ORDER BY j.id LIMIT p_limit FOR UPDATE OF j SKIP LOCKED)
+            RETURNING jobs.id, jobs.instance_id, jobs.recipient, jobs.attempts,
+              json_build_object('id', i.id, 'patient_ref', i.patient_ref, 'blob_key', i.blob_key, 'source', i.source,
+                'calling_ae', i.calling_ae, 'log_index', i.log_index, 'transfer_syntax_uid', i.transfer_syntax_uid);
+        END $$`,
+      // Jobs delivered: marked done with the output's SOP Instance UID, and a job.forwarded event each.
+      `CREATE FUNCTION custos_settle_done(p_job_ids bigint[], p_output_uids text[], p_bytes bigint[])
+        RETURNS void LANGUAGE plpgsql AS $$
+        BEGIN
+          WITH done AS (
+            UPDATE jobs SET state = 'done', attempts = jobs.attempts + 1, done_at = now(), updated_at = now(),
+                last_error_code = NULL, last_error = NULL, output_sop_instance_uid = v.uid
+              FROM unnest(p_job_ids, p_output_uids, p_bytes) AS v(jid, uid, nbytes) WHERE jobs.id = v.jid
+              RETURNING jobs.id AS jid, jobs.instance_id AS iid, jobs.recipient AS rcpt, jobs.attempts AS att, v.uid AS uid, v.nbytes AS nbytes)
+          INSERT INTO events (kind, instance_id, job_id, recipient, detail)
+            SELECT 'job.forwarded', d.iid, d.jid, d.rcpt, jsonb_build_object('attempt', d.att, 'outputSOPInstanceUID', d.uid, 'bytes', d.nbytes)
+            FROM done d ORDER BY d.jid;
+        END $$`,
+    ],
+  },
 ];
