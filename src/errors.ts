@@ -22,6 +22,7 @@ export type CustosErrorCode =
   | 'LOG_CORRUPT'
   | 'LOG_ROLLBACK'
   | 'LOG_BUSY'
+  | 'LOG_UNAVAILABLE'
   | 'NOTE_MALFORMED'
   | 'NOTE_UNVERIFIED'
   | 'KEY_INVALID'

@@ -1,6 +1,6 @@
 /** Checkpoints of a busy writer: entries durable at once, one checkpoint a moment later, never stale to readers. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -36,4 +36,31 @@ test('log: appends with a checkpoint "soon" are durable at once, covered by the 
   assert.equal(log.checkpoint.body.size, before + 2);
   assert.equal(onDisk(), before + 2);
   release();
+});
+
+test('log: after a failed write nothing more is appended until the log is opened again, which finds what was durable', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'custos-cp-'));
+  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+  const { log, signer, vkey, release } = openLogForWriting(dataDir);
+  const described = await describeFile(EXAMPLE);
+  const nth = (i: number) => ({ described: { ...described, ids: { ...described.ids, sopInstanceUID: `${described.ids.sopInstanceUID}.${i}` } }, source: 'test' });
+  const start = log.size;
+  assert.deepEqual(recordIngests([nth(0), nth(1)], log, signer), [start, start + 1]);
+  // The statements file cannot be opened for appending (a directory in its place): the append fails,
+  // and so does every later one, also once the file is back.
+  const statements = join(logDirOf(dataDir), 'statements.jsonl');
+  renameSync(statements, `${statements}.aside`);
+  mkdirSync(statements);
+  assert.throws(() => recordIngests([nth(2)], log, signer), (e: Error & { code?: string }) => e.code === 'LOG_UNAVAILABLE');
+  rmdirSync(statements);
+  renameSync(`${statements}.aside`, statements);
+  assert.throws(() => recordIngests([nth(3)], log, signer), (e: Error & { code?: string }) => e.code === 'LOG_UNAVAILABLE');
+  assert.equal(log.size, start + 2);
+  release();
+  // Opened again: checked against its signed checkpoint, and appends go on.
+  const again = openLogForWriting(dataDir);
+  t.after(() => again.release());
+  assert.equal(again.log.size, start + 2);
+  assert.deepEqual(recordIngests([nth(2)], again.log, again.signer), [start + 2]);
+  assert.equal(LogStore.open(logDirOf(dataDir), parseVerifierKey(vkey)).size, start + 3);
 });

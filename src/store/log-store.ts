@@ -39,6 +39,8 @@ export class LogStore {
   private checkpointValue: Checkpoint | undefined;
   private publishTimer: NodeJS.Timeout | undefined;
   private entries: Buffer[] = [];
+  /** Set when a write or sync failed: the files may hold more than this process knows, so it appends no more. */
+  private broken: Error | undefined;
 
   private constructor(dir: string, verifier: NoteVerifier, signer: NoteSigner | undefined) {
     this.dir = dir;
@@ -178,15 +180,23 @@ export class LogStore {
    * Append signed statements as one batch: one fsync per file and one checkpoint for all of them.
    * Returns their indexes once they are durable, and (with `checkpoint: 'now'`, the default) once the
    * checkpoint that includes them is durable too; with 'soon' that checkpoint follows (publishPending).
+   * After a failed write or fsync it appends nothing more (LOG_UNAVAILABLE): the files may then hold
+   * more than this process knows, which opening the log again sorts out.
    */
   appendBatch(items: Array<{ signed: SignedStatement; parent?: { index: number; salt: string } }>, opts: { checkpoint?: 'now' | 'soon' } = {}): { indexes: number[]; checkpoint: string } {
     if (!this.signer) throw new CustosError('LOG_CORRUPT', 'log opened read-only');
+    if (this.broken) throw new CustosError('LOG_UNAVAILABLE', `the log could not be written (${this.broken.message}); restart to check it and go on`);
     if (items.length === 0) return { indexes: [], checkpoint: this.checkpointText };
     const start = this.tree.size;
     const recs: LogRecord[] = items.map((it, i) => ({ index: start + i, salt: newSalt(), signed: it.signed, ...(it.parent ? { parent: it.parent } : {}) }));
     const leaves = recs.map((r) => commitment(r.salt!, r.signed!));
-    appendDurably(this.path('statements.jsonl'), Buffer.from(recs.map((r) => JSON.stringify(r) + '\n').join(''), 'utf8'));
-    appendDurably(this.path('entries'), Buffer.concat(leaves));
+    try {
+      appendDurably(this.path('statements.jsonl'), Buffer.from(recs.map((r) => JSON.stringify(r) + '\n').join(''), 'utf8'));
+      appendDurably(this.path('entries'), Buffer.concat(leaves));
+    } catch (e) {
+      this.broken = e as Error;
+      throw new CustosError('LOG_UNAVAILABLE', `the log could not be written: ${(e as Error).message}`);
+    }
     for (let i = 0; i < recs.length; i++) {
       this.entries.push(leaves[i]!);
       this.tree.appendData(leaves[i]!);
