@@ -113,3 +113,10 @@ test('the acknowledgement does not wait for the description; the received memory
   await new Promise((r) => setImmediate(r));
   assert.equal(pool.holders(received), 0, 'given back once described');
 });
+
+test('a data key read from the database is in memory of its own, not a slice of a shared pool (it is posted to a blob writer with every put)', async () => {
+  const [row] = await gw.db.query<{ patient_ref: string }>('SELECT patient_ref FROM patient_keys WHERE wrapped_key IS NOT NULL LIMIT 1');
+  const key = await keys().keys.load(gw.db, row!.patient_ref);
+  assert.equal(key.length, 32);
+  assert.equal(key.buffer.byteLength, 32);
+});

@@ -66,6 +66,13 @@ export function patientRef(deploymentKey: Buffer, patientId: string, issuer: str
   return createHmac('sha256', deploymentKey).update('custos/patient-ref\0').update(issuer).update('\0').update(patientId).digest('hex').slice(0, 40);
 }
 
+/**
+ * A copy of a small buffer in memory of its own. Buffer.concat (unwrapKey) returns a slice of Node's
+ * shared allocation pool (64 KiB); a data key goes to a blob writer thread with every put, and posting
+ * a slice clones the whole pool behind it (measured: 91 µs per message against 7 µs).
+ */
+const ownMemory = (b: Buffer): Buffer => { const own = Buffer.alloc(b.length); b.copy(own); return own; };
+
 /** Per-patient data keys: created on first use, cached unwrapped in memory while the service runs. */
 export class DataKeys {
   private readonly cache = new Map<string, Buffer>();
@@ -109,7 +116,7 @@ export class DataKeys {
     const [row] = await db.query<{ wrapped_key: Uint8Array | null }>('SELECT wrapped_key FROM patient_keys WHERE patient_ref = $1', [ref]);
     if (!row) throw new CustosError('STORE_CORRUPT', `no data key for patient reference ${ref}`);
     if (!row.wrapped_key) throw new CustosError('PATIENT_SHREDDED', `the data of patient reference ${ref} was destroyed (key shredded)`);
-    return unwrapKey(this.master, Buffer.from(row.wrapped_key), ref);
+    return ownMemory(unwrapKey(this.master, Buffer.from(row.wrapped_key), ref));
   }
 
   /** A one-off wrapped key for data with no patient (quarantine). */
