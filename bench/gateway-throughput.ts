@@ -95,7 +95,26 @@ association and one instance at a time.
 
 Measured changes of 2026-12-01 (same streams, this machine; single runs vary by ±15 %, so each was
 compared as the ratio to Orthanc's time in the same run):
-- Last, on 2026-12-01 (third session): the blob writer thread, which already holds each instance's
+- Last, on 2026-12-01 (fifth session): the work loop's two statements per turn are PL/pgSQL
+  functions (migration 3: \`custos_log_and_claim\`, \`custos_settle_done\`), planned once per session
+  like the ingest call: on PGlite alone, batches of 4, recording the log indexes and claiming took
+  1.1 ms against 2.3 ms as three statements; in the gateway, per batch, 3.1 ms against 4.5 ms and
+  the settlement 2.0 ms against 2.35 ms (wall time on the database thread, waits for a core
+  included). A sender is answered as soon as its blob is durable; the writer thread describes the
+  instance for the log after that (about 1 ms per CT slice off the acknowledgement path), and ingest
+  holds the received memory until the description is made (test: test/gateway-ingest.int.test.ts).
+  Data keys read from the database are kept in memory of their own: a slice of Node's 64 KiB buffer
+  pool (what Buffer.concat returns) was cloned whole with every post to a blob writer, 91 µs
+  against 7 µs per message. The first two, three pairs against the code before, in turns: 0.56–0.71× Orthanc's
+  rate at steady state against 0.53–0.59×, p99 unchanged (127–138 ms against 134–151 ms) — a
+  gain smaller than this machine's spread. Tried and not kept: the log's fsyncs off the event loop
+  (fdatasync on libuv's pool, the statements still durable before their entries are written):
+  the rate stayed level (0.64–0.72× against 0.64–0.68×), p99 rose from 102–122 ms to 161–178 ms
+  at steady state and the gateway's CPU by about 15 % (each append now two more trips through the
+  pool and the event loop). Seen on the way: PGlite never fsyncs (its file system layer has no
+  fsync), so its commits survive a crash of the process but not a power loss, as docs/gateway.md
+  says; a PostgreSQL server with \`fsync=on\` is the choice where that matters.
+- Earlier on 2026-12-01 (third session): the blob writer thread, which already holds each instance's
   plaintext to encrypt it, also describes it for the log (parse, ids, header and geometry digests,
   a SHA-256 per frame) once it is durable, and the work loop uses that description instead of
   making it on the event loop (about 1.1 ms per CT slice there, in one stretch per batch). Event
@@ -163,7 +182,7 @@ What limits it now, and what would close the gap (not done): the acknowledgement
 10 ms per instance where the disk needs 1.5 ms (create, write, fdatasync, directory fsync measured
 alone) and PGlite 0.5 ms: the rest is waiting for the writer and database threads, and the event
 loop, to be scheduled on two busy cores, and for the database statement in progress (the work
-loop's claim, about 4 ms per batch, and settlement, about 2 ms) to finish. An append-only blob
+loop's log records and claim, about 3 ms per batch, and settlement, about 2 ms) to finish. An append-only blob
 segment store would share one fdatasync among several instances and drop the directory fsync; a
 PostgreSQL server instead of PGlite (\`CUSTOS_BENCH_PG=1\`) takes the statements off this process
 but its processes use the same two cores (measured earlier that day: rate unchanged). Faster
@@ -171,7 +190,7 @@ acknowledgement alone does not help for long: forwarding to storescp (one associ
 instance at a time, each C-STORE waiting for its response, about 5 ms per slice under this load
 against 2 ms alone) is then the limit, and flow control holds the acknowledgements back to its
 pace (41 % of instances) — both would have to get faster, which on two cores means less CPU per
-instance: the gateway still uses about 1.7× Orthanc's at steady state. Peak RSS: reached while the gateway starts on a fresh
+instance: the gateway still uses 1.5–1.7× Orthanc's at steady state. Peak RSS: reached while the gateway starts on a fresh
 data directory (PGlite creating its database: about 800 MB at 4 s, 1.2 GB peak; 620 MB once
 started); the streams add instances in flight and the hand-off cache of originals not yet forwarded.
 `);
