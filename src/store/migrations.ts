@@ -113,11 +113,16 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; sql: readonly string[]
       // planned once per session (measured on PGlite, batches of 4: log and claim 1.1 ms against 2.3 ms
       // as three statements in a transaction). Records the log indexes of newly logged instances (-1:
       // not logged) with an audit event for each logged one, then claims up to p_limit ready jobs of
-      // logged instances and returns them with their instance.
+      // logged instances and returns them with their instance. Both commit without waiting for their
+      // WAL on disk (synchronous_commit off, this transaction only): what a power loss could take back
+      // is redone on start — an instance not marked logged is logged again (its durable log entry is
+      // found and reused), a claim or a settlement lost sends the instance once more (same UIDs).
+      // The next ingest commit, which waits, flushes them too.
       `CREATE FUNCTION custos_log_and_claim(p_instance_ids bigint[], p_log_indexes bigint[], p_limit integer)
         RETURNS TABLE (id bigint, instance_id bigint, recipient text, attempts integer, instance json) LANGUAGE plpgsql AS $$
         #variable_conflict use_column
         BEGIN
+          PERFORM set_config('synchronous_commit', 'off', true);
           UPDATE instances SET log_index = v.idx FROM unnest(p_instance_ids, p_log_indexes) AS v(iid, idx) WHERE instances.id = v.iid;
           INSERT INTO events (kind, instance_id, detail)
             SELECT 'instance.logged', v.iid, jsonb_build_object('logIndex', v.idx) FROM unnest(p_instance_ids, p_log_indexes) AS v(iid, idx) WHERE v.idx >= 0;
@@ -134,6 +139,7 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; sql: readonly string[]
       `CREATE FUNCTION custos_settle_done(p_job_ids bigint[], p_output_uids text[], p_bytes bigint[])
         RETURNS void LANGUAGE plpgsql AS $$
         BEGIN
+          PERFORM set_config('synchronous_commit', 'off', true);
           WITH done AS (
             UPDATE jobs SET state = 'done', attempts = jobs.attempts + 1, done_at = now(), updated_at = now(),
                 last_error_code = NULL, last_error = NULL, output_sop_instance_uid = v.uid

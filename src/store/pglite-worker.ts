@@ -1,3 +1,4 @@
+import { closeSync, fsyncSync, openSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 
 /*
@@ -17,9 +18,41 @@ export type DbReply =
 const port = parentPort!;
 const { dir } = workerData as { dir: string };
 const { PGlite } = await import('@electric-sql/pglite');
+
+/*
+ * Durable commits. PGlite starts PostgreSQL with fsync off (-F), and its Emscripten file system
+ * (NODEFS, the host directory) has no fsync of its own: a commit survived a crash of this process
+ * (the bytes were in the kernel) but not a power loss. Here PostgreSQL runs with fsync on and
+ * wal_sync_method=fsync (fdatasync is a no-op in Emscripten that cannot be replaced; fsync goes
+ * through the file system's stream operations), and NODEFS gets the fsync it lacks: the host file's,
+ * or the host directory's. Each commit then waits for its WAL on disk, as on a PostgreSQL server
+ * (measured here: 0.47 ms per single-row commit against 0.24 ms without).
+ */
+const START_PARAMS = [...PGlite.defaultStartParams.filter((p) => p !== '-F'), '-c', 'fsync=on', '-c', 'wal_sync_method=fsync'];
+
+interface NodeFsStream { nfd?: number; node: unknown }
+interface NodeFs { stream_ops?: { fsync?: (stream: NodeFsStream) => number }; realPath?: (node: unknown) => string }
+
+function syncHostFiles(pg: InstanceType<typeof PGlite>): void {
+  const nodefs = (pg as unknown as { Module?: { NODEFS?: NodeFs } }).Module?.NODEFS;
+  if (!nodefs?.stream_ops || typeof nodefs.realPath !== 'function') throw new Error('this PGlite version\'s file system cannot be made to sync (no NODEFS stream operations)');
+  const realPath = nodefs.realPath.bind(nodefs);
+  nodefs.stream_ops.fsync = (stream) => {
+    if (stream.nfd !== undefined) { fsyncSync(stream.nfd); return 0; }
+    const fd = openSync(realPath(stream.node), 'r'); // a directory: PostgreSQL syncs them after creating files
+    try { fsyncSync(fd); } finally { closeSync(fd); }
+    return 0;
+  };
+}
+
 let pg: InstanceType<typeof PGlite>;
 try {
-  pg = await PGlite.create(dir);
+  pg = await PGlite.create(dir, { startParams: START_PARAMS });
+  syncHostFiles(pg);
+  const setting = async (name: string): Promise<string> => String(Object.values((await pg.query<Record<string, string>>(`SHOW ${name}`)).rows[0] ?? {})[0]);
+  if (await setting('fsync') !== 'on' || await setting('wal_sync_method') !== 'fsync') throw new Error('PostgreSQL did not take fsync=on and wal_sync_method=fsync');
+  // What was written before the file system could sync (creating the database) is made durable now.
+  await pg.query('CHECKPOINT');
   port.postMessage({ id: 0, opened: true } satisfies DbReply);
 } catch (e) {
   port.postMessage({ id: 0, openError: (e as Error).message } satisfies DbReply);
