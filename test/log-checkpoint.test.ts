@@ -1,6 +1,6 @@
 /** Checkpoints of a busy writer: entries durable at once, one checkpoint a moment later, never stale to readers. */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, rmdirSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -63,4 +63,25 @@ test('log: after a failed write nothing more is appended until the log is opened
   assert.equal(again.log.size, start + 2);
   assert.deepEqual(recordIngests([nth(2)], again.log, again.signer), [start + 2]);
   assert.equal(LogStore.open(logDirOf(dataDir), parseVerifierKey(vkey)).size, start + 3);
+});
+
+test('log: a statement line torn by a crash is cut off when the log is opened for writing, so that later appends keep their statements', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'custos-cp-'));
+  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+  const described = await describeFile(EXAMPLE);
+  const uid = (i: number): string => `${described.ids.sopInstanceUID}.${i}`;
+  const nth = (i: number) => ({ described: { ...described, ids: { ...described.ids, sopInstanceUID: uid(i) } }, source: 'test' });
+  let w = openLogForWriting(dataDir);
+  recordIngests([nth(0)], w.log, w.signer);
+  w.release();
+  // Part of the next line reached the disk before a crash (never acknowledged).
+  appendFileSync(join(logDirOf(dataDir), 'statements.jsonl'), '{"index":1,"salt":"ab');
+  w = openLogForWriting(dataDir);
+  assert.equal(w.log.size, 1);
+  recordIngests([nth(1)], w.log, w.signer);
+  recordIngests([nth(2)], w.log, w.signer);
+  w.release();
+  w = openLogForWriting(dataDir);
+  t.after(() => w.release());
+  assert.deepEqual([0, 1, 2].map((i) => w.log.findBySop(uid(i))), [[0], [1], [2]], 'every appended statement is found again');
 });

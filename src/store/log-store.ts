@@ -75,9 +75,16 @@ export class LogStore {
       this.entries.push(e);
       this.tree.appendData(e);
     }
-    // Private statements; only the last line may be torn.
+    // Private statements; only the last line may be torn (written in part before a crash, never
+    // acknowledged). A writer cuts it off: the next append would otherwise be joined to it, and its
+    // statement lost with it.
     const stPath = this.path('statements.jsonl');
-    const lines = existsSync(stPath) ? readFileSync(stPath, 'utf8').split('\n') : [];
+    let st = existsSync(stPath) ? readFileSync(stPath) : Buffer.alloc(0);
+    if (st.length && st[st.length - 1] !== 0x0a && this.signer) {
+      st = st.subarray(0, st.lastIndexOf(0x0a) + 1);
+      truncateSync(stPath, st.length);
+    }
+    const lines = st.toString('utf8').split('\n');
     lines.forEach((line, i) => {
       if (!line) return;
       let rec: LogRecord;
