@@ -85,3 +85,18 @@ test('log: a statement line torn by a crash is cut off when the log is opened fo
   t.after(() => w.release());
   assert.deepEqual([0, 1, 2].map((i) => w.log.findBySop(uid(i))), [[0], [1], [2]], 'every appended statement is found again');
 });
+
+test('log: records stay on disk once appended; opened again, each is read back whole and found by its instance', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'custos-cp-'));
+  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+  const described = await describeFile(EXAMPLE);
+  const items = Array.from({ length: 300 }, (_, i) => ({ described: { ...described, ids: { ...described.ids, sopInstanceUID: `${described.ids.sopInstanceUID}.${i}` } }, source: `test ${'é'.repeat(i % 3)}` }));
+  const w = openLogForWriting(dataDir);
+  const indexes = recordIngests(items, w.log, w.signer);
+  const written = indexes.map((i) => JSON.stringify(w.log.record(i)));
+  w.release();
+  const again = LogStore.open(logDirOf(dataDir), parseVerifierKey(w.vkey));
+  assert.deepEqual(indexes.map((i) => JSON.stringify(again.record(i))), written, 'the same records, multi-byte text included');
+  assert.deepEqual(items.map((it) => again.findIngest(it.described.ids.sopInstanceUID, it.described.content)), indexes);
+  assert.equal(again.record(again.size), undefined);
+});

@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { HashColumn } from '../src/integrity/hash-column.ts';
 import { MerkleTree, verifyConsistency, verifyInclusion } from '../src/integrity/merkle.ts';
 import { EMPTY_ROOT, leafHash, nodeHash } from '../src/integrity/rfc6962.ts';
 
@@ -83,4 +85,15 @@ test('proofs generated for every pair of sizes up to 40 verify, and fail on a wr
   }
   assert.throws(() => verifyInclusion(3, 10, t.leafHashAt(3), t.inclusionProof(3, 10), t.root(11)), { code: 'LOG_ROOT_MISMATCH' });
   assert.throws(() => verifyConsistency(5, 10, t.root(4), t.root(10), t.consistencyProof(5, 10)), { code: 'LOG_ROOT_MISMATCH' });
+});
+
+test('hash column: hashes appended past its first allocation read back unchanged; out of range is undefined', () => {
+  const col = new HashColumn();
+  const hashes = Array.from({ length: 1000 }, (_, i) => createHash('sha256').update(String(i)).digest());
+  for (const h of hashes) col.push(h);
+  assert.equal(col.length, 1000);
+  hashes.forEach((h, i) => assert.deepEqual(col.at(i), h));
+  assert.equal(col.at(1000), undefined);
+  assert.equal(col.at(-1), undefined);
+  assert.throws(() => col.push(Buffer.alloc(31)), RangeError);
 });

@@ -1,4 +1,5 @@
 import { CustosError } from '../errors.ts';
+import { HashColumn } from './hash-column.ts';
 import { EMPTY_ROOT, HASH_SIZE, leafHash, nodeHash, splitPoint } from './rfc6962.ts';
 
 /*
@@ -12,7 +13,7 @@ import { EMPTY_ROOT, HASH_SIZE, leafHash, nodeHash, splitPoint } from './rfc6962
  * proof for any tree size touches O(log n) stored nodes.
  */
 export class MerkleTree {
-  private readonly levels: Buffer[][] = [[]];
+  private readonly levels: HashColumn[] = [new HashColumn()];
 
   get size(): number {
     return this.levels[0]!.length;
@@ -25,9 +26,9 @@ export class MerkleTree {
     let level = 0;
     let i = index;
     while (i & 1) {
-      const left = this.levels[level]![i - 1]!;
-      const right = this.levels[level]![i]!;
-      if (!this.levels[level + 1]) this.levels[level + 1] = [];
+      const left = this.levels[level]!.at(i - 1)!;
+      const right = this.levels[level]!.at(i)!;
+      if (!this.levels[level + 1]) this.levels[level + 1] = new HashColumn();
       this.levels[level + 1]!.push(nodeHash(left, right));
       level++;
       i >>= 1;
@@ -40,12 +41,12 @@ export class MerkleTree {
   }
 
   leafHashAt(i: number): Buffer {
-    return this.levels[0]![i]!;
+    return this.levels[0]!.at(i)!;
   }
 
   /** Hash of the aligned perfect subtree at `level` and `index`, if complete. */
   nodeAt(level: number, index: number): Buffer | undefined {
-    return this.levels[level]?.[index];
+    return this.levels[level]?.at(index);
   }
 
   /** MTH(D[lo:hi]) (RFC 9162 2.1.1). */
@@ -54,10 +55,10 @@ export class MerkleTree {
     if (n === 0) return EMPTY_ROOT;
     if ((n & (n - 1)) === 0 && lo % n === 0) {
       const level = Math.log2(n);
-      const stored = this.levels[level]?.[lo / n];
+      const stored = this.levels[level]?.at(lo / n);
       if (stored) return stored;
     }
-    if (n === 1) return this.levels[0]![lo]!;
+    if (n === 1) return this.levels[0]!.at(lo)!;
     const k = splitPoint(n);
     return nodeHash(this.hashRange(lo, lo + k), this.hashRange(lo + k, hi));
   }
