@@ -1,6 +1,6 @@
 /** Checkpoints of a busy writer: entries durable at once, one checkpoint a moment later, never stale to readers. */
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, rmdirSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -99,4 +99,11 @@ test('log: records stay on disk once appended; opened again, each is read back w
   assert.deepEqual(indexes.map((i) => JSON.stringify(again.record(i))), written, 'the same records, multi-byte text included');
   assert.deepEqual(items.map((it) => again.findIngest(it.described.ids.sopInstanceUID, it.described.content)), indexes);
   assert.equal(again.record(again.size), undefined);
+  // Changed on disk after the log was opened: read again, the record no longer matches its entry.
+  const third = LogStore.open(logDirOf(dataDir), parseVerifierKey(w.vkey));
+  const path = join(logDirOf(dataDir), 'statements.jsonl');
+  const text = readFileSync(path, 'utf8');
+  const salt = JSON.parse(text.slice(0, text.indexOf('\n'))).salt as string;
+  writeFileSync(path, text.replace(salt, `${salt[0] === '0' ? '1' : '0'}${salt.slice(1)}`));
+  assert.throws(() => third.record(0), (e: Error & { code?: string }) => e.code === 'LOG_CORRUPT');
 });

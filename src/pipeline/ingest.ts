@@ -183,7 +183,7 @@ const BACKLOG_LIMIT = 8;
 /**
  * Write the blob and insert the row at the same time (the blob first while the work loop is behind);
  * resolves once both are durable, with the new row, or none when the instance was already held, and
- * the instance's description for the log if the blob store made it.
+ * the instance's description for the log to come if the blob store makes it.
  */
 async function storeOnce(deps: IngestDeps, blobKey: string, dataKey: Buffer, bytes: Buffer, insert: (blobKey: string) => Promise<Array<{ id: number }>>): Promise<{ row: { id: number } | undefined; described?: Promise<Described | undefined> | undefined }> {
   let described: Promise<Described | undefined> | undefined;

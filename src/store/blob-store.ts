@@ -41,16 +41,18 @@ class BlobWriters {
         const it = w.waiting.get(m.id);
         if (!it) return;
         if ('described' in m) it.describedNow?.(m.described ?? undefined);
-        else if ('error' in m) { it.settled?.({ error: m.error }); it.describedNow?.(undefined); }
-        else it.settled?.(it.described ? { described: it.described } : {});
-        it.settled = undefined;
-        if ('error' in m || 'described' in m || !it.describedNow) w.waiting.delete(m.id);
+        else it.settle('error' in m ? { error: m.error } : it.described ? { described: it.described } : {});
+        // Done with a put once it failed, or was described, or is durable with no description to come.
+        if ('error' in m || 'described' in m || !it.describedNow) {
+          it.describedNow?.(undefined);
+          w.waiting.delete(m.id);
+        }
         if (!w.waiting.size) worker.unref();
       });
       const fail = (e: Error): void => {
         w.dead ??= e.message;
         for (const it of w.waiting.values()) {
-          it.settled?.({ error: { code: 'WRITER_STOPPED', message: e.message } });
+          it.settle({ error: { code: 'WRITER_STOPPED', message: e.message } }); // no effect once durable
           it.describedNow?.(undefined);
         }
         w.waiting.clear();
@@ -63,13 +65,13 @@ class BlobWriters {
   }
 
   /** Write a new file and make it durable; resolves with the error, if any, or with the description to follow. */
-  write(req: Omit<WriteRequest, 'id'>): Promise<{ error?: { code: string; message: string }; described?: Promise<Described | undefined> }> {
+  write(req: Omit<WriteRequest, 'id'>): Promise<Settled> {
     const live = this.workers.filter((w) => w.dead === undefined);
     if (!live.length) return Promise.resolve({ error: { code: 'WRITER_STOPPED', message: this.workers[0]?.dead ?? 'no writer' } });
     const w = live.reduce((a, b) => (b.waiting.size < a.waiting.size ? b : a));
     const id = this.nextId++;
     return new Promise((resolve) => {
-      const it: Waiting = { settled: resolve };
+      const it: Waiting = { settle: resolve };
       if (req.seal?.describe) it.described = new Promise((r) => { it.describedNow = r; });
       w.waiting.set(id, it);
       w.worker.ref();
@@ -78,9 +80,12 @@ class BlobWriters {
   }
 }
 
-/** A put on its way: `settled` until it is durable (or failed), then `describedNow` if a description was asked for. */
+/** How a put ended: failed, or durable (with its description to follow, if one was asked for). */
+type Settled = { error?: { code: string; message: string }; described?: Promise<Described | undefined> };
+
+/** A put on its way: settled once durable (or failed); then, if asked for, its description. */
 interface Waiting {
-  settled?: ((r: { error?: { code: string; message: string }; described?: Promise<Described | undefined> }) => void) | undefined;
+  settle: (r: Settled) => void;
   described?: Promise<Described | undefined>;
   describedNow?: (d: Described | undefined) => void;
 }

@@ -191,8 +191,12 @@ export class LogStore {
     } finally {
       closeSync(fd);
     }
-    const rec = JSON.parse(line.toString('utf8')) as LogRecord;
-    if (rec.index !== i) throw new CustosError('LOG_CORRUPT', `the statements file holds another record where entry ${i}'s was`);
+    // Read again from disk, so checked again: the record must still be the one its entry commits to.
+    let rec: LogRecord;
+    try { rec = JSON.parse(line.toString('utf8')) as LogRecord; } catch { rec = { index: -1, salt: null, signed: null }; }
+    if (rec.index !== i || (rec.salt && rec.signed && !commitment(rec.salt, rec.signed).equals(this.entries.at(i)!))) {
+      throw new CustosError('LOG_CORRUPT', `the record of entry ${i} in the statements file was changed after the log was opened`);
+    }
     this.remember(rec);
     return rec;
   }
