@@ -107,3 +107,30 @@ test('log: records stay on disk once appended; opened again, each is read back w
   writeFileSync(path, text.replace(salt, `${salt[0] === '0' ? '1' : '0'}${salt.slice(1)}`));
   assert.throws(() => third.record(0), (e: Error & { code?: string }) => e.code === 'LOG_CORRUPT');
 });
+
+test('log: statements left by a crash before their entries are written are replaced by the next append, and found by nothing', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'custos-cp-'));
+  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+  const described = await describeFile(EXAMPLE);
+  const uid = (name: string): string => `${described.ids.sopInstanceUID}.${name}`;
+  const item = (name: string) => ({ described: { ...described, ids: { ...described.ids, sopInstanceUID: uid(name) } }, source: 'test' });
+  const dir = logDirOf(dataDir);
+  let w = openLogForWriting(dataDir);
+  recordIngests([item('kept')], w.log, w.signer);
+  const checkpoint = readFileSync(join(dir, 'checkpoint'));
+  recordIngests([item('lost1'), item('lost2'), item('lost3')], w.log, w.signer);
+  w.release();
+  // As if the crash came after the statements were durable and before the entries and checkpoint were.
+  writeFileSync(join(dir, 'checkpoint'), checkpoint);
+  writeFileSync(join(dir, 'entries'), readFileSync(join(dir, 'entries')).subarray(0, 32));
+  w = openLogForWriting(dataDir);
+  assert.equal(w.log.size, 1);
+  assert.deepEqual(recordIngests([item('new1'), item('new2')], w.log, w.signer), [1, 2]);
+  w.release();
+  const again = openLogForWriting(dataDir);
+  t.after(() => again.release());
+  assert.deepEqual(['kept', 'new1', 'new2', 'lost1', 'lost2', 'lost3'].map((n) => again.log.findBySop(uid(n))), [[0], [1], [2], [], [], []]);
+  const statement = again.log.record(1)?.signed?.statement;
+  assert.equal(statement?.type === 'custos/ingest/v1' ? statement.instance.sopInstanceUID : undefined, uid('new1'));
+  assert.deepEqual(again.log.findByStudy(described.ids.studyInstanceUID), [0, 1, 2]);
+});
