@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { parseCheckpoint } from '../src/integrity/checkpoint.ts';
 import { openNote, parseVerifierKey } from '../src/integrity/note.ts';
 import { describeFile } from '../src/pipeline/integrity.ts';
@@ -12,6 +12,16 @@ import { LogStore } from '../src/store/log-store.ts';
 import { logDirOf, openLogForWriting } from '../src/store/open-log.ts';
 
 const EXAMPLE = join(import.meta.dirname, '..', 'examples', 'synthetic-ct-1.dcm');
+
+/** A data directory of its own (removed after the test), and ingest items: the example instance under SOP Instance UIDs of their own. */
+async function scratch(t: TestContext) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'custos-cp-'));
+  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+  const described = await describeFile(EXAMPLE);
+  const uid = (name: string | number): string => `${described.ids.sopInstanceUID}.${name}`;
+  const item = (name: string | number) => ({ described: { ...described, ids: { ...described.ids, sopInstanceUID: uid(name) } }, source: 'test' });
+  return { dataDir, described, uid, item };
+}
 
 test('log: appends with a checkpoint "soon" are durable at once, covered by the next checkpoint, and by any read of it', async (t) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'custos-cp-'));
@@ -39,11 +49,8 @@ test('log: appends with a checkpoint "soon" are durable at once, covered by the 
 });
 
 test('log: after a failed write nothing more is appended until the log is opened again, which finds what was durable', async (t) => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'custos-cp-'));
-  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+  const { dataDir, item: nth } = await scratch(t);
   const { log, signer, vkey, release } = openLogForWriting(dataDir);
-  const described = await describeFile(EXAMPLE);
-  const nth = (i: number) => ({ described: { ...described, ids: { ...described.ids, sopInstanceUID: `${described.ids.sopInstanceUID}.${i}` } }, source: 'test' });
   const start = log.size;
   assert.deepEqual(recordIngests([nth(0), nth(1)], log, signer), [start, start + 1]);
   // The statements file cannot be opened for appending (a directory in its place): the append fails,
@@ -66,11 +73,7 @@ test('log: after a failed write nothing more is appended until the log is opened
 });
 
 test('log: a statement line torn by a crash is cut off when the log is opened for writing, so that later appends keep their statements', async (t) => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'custos-cp-'));
-  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
-  const described = await describeFile(EXAMPLE);
-  const uid = (i: number): string => `${described.ids.sopInstanceUID}.${i}`;
-  const nth = (i: number) => ({ described: { ...described, ids: { ...described.ids, sopInstanceUID: uid(i) } }, source: 'test' });
+  const { dataDir, uid, item: nth } = await scratch(t);
   let w = openLogForWriting(dataDir);
   recordIngests([nth(0)], w.log, w.signer);
   w.release();
@@ -87,10 +90,8 @@ test('log: a statement line torn by a crash is cut off when the log is opened fo
 });
 
 test('log: records stay on disk once appended; opened again, each is read back whole and found by its instance', async (t) => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'custos-cp-'));
-  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
-  const described = await describeFile(EXAMPLE);
-  const items = Array.from({ length: 300 }, (_, i) => ({ described: { ...described, ids: { ...described.ids, sopInstanceUID: `${described.ids.sopInstanceUID}.${i}` } }, source: `test ${'é'.repeat(i % 3)}` }));
+  const { dataDir, item } = await scratch(t);
+  const items = Array.from({ length: 300 }, (_, i) => ({ ...item(i), source: `test ${'é'.repeat(i % 3)}` }));
   const w = openLogForWriting(dataDir);
   const indexes = recordIngests(items, w.log, w.signer);
   const written = indexes.map((i) => JSON.stringify(w.log.record(i)));
@@ -109,11 +110,7 @@ test('log: records stay on disk once appended; opened again, each is read back w
 });
 
 test('log: statements left by a crash before their entries are written are replaced by the next append, and found by nothing', async (t) => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'custos-cp-'));
-  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
-  const described = await describeFile(EXAMPLE);
-  const uid = (name: string): string => `${described.ids.sopInstanceUID}.${name}`;
-  const item = (name: string) => ({ described: { ...described, ids: { ...described.ids, sopInstanceUID: uid(name) } }, source: 'test' });
+  const { dataDir, described, uid, item } = await scratch(t);
   const dir = logDirOf(dataDir);
   let w = openLogForWriting(dataDir);
   recordIngests([item('kept')], w.log, w.signer);
