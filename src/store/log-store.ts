@@ -132,8 +132,8 @@ export class LogStore {
       size = cp.size;
     }
     for (let i = size; i < this.tree.size; i++) {
-      const rec = this.record(i);
-      if (!rec?.salt || !rec.signed || !verifyStatement(rec.signed, this.verifier.key) || !commitment(rec.salt, rec.signed).equals(this.entries.at(i)!)) {
+      const rec = this.readRecord(i);
+      if (rec?.index !== i || !rec.salt || !rec.signed || !verifyStatement(rec.signed, this.verifier.key) || !commitment(rec.salt, rec.signed).equals(this.entries.at(i)!)) {
         throw new CustosError('LOG_CORRUPT', `entry ${i} is not backed by a signed statement: it was forged or corrupted`);
       }
     }
@@ -198,10 +198,24 @@ export class LogStore {
     return this.entries.at(i)!;
   }
 
-  /** The private record of entry i: from memory if recent, else read from statements.jsonl. */
+  /**
+   * The private record of entry i: from memory if recent, else read from statements.jsonl and,
+   * read again from disk, checked again: its entry must commit to it.
+   */
   record(i: number): LogRecord | undefined {
     const hit = this.recent.get(i);
     if (hit) return hit;
+    const rec = this.readRecord(i);
+    if (!rec) return undefined;
+    if (rec.index !== i || !this.matches(rec)) {
+      throw new CustosError('LOG_CORRUPT', `the record of entry ${i} in the statements file does not match its entry: it was changed or forged`);
+    }
+    this.remember(rec);
+    return rec;
+  }
+
+  /** The line of entry i in statements.jsonl, parsed (unchecked; not JSON: a record of no entry). */
+  private readRecord(i: number): LogRecord | undefined {
     const length = i < this.lineLength.length ? this.lineLength[i]! : 0;
     if (!length) return undefined;
     const line = Buffer.allocUnsafe(length);
@@ -215,14 +229,7 @@ export class LogStore {
     } finally {
       closeSync(fd);
     }
-    // Read again from disk, so checked again: the record must still be the one its entry commits to.
-    let rec: LogRecord;
-    try { rec = JSON.parse(line.toString('utf8')) as LogRecord; } catch { rec = { index: -1, salt: null, signed: null }; }
-    if (rec.index !== i || !this.matches(rec)) {
-      throw new CustosError('LOG_CORRUPT', `the record of entry ${i} in the statements file was changed after the log was opened`);
-    }
-    this.remember(rec);
-    return rec;
+    try { return JSON.parse(line.toString('utf8')) as LogRecord; } catch { return { index: -1, salt: null, signed: null }; }
   }
 
   /** Keep a record in memory among the RECENT_RECORDS latest (the gateway reads them back soon after appending). */
