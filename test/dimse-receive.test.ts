@@ -41,6 +41,49 @@ test('receive: every PDU reaches the library whole and intact, however reads spl
   got.forEach((g, i) => assert.ok(g.equals(pdus[i]!), `PDU ${i} differs`));
 });
 
+test('receive: data set fragments go to the taker straight from the reads, everything it declines to the library, in order', () => {
+  let seed = 11;
+  const rand = (n: number): number => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed % n; };
+  const fill = (n: number, k: number): Buffer => Buffer.from(Array.from({ length: n }, (_, i) => (i * 17 + k) & 0xff));
+  const pdus: Array<{ pdu: Buffer; data?: Buffer; last?: boolean }> = [];
+  for (let k = 0; k < 12; k++) {
+    pdus.push({ pdu: pdataPdu(fill(90, k), true, true) });
+    for (let f = 0; f < 3; f++) {
+      const data = fill(50_000 + rand(200_000), k * 3 + f);
+      pdus.push({ pdu: pdataPdu(data, false, f === 2), data, last: f === 2 });
+    }
+  }
+  const stream = Buffer.concat(pdus.map((p) => p.pdu));
+  const socket = new EventEmitter();
+  const events: Array<{ by: 'taker' | 'library'; bytes: Buffer; last?: boolean }> = [];
+  let n = 0;
+  deliverWholePdus(socket as unknown as Socket, (pcId, last, parts, offset, length) => {
+    assert.equal(pcId, 1);
+    if (n++ % 4 === 3) return false; // declined: the library has it
+    events.push({ by: 'taker', bytes: Buffer.concat(parts).subarray(offset, offset + length), last });
+    return true;
+  });
+  socket.on('data', (pdu: Buffer) => { events.push({ by: 'library', bytes: Buffer.from(pdu) }); });
+  for (let o = 0; o < stream.length;) {
+    const len = Math.min(stream.length - o, 1 + rand(rand(2) ? 70_000 : 300));
+    socket.emit('data', stream.subarray(o, o + len));
+    o += len;
+  }
+  assert.equal(events.length, pdus.length);
+  let taken = 0;
+  events.forEach((e, i) => {
+    const p = pdus[i]!;
+    if (e.by === 'taker') {
+      taken++;
+      assert.ok(p.data && e.bytes.equals(p.data), `fragment ${i} differs`);
+      assert.equal(e.last, p.last);
+    } else {
+      assert.ok(e.bytes.equals(p.pdu), `PDU ${i} differs`);
+    }
+  });
+  assert.equal(taken, 27); // 36 fragments, every fourth declined
+});
+
 test('receive: a PDU longer than advertised closes the connection instead of being buffered', () => {
   const socket = new EventEmitter() as EventEmitter & { destroyed?: Error; destroy(e: Error): void };
   socket.destroy = (e: Error) => { socket.destroyed = e; };

@@ -1,4 +1,5 @@
-import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { hmacKey } from '../hmac-key.ts';
 
 /*
  * Keyed pseudonyms. PS3.15 E.3.10 and its notes warn that plain hashes of identifiers can be reversed by
@@ -6,16 +7,8 @@ import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
  * distinct label per kind so one pseudonym never equals another of a different kind.
  */
 
-// One KeyObject per key: createHmac with a raw Buffer re-imports the key on every call.
-const keyObjects = new WeakMap<Buffer, KeyObject>();
-const keyObject = (key: Buffer): KeyObject => {
-  let k = keyObjects.get(key);
-  if (!k) { k = createSecretKey(key); keyObjects.set(key, k); }
-  return k;
-};
-
 const hmac = (key: Buffer, label: string, value: string): Buffer =>
-  createHmac('sha256', keyObject(key)).update(label).update('\0').update(value, 'utf8').digest();
+  createHmac('sha256', hmacKey(key)).update(label).update('\0').update(value, 'utf8').digest();
 
 /**
  * Derivations recur: the study, series and frame of reference UIDs and the patient of one instance are

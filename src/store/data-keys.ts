@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
+import { hmacKey } from '../hmac-key.ts';
 import { CustosError } from '../errors.ts';
 import type { Queryable } from './database.ts';
 
@@ -63,7 +64,7 @@ export const unwrapKey = (master: Buffer, wrapped: Buffer, ref: string): Buffer 
 
 /** A patient's reference: HMAC-SHA-256 of issuer and Patient ID under the deployment key (no PHI in the database). */
 export function patientRef(deploymentKey: Buffer, patientId: string, issuer: string): string {
-  return createHmac('sha256', deploymentKey).update('custos/patient-ref\0').update(issuer).update('\0').update(patientId).digest('hex').slice(0, 40);
+  return createHmac('sha256', hmacKey(deploymentKey)).update('custos/patient-ref\0').update(issuer).update('\0').update(patientId).digest('hex').slice(0, 40);
 }
 
 /**
