@@ -109,25 +109,70 @@ test('log: records stay on disk once appended; opened again, each is read back w
   assert.throws(() => third.record(0), (e: Error & { code?: string }) => e.code === 'LOG_CORRUPT');
 });
 
-test('log: statements left by a crash before their entries are written are replaced by the next append, and found by nothing', async (t) => {
+test('log: statements durable before a crash are entries: opening again writes the entries a crash left unwritten or torn from them', async (t) => {
   const { dataDir, described, uid, item } = await scratch(t);
   const dir = logDirOf(dataDir);
   let w = openLogForWriting(dataDir);
   recordIngests([item('kept')], w.log, w.signer);
   const checkpoint = readFileSync(join(dir, 'checkpoint'));
-  recordIngests([item('lost1'), item('lost2'), item('lost3')], w.log, w.signer);
+  recordIngests([item('a'), item('b'), item('c')], w.log, w.signer, undefined, 'soon');
+  const entries = readFileSync(join(dir, 'entries'));
   w.release();
-  // As if the crash came after the statements were durable and before the entries and checkpoint were.
+  // As if the crash came once the statements were durable: of the entries after the checkpoint, one
+  // reached the disk as zeros and the rest not at all (written, never fsynced).
   writeFileSync(join(dir, 'checkpoint'), checkpoint);
-  writeFileSync(join(dir, 'entries'), readFileSync(join(dir, 'entries')).subarray(0, 32));
+  writeFileSync(join(dir, 'entries'), Buffer.concat([entries.subarray(0, 32), Buffer.alloc(32), Buffer.alloc(7, 1)]));
+  const reader = LogStore.open(dir, parseVerifierKey(w.vkey));
+  assert.equal(reader.size, 4, 'a reader sees the entries of the statements');
+  assert.ok(readFileSync(join(dir, 'entries')).length < 4 * 32, 'a reader writes nothing');
   w = openLogForWriting(dataDir);
-  assert.equal(w.log.size, 1);
-  assert.deepEqual(recordIngests([item('new1'), item('new2')], w.log, w.signer), [1, 2]);
+  assert.equal(w.log.size, 4);
+  assert.ok(readFileSync(join(dir, 'entries')).equals(entries), 'the entries are written again, the same');
+  assert.equal(w.log.checkpoint.body.size, 4);
+  assert.deepEqual(recordIngests([item('d')], w.log, w.signer), [4]);
   w.release();
   const again = openLogForWriting(dataDir);
   t.after(() => again.release());
-  assert.deepEqual(['kept', 'new1', 'new2', 'lost1', 'lost2', 'lost3'].map((n) => again.log.findBySop(uid(n))), [[0], [1], [2], [], [], []]);
-  const statement = again.log.record(1)?.signed?.statement;
-  assert.equal(statement?.type === 'custos/ingest/v1' ? statement.instance.sopInstanceUID : undefined, uid('new1'));
-  assert.deepEqual(again.log.findByStudy(described.ids.studyInstanceUID), [0, 1, 2]);
+  assert.deepEqual(['kept', 'a', 'b', 'c', 'd'].map((n) => again.log.findBySop(uid(n))), [[0], [1], [2], [3], [4]]);
+  assert.deepEqual(again.log.findByStudy(described.ids.studyInstanceUID), [0, 1, 2, 3, 4]);
+});
+
+test('log: a log written before the statements were the record opens with the lines its entries commit to', async (t) => {
+  const { dataDir, uid, item } = await scratch(t);
+  const dir = logDirOf(dataDir);
+  const files = ['statements.jsonl', 'entries', 'checkpoint'];
+  let w = openLogForWriting(dataDir);
+  recordIngests([item('kept')], w.log, w.signer);
+  const saved = files.map((f) => readFileSync(join(dir, f)));
+  recordIngests([item('lost1'), item('lost2')], w.log, w.signer);
+  const lost = readFileSync(join(dir, 'statements.jsonl')).subarray(saved[0]!.length);
+  w.release();
+  // Then, the old way: those statements' entries never written, and the next append numbered again.
+  files.forEach((f, i) => writeFileSync(join(dir, f), saved[i]!));
+  w = openLogForWriting(dataDir);
+  recordIngests([item('new1'), item('new2'), item('new3')], w.log, w.signer);
+  w.release();
+  const statements = readFileSync(join(dir, 'statements.jsonl'));
+  writeFileSync(join(dir, 'statements.jsonl'), Buffer.concat([saved[0]!, lost, statements.subarray(saved[0]!.length)]));
+  const again = openLogForWriting(dataDir);
+  t.after(() => again.release());
+  assert.equal(again.log.size, 4);
+  assert.deepEqual(['kept', 'new1', 'new2', 'new3', 'lost1', 'lost2'].map((n) => again.log.findBySop(uid(n))), [[0], [1], [2], [3], [], []]);
+});
+
+test('log: past the checkpoint, a statement whose signature fails or an entry without a statement stops the log', async (t) => {
+  const { dataDir, item } = await scratch(t);
+  const dir = logDirOf(dataDir);
+  const w = openLogForWriting(dataDir);
+  recordIngests([item(0)], w.log, w.signer);
+  w.release();
+  const statements = readFileSync(join(dir, 'statements.jsonl'), 'utf8');
+  const forged = JSON.parse(statements.trim()) as { index: number; signed: { statement: { source: string } } };
+  forged.index = 1;
+  forged.signed.statement.source = 'forged';
+  writeFileSync(join(dir, 'statements.jsonl'), `${statements}${JSON.stringify(forged)}\n`);
+  assert.throws(() => LogStore.open(dir, parseVerifierKey(w.vkey)), (e: Error & { code?: string }) => e.code === 'LOG_CORRUPT' && /entry 1 is not signed/.test(e.message));
+  writeFileSync(join(dir, 'statements.jsonl'), statements);
+  appendFileSync(join(dir, 'entries'), Buffer.alloc(32, 0x41));
+  assert.throws(() => LogStore.open(dir, parseVerifierKey(w.vkey)), (e: Error & { code?: string }) => e.code === 'LOG_CORRUPT' && /entry 1 is not backed/.test(e.message));
 });

@@ -12,13 +12,16 @@ import { type SignedStatement, commitment, newSalt, verifyStatement } from '../i
 
 /*
  * The transparency log on disk, in <data-dir>/log:
- *   entries          public leaves: 32-byte commitments, appended, never rewritten
+ *   entries          public leaves: 32-byte commitments, appended, never rewritten up to the checkpoint
  *   statements.jsonl private: {index, salt, signed statement} per line (erasable: drop the salt)
  *   checkpoint       the latest signed checkpoint (c2sp.org/tlog-checkpoint)
- * An append writes statements, then entries, each fsynced, then a new checkpoint (write, fsync,
- * rename): an entry is acknowledged once its checkpoint is on disk. On open, a torn tail is cut,
- * the entries must reproduce the signed root, and every entry past the checkpoint must be backed by
- * a signed statement — a forged or edited entry stops the log (LOG_CORRUPT).
+ * The statements are the record: an append writes and fsyncs them, and only then writes their
+ * entries, which are derived from them (an entry is the commitment to its line) and fsynced before
+ * the next checkpoint (write, fsync, rename) — one fsync per append instead of two. On open, the
+ * entries up to the checkpoint must reproduce its signed root; past it, the entries are those of the
+ * statements that follow, each signed, in order — what a crash left unwritten or torn there is
+ * written again from them. An entry past the checkpoint that no statement backs, or a statement
+ * whose signature fails, stops the log (LOG_CORRUPT).
  */
 
 /** A private record; `parent` keeps what proves a derivation's parent reference (never public). */
@@ -50,6 +53,8 @@ export class LogStore {
   private readonly entries = new HashColumn();
   /** Set when a write or sync failed: the files may hold more than this process knows, so it appends no more. */
   private broken: Error | undefined;
+  /** Entries written since the last fsync of their file. */
+  private entriesUnsynced = false;
 
   private constructor(dir: string, verifier: NoteVerifier, signer: NoteSigner | undefined) {
     this.dir = dir;
@@ -71,19 +76,27 @@ export class LogStore {
   }
 
   private load(): void {
-    // Entries: a torn last write leaves a partial leaf, which was never acknowledged.
-    const entriesPath = this.path('entries');
-    let raw = existsSync(entriesPath) ? readFileSync(entriesPath) : Buffer.alloc(0);
-    const whole = raw.length - (raw.length % HASH_SIZE);
-    if (whole !== raw.length) {
-      if (this.signer) truncateSync(entriesPath, whole);
-      raw = raw.subarray(0, whole);
+    // The signed checkpoint pins what was acknowledged.
+    const cpPath = this.path('checkpoint');
+    let cp: Checkpoint | undefined;
+    if (existsSync(cpPath)) {
+      this.checkpointText = readFileSync(cpPath, 'utf8');
+      cp = parseCheckpoint(openNote(this.checkpointText, [this.verifier]).text);
+      if (cp.origin !== this.origin) throw new CustosError('LOG_CORRUPT', `checkpoint origin ${cp.origin} is not this log's (${this.origin})`);
     }
-    for (let o = 0; o < raw.length; o += HASH_SIZE) {
-      const e = raw.subarray(o, o + HASH_SIZE);
+    const size = cp?.size ?? 0;
+    // Entries: those up to the checkpoint are durable and must reproduce its root.
+    const entriesPath = this.path('entries');
+    const raw = existsSync(entriesPath) ? readFileSync(entriesPath) : Buffer.alloc(0);
+    const onDisk = Math.floor(raw.length / HASH_SIZE);
+    if (size > onDisk) throw new CustosError('LOG_CORRUPT', `the log holds ${onDisk} entries but its signed checkpoint commits to ${size}: entries were removed or rolled back`);
+    for (let i = 0; i < size; i++) {
+      const e = raw.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE);
       this.entries.push(e);
       this.tree.appendData(e);
     }
+    if (cp && !this.tree.root(size).equals(cp.root)) throw new CustosError('LOG_CORRUPT', `the entries do not reproduce the signed root at size ${size}: the log storage was modified`);
+    this.checkpointValue = cp;
     // Private statements; only the last line may be torn (written in part before a crash, never
     // acknowledged). A writer cuts it off: the next append would otherwise be joined to it, and its
     // statement lost with it.
@@ -94,6 +107,8 @@ export class LogStore {
       truncateSync(stPath, st.length);
     }
     this.statementsBytes = st.length;
+    /** Lines of entries past the checkpoint, by index, in file order. */
+    const tail = new Map<number, Array<{ rec: LogRecord; at: number; length: number }>>();
     for (let start = 0, line = 1; start < st.length; line++) {
       // The next newline, by a plain loop: Buffer.indexOf cost 6 µs a call here, a fifth of opening.
       let end = start;
@@ -108,10 +123,14 @@ export class LogStore {
         if (end === st.length) continue; // torn final line (a reader's view; a writer cut it off above)
         throw new CustosError('LOG_CORRUPT', `statements file line ${line} is not valid JSON`);
       }
-      if (rec.index >= this.entries.length) continue; // written before a crash, never acknowledged
-      // A crash between a batch's statements and its entries leaves statements that the next append
-      // numbers again: of two lines for one entry, the one its entry commits to counts. A single line
-      // is checked when it is read (record()), and the entries past the checkpoint below.
+      if (rec.index >= size) {
+        const lines = tail.get(rec.index);
+        if (lines) lines.push({ rec, at, length: end - at }); else tail.set(rec.index, [{ rec, at, length: end - at }]);
+        continue;
+      }
+      // Logs written before the statements were the record may hold two lines for one entry (a crash
+      // between a batch's statements and its entries, then the next append numbered again): the one
+      // its entry commits to counts. A single line is checked when it is read (record()).
       if (this.lineLength[rec.index]) {
         if (!this.matches(rec)) continue;
         const start0 = this.lineStart[rec.index]!;
@@ -119,25 +138,37 @@ export class LogStore {
       }
       this.index(rec, at, end - at);
     }
-    // The signed checkpoint pins what was acknowledged.
-    const cpPath = this.path('checkpoint');
-    let size = 0;
-    if (existsSync(cpPath)) {
-      this.checkpointText = readFileSync(cpPath, 'utf8');
-      const cp = parseCheckpoint(openNote(this.checkpointText, [this.verifier]).text);
-      if (cp.origin !== this.origin) throw new CustosError('LOG_CORRUPT', `checkpoint origin ${cp.origin} is not this log's (${this.origin})`);
-      if (cp.size > this.tree.size) throw new CustosError('LOG_CORRUPT', `the log holds ${this.tree.size} entries but its signed checkpoint commits to ${cp.size}: entries were removed or rolled back`);
-      if (!this.tree.root(cp.size).equals(cp.root)) throw new CustosError('LOG_CORRUPT', `the entries do not reproduce the signed root at size ${cp.size}: the log storage was modified`);
-      this.checkpointValue = cp;
-      size = cp.size;
-    }
-    for (let i = size; i < this.tree.size; i++) {
-      const rec = this.readRecord(i);
-      if (rec?.index !== i || !rec.salt || !rec.signed || !verifyStatement(rec.signed, this.verifier.key) || !commitment(rec.salt, rec.signed).equals(this.entries.at(i)!)) {
-        throw new CustosError('LOG_CORRUPT', `entry ${i} is not backed by a signed statement: it was forged or corrupted`);
+    // Past the checkpoint the statements are the record: each index in turn takes its signed line
+    // (of several, the one its entry on disk commits to, else the last written), and its entry is that
+    // line's commitment.
+    let rewrite = false;
+    for (let i = size; ; i++) {
+      const lines = tail.get(i);
+      if (!lines) break;
+      for (const { rec } of lines) {
+        if (!rec.salt || !rec.signed || !verifyStatement(rec.signed, this.verifier.key)) throw new CustosError('LOG_CORRUPT', `the statement of entry ${i} is not signed by this log: it was forged or corrupted`);
       }
+      const old = i < onDisk ? raw.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE) : undefined;
+      const leaves = lines.map(({ rec }) => commitment(rec.salt!, rec.signed!));
+      const matching = old ? leaves.findIndex((l) => l.equals(old)) : -1;
+      const k = matching >= 0 ? matching : lines.length - 1;
+      const chosen = lines[k]!;
+      if (!old?.equals(leaves[k]!)) rewrite = true;
+      this.entries.push(leaves[k]!);
+      this.tree.appendData(leaves[k]!);
+      this.index(chosen.rec, chosen.at, chosen.length);
     }
-    if (this.signer && this.checkpointValue?.size !== this.tree.size) this.publish();
+    if (this.tree.size < onDisk) throw new CustosError('LOG_CORRUPT', `entry ${this.tree.size} is not backed by a signed statement: it was forged or corrupted`);
+    if (this.signer) {
+      // What a crash left of the entries past the checkpoint is written again from the statements.
+      if (rewrite || raw.length !== this.tree.size * HASH_SIZE) {
+        truncateSync(entriesPath, size * HASH_SIZE);
+        const leaves: Buffer[] = [];
+        for (let i = size; i < this.tree.size; i++) leaves.push(this.entries.at(i)!);
+        appendDurably(entriesPath, Buffer.concat(leaves));
+      }
+      if (this.checkpointValue?.size !== this.tree.size) this.publish();
+    }
   }
 
   /** Whether the entry of a record commits to it (an erased record, without salt, is not checked). */
@@ -265,8 +296,8 @@ export class LogStore {
   }
 
   /**
-   * Append signed statements as one batch: one fsync per file and one checkpoint for all of them.
-   * Returns their indexes once they are durable, and (with `checkpoint: 'now'`, the default) once the
+   * Append signed statements as one batch: one fsync (of the statements) and one checkpoint for all
+   * of them. Returns their indexes once they are durable, and (with `checkpoint: 'now'`, the default) once the
    * checkpoint that includes them is durable too; with 'soon' that checkpoint follows (publishPending).
    * After a failed write or fsync it appends nothing more (LOG_UNAVAILABLE): the files may then hold
    * more than this process knows, which opening the log again sorts out.
@@ -281,7 +312,9 @@ export class LogStore {
     const lines = recs.map((r) => Buffer.from(JSON.stringify(r) + '\n', 'utf8'));
     try {
       appendDurably(this.path('statements.jsonl'), Buffer.concat(lines));
-      appendDurably(this.path('entries'), Buffer.concat(leaves));
+      // Derived from the statements, now durable: fsynced before the next checkpoint (publish).
+      append(this.path('entries'), Buffer.concat(leaves));
+      this.entriesUnsynced = true;
     } catch (e) {
       this.broken = e as Error;
       throw new CustosError('LOG_UNAVAILABLE', `the log could not be written: ${(e as Error).message}`);
@@ -299,9 +332,9 @@ export class LogStore {
 
   /**
    * Sign and publish a checkpoint now if entries were appended since the last one. A busy writer
-   * (the gateway) appends with `checkpoint: 'soon'`: its entries are durable at once (statements and
-   * entries fsynced), and one checkpoint covers every append of the next CHECKPOINT_DELAY_MS instead
-   * of one checkpoint (a signature, two fsyncs and a rename) per append. Reading `checkpoint`
+   * (the gateway) appends with `checkpoint: 'soon'`: its entries are durable at once (their statements
+   * fsynced), and one checkpoint covers every append of the next CHECKPOINT_DELAY_MS instead of one
+   * checkpoint (an fsync of the entries, a signature, two fsyncs and a rename) per append. Reading `checkpoint`
    * publishes first, so nothing in this process ever sees a stale one; after a crash, opening the
    * log publishes what was appended.
    */
@@ -324,6 +357,20 @@ export class LogStore {
 
   private publish(): void {
     if (this.publishTimer) { clearTimeout(this.publishTimer); this.publishTimer = undefined; }
+    if (this.entriesUnsynced) {
+      // A checkpoint is signed over entries on disk only (opening checks its root against them). After
+      // a failed fsync the kernel may have dropped what it could not write, and a second fsync would
+      // not say so: no checkpoint is signed until the log is opened again and rewrites them.
+      if (this.broken) throw new CustosError('LOG_UNAVAILABLE', `the log could not be written (${this.broken.message}); restart to check it and go on`);
+      try {
+        const fd = openSync(this.path('entries'), 'r');
+        try { fsyncSync(fd); } finally { closeSync(fd); }
+      } catch (e) {
+        this.broken = e as Error;
+        throw new CustosError('LOG_UNAVAILABLE', `the log could not be written: ${(e as Error).message}`);
+      }
+      this.entriesUnsynced = false;
+    }
     const body: Checkpoint = { origin: this.origin, size: this.tree.size, root: this.tree.root(), extensions: [] };
     const note = signNote(formatCheckpoint(body), this.signer!);
     const tmp = this.path(`checkpoint.${process.pid}.tmp`);
@@ -342,16 +389,18 @@ const RECENT_RECORDS = 4096;
 /** How long a checkpoint may lag appends made with `checkpoint: 'soon'`. */
 const CHECKPOINT_DELAY_MS = 200;
 
-function appendDurably(path: string, data: Buffer): void {
+function append(path: string, data: Buffer, durably = false): void {
   const fd = openSync(path, 'a', 0o600);
   try {
     let done = 0;
     while (done < data.length) done += writeSync(fd, data, done, data.length - done);
-    fsyncSync(fd);
+    if (durably) fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
 }
+
+const appendDurably = (path: string, data: Buffer): void => append(path, data, true);
 
 function syncDir(dir: string): void {
   try {
