@@ -66,12 +66,8 @@ export class Processor {
   private readonly recovered = new Set<number>();
   /** Jobs claimed and not yet settled. */
   private claimed = 0;
-  /** Per recipient, the batch being delivered: resolves once the recipient has answered its last instance. */
-  private readonly inFlight = new Map<string, Promise<void>>();
-  /** Batches delivered and being recorded (log, settlement); each resolves with the storage error that stopped it, if any. */
-  private readonly settling = new Set<Promise<Error | undefined>>();
-  /** A storage error that stopped the settlement of a batch: the next batch stops too (its jobs go back to the queue). */
-  private settleError: Error | undefined;
+  /** Per recipient, the batch being delivered; resolves with the storage error that stopped it, if any. */
+  private readonly inFlight = new Map<string, Promise<Error | undefined>>();
 
   constructor(deps: ProcessorDeps) {
     this.d = deps;
@@ -115,7 +111,6 @@ export class Processor {
     this.wakeUp?.();
     await this.loop;
     await Promise.all(this.inFlight.values());
-    await Promise.all(this.settling);
   }
 
   private async run(): Promise<void> {
@@ -241,16 +236,11 @@ export class Processor {
     try {
       await Promise.all([...byRecipient].map(async ([recipient, list]) => {
         const batch = await this.prepareBatch(recipient, list.sort((a, b) => Number(a.id) - Number(b.id)));
-        // Delivered once the previous batch is (the recipient takes one instance at a time); its
-        // recording need not be finished. A storage failure that stopped an earlier batch's recording
-        // stops this one too (its jobs go back to the queue below).
-        await this.inFlight.get(recipient);
-        if (this.settleError) { const e = this.settleError; this.settleError = undefined; throw e; }
+        // The previous batch's storage failure stops this one too (its jobs go back to the queue below).
+        const previous = await this.inFlight.get(recipient);
+        if (previous) { this.inFlight.delete(recipient); throw previous; }
         for (const j of list) handedOver.add(Number(j.id));
-        const { delivered, settled } = this.send(batch);
-        this.inFlight.set(recipient, delivered);
-        this.settling.add(settled);
-        void settled.then((e) => { this.settling.delete(settled); if (e) this.settleError ??= e; });
+        this.inFlight.set(recipient, this.send(batch));
       }));
     } catch (e) {
       const left = jobs.filter((j) => !handedOver.has(Number(j.id)));
@@ -295,19 +285,17 @@ export class Processor {
   }
 
   /**
-   * Deliver a prepared batch (`delivered`: the recipient has answered its last instance), then log
-   * the derivations of what was delivered and settle every job (`settled`: with the storage error
-   * that stopped it, if any; its unsettled jobs are requeued). The next batch is delivered while this
-   * one is recorded: the association is not left idle for a log append and a transaction per batch.
+   * Deliver a prepared batch, log the derivations of what was delivered, and settle every job.
+   * Resolves with the storage error that stopped it, if any (its unsettled jobs are requeued).
    */
-  private send(batch: Batch): { delivered: Promise<void>; settled: Promise<Error | undefined> } {
-    const { settings, forwarder, sendable, outcomes } = batch;
-    const results = sendable.length && forwarder && settings ? forwarder.deliver(sendable.map((s) => s.out)) : Promise.resolve([]);
-    const settled = (async (): Promise<Error | undefined> => {
-      try {
+  private async send(batch: Batch): Promise<Error | undefined> {
+    try {
+      const { settings, forwarder, sendable, outcomes } = batch;
+      if (sendable.length && forwarder && settings) {
+        const results = await forwarder.deliver(sendable.map((s) => s.out));
         const derived: Array<{ input: Described; output: Described }> = [];
-        (await results).forEach((res, i) => {
-          const s = sendable[i]!;
+        sendable.forEach((s, i) => {
+          const res = results[i]!;
           if (res.ok) {
             outcomes.push({ job: s.job, outcome: { kind: 'done', sopInstanceUID: s.out.sopInstanceUID, bytes: s.out.bytes } });
             if (s.input && s.output) derived.push({ input: s.input, output: s.output });
@@ -316,24 +304,23 @@ export class Processor {
             outcomes.push({ job: s.job, outcome: res.permanent || last ? { kind: 'dead', code: res.code, message: res.message } : { kind: 'retry', code: res.code, message: res.message } });
           }
         });
-        if (derived.length && settings?.profile) {
+        if (derived.length && settings.profile) {
           recordDescribedDerivations(derived, this.d.log.store, this.d.log.signer, { edition: TABLE_EDITION, options: [...settings.profile.options].sort() }, 'gateway', 'soon');
         }
-        await this.settle(outcomes);
-        return undefined;
-      } catch (e) {
-        process.stderr.write(`custos: delivery not settled: ${isCustosError(e) ? `${e.code}: ` : ''}${(e as Error).message}\n`);
-        await this.requeue(batch.jobs);
-        return e as Error;
-      } finally {
-        this.claimed -= batch.jobs.length;
-        // Delivered or not, nothing reads the originals' bytes any more (the association is closed).
-        for (const s of batch.sendable) if (s.original) this.done(s.original);
-        // Settled jobs may have freed the way for more (retries, the next batch): look again.
-        this.wake();
       }
-    })();
-    return { delivered: results.then(() => undefined, () => undefined), settled };
+      await this.settle(outcomes);
+      return undefined;
+    } catch (e) {
+      process.stderr.write(`custos: delivery not settled: ${isCustosError(e) ? `${e.code}: ` : ''}${(e as Error).message}\n`);
+      await this.requeue(batch.jobs);
+      return e as Error;
+    } finally {
+      this.claimed -= batch.jobs.length;
+      // Delivered or not, nothing reads the originals' bytes any more (the association is closed).
+      for (const s of batch.sendable) if (s.original) this.done(s.original);
+      // Settled jobs may have freed the way for more (retries, the next batch): look again.
+      this.wake();
+    }
   }
 
   /** The original of a job's instance, de-identified for the recipient: what to send, or why not. */
