@@ -89,13 +89,32 @@ write, fdatasync, directory fsync, and the description for the log: parse and fr
 helper threads 0.5 s. Orthanc stores unencrypted, does not fsync each instance, logs nothing,
 forwards nothing and runs its DICOM server on several C++ threads: it uses about 0.6× the gateway's
 CPU per instance. On this 2-core machine the gateway, the two senders and storescp keep the cores
-about three quarters busy; what sets the rate is the acknowledgement path of each sender's instance
-(one in flight per association) and, behind it, forwarding to a recipient that takes one
-association and one instance at a time.
+busy: sampled with \`perf record -a\` through a steady stream (2026-12-01, sixth session), the cores
+were idle 12 % of the time, and of the 10 core-seconds the event loop took 2.4, PGlite's thread 1.4,
+the blob writers 1.1, V8's helpers 0.7, storescp 0.9, the senders 0.7 and the harness 0.2. The rate is
+bound by CPU first: matching Orthanc would need the gateway to do the same work with about 40 %
+less. Behind that come the acknowledgement path of each sender's instance (one in flight per
+association) and forwarding to a recipient that takes one association and one instance at a time.
+PGlite's share is per call more than per row: alone, the ingest call takes 0.7 ms without waiting
+for its WAL and 1.3 ms with (a \`SELECT 1\` round trip to its thread 0.25 ms), and dropping its
+foreign keys, secondary indexes or audit row changed nothing measurable; under this load it takes
+1.3 ms of CPU and 3.3 ms of wall time per call.
 
 Measured changes of 2026-12-01 (same streams, this machine; single runs vary by ±15 %, so each was
 compared as the ratio to Orthanc's time in the same run):
-- Last, on 2026-12-01 (fifth session): the work loop's two statements per turn are PL/pgSQL
+- Last, on 2026-12-01 (sixth session): a C-STORE's data set fragments go into the instance's
+  memory straight from the socket's reads (dcmjs-dimse copied each twice more, once into
+  zero-filled memory); HMAC keys are imported once per key (a patient reference re-imported the
+  deployment key per instance: 11 µs against 2 µs); the log fsyncs only the statements of a batch,
+  its entries before the next checkpoint (a batch of 4 alone: 0.55 ms against 0.76 ms; see the log
+  section). Four pairs in turns against the code before: 0.50–0.64× Orthanc's rate at steady state
+  against 0.52–0.57× — not measurable at this machine's spread that hour (Orthanc's own time for the
+  same stream ranged from 2.2 to 3.0 s). Tried and not kept: delivering the next batch while the
+  previous one is logged and settled (five pairs, with the changes above, against the code before
+  them: 0.49–0.57× against 0.50–0.61×, and the gateway's CPU per stream higher in three of five
+  pairs: smaller batches, more turns per instance, on cores already busy), and storescp writing in
+  bit-preserving mode (+B) to spare the machine its re-encoding (two pairs: no gain).
+- Earlier on 2026-12-01 (fifth session): the work loop's two statements per turn are PL/pgSQL
   functions (migration 3: \`custos_log_and_claim\`, \`custos_settle_done\`), planned once per session
   like the ingest call: on PGlite alone, batches of 4, recording the log indexes and claiming took
   1.1 ms against 2.3 ms as three statements; in the gateway, per batch, 3.1 ms against 4.5 ms and
