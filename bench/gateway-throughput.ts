@@ -109,7 +109,8 @@ compared as the ratio to Orthanc's time in the same run):
   its entries before the next checkpoint (a batch of 4 alone: 0.55 ms against 0.76 ms; see the log
   section). Four pairs in turns against the code before: 0.50–0.64× Orthanc's rate at steady state
   against 0.52–0.57× — not measurable at this machine's spread that hour (Orthanc's own time for the
-  same stream ranged from 2.2 to 3.0 s). Tried and not kept: delivering the next batch while the
+  same stream ranged from 2.2 to 3.0 s); the table above, regenerated after them, came out at
+  0.49×, and six more runs of the same code that hour at 0.50–0.64×. Tried and not kept: delivering the next batch while the
   previous one is logged and settled (five pairs, with the changes above, against the code before
   them: 0.49–0.57× against 0.50–0.61×, and the gateway's CPU per stream higher in three of five
   pairs: smaller batches, more turns per instance, on cores already busy), and storescp writing in
