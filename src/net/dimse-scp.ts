@@ -196,11 +196,11 @@ function makeScpClass(policy: ScpPolicy) {
     private lastSize = 0;
 
     // The file meta information is written first, so the instance is assembled with one copy.
-    override createStoreWritableStream(pc: InstanceType<typeof import('dcmjs-dimse').association.PresentationContext>, request: InstanceType<typeof import('dcmjs-dimse').requests.CStoreRequest>): Writable {
+    override createStoreWritableStream(pc: PresentationContext, request: CStoreRequest): Writable {
       return new DatasetSink(part10Prefix(fileMeta(request.getAffectedSopClassUid(), request.getAffectedSopInstanceUid(), pc.getAcceptedTransferSyntaxUid() ?? IMPLICIT_VR_LITTLE_ENDIAN, this.callingAe)), policy.maxInstanceBytes, this.lastSize, policy.pool);
     }
 
-    override createDatasetFromStoreWritableStream(writable: Writable, pc: InstanceType<typeof import('dcmjs-dimse').association.PresentationContext>, callback: (ds: InstanceType<typeof import('dcmjs-dimse').Dataset>) => void): void {
+    override createDatasetFromStoreWritableStream(writable: Writable, pc: PresentationContext, callback: (ds: InstanceType<typeof import('dcmjs-dimse').Dataset>) => void): void {
       const sink = writable as DatasetSink;
       const ts = pc.getAcceptedTransferSyntaxUid() ?? IMPLICIT_VR_LITTLE_ENDIAN;
       this.lastSize = sink.size;
@@ -242,7 +242,7 @@ function makeScpClass(policy: ScpPolicy) {
       return true;
     }
 
-    override cStoreRequest(request: InstanceType<typeof import('dcmjs-dimse').requests.CStoreRequest>, callback: (r: InstanceType<typeof import('dcmjs-dimse').responses.CStoreResponse>) => void): void {
+    override cStoreRequest(request: CStoreRequest, callback: (r: InstanceType<typeof import('dcmjs-dimse').responses.CStoreResponse>) => void): void {
       const ds = request.getDataset() as ReceivedDataset;
       const sopClassUID = request.getAffectedSopClassUid();
       const sopInstanceUID = request.getAffectedSopInstanceUid();
