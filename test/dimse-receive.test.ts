@@ -1,9 +1,10 @@
 /** Receiving PDUs: whole PDUs handed to the library however the socket splits them (PS3.8 9.3.1, 9.3.5). */
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
-import type { Socket } from 'node:net';
+import { type AddressInfo, type Socket, connect, createServer } from 'node:net';
+import { once } from 'node:events';
 import { test } from 'node:test';
-import { deliverWholePdus } from '../src/net/dimse-scp.ts';
+import { deliverWholePdus, readWholePdus } from '../src/net/dimse-scp.ts';
 
 /** A P-DATA-TF PDU with one PDV item of `data`; `command` sets bit 0 of the message control header. */
 function pdataPdu(data: Buffer, command: boolean, last: boolean): Buffer {
@@ -96,4 +97,82 @@ test('receive: a PDU longer than advertised closes the connection instead of bei
   socket.emit('data', head);
   assert.equal(delivered, 0);
   assert.match(socket.destroyed?.message ?? '', /exceeds/);
+});
+
+test('receive over TCP: reads into memory used again still hand every PDU and fragment on intact, and the accepted socket closes with the connection', { timeout: 30_000 }, async () => {
+  let seed = 5;
+  const rand = (n: number): number => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed % n; };
+  const fill = (n: number, k: number): Buffer => Buffer.from(Array.from({ length: n }, (_, i) => (i * 13 + k) & 0xff));
+  const pdus: Array<{ pdu: Buffer; data?: Buffer }> = [];
+  for (let k = 0; k < 20; k++) {
+    pdus.push({ pdu: pdataPdu(fill(90, k), true, true) });
+    for (let f = 0; f < 3; f++) {
+      const data = fill(100_000 + rand(400_000), k * 3 + f);
+      pdus.push({ pdu: pdataPdu(data, false, f === 2), data });
+    }
+  }
+  const stream = Buffer.concat(pdus.map((p) => p.pdu));
+  const events: Buffer[] = [];
+  let n = 0;
+  let adopted: Socket | undefined;
+  const server = createServer({ pauseOnConnect: true }, (accepted) => {
+    adopted = readWholePdus(accepted, (_pcId, _last, parts, offset, length) => {
+      if (n++ % 5 === 4) return false; // declined: the library has it
+      // Copied now, as the sink does: the reads' memory is used again afterwards.
+      events.push(Buffer.from(Buffer.concat(parts).subarray(offset, offset + length)));
+      return true;
+    });
+    assert.notEqual(adopted, accepted, 'a plain TCP connection is read into memory of its own');
+    adopted.on('data', (pdu: Buffer) => {
+      // A PDU other than a data set fragment is the library's own: later reads do not change it.
+      // (A declined fragment is assembled in memory the connection uses again for the next one.)
+      if (pdu[11]! & 0x01) {
+        const copy = Buffer.from(pdu);
+        setImmediate(() => assert.ok(pdu.equals(copy), 'a command PDU handed on changed after later reads'));
+      }
+      events.push(Buffer.from(pdu.subarray(12)));
+    });
+    adopted.on('end', () => adopted!.end());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const client = connect((server.address() as AddressInfo).port, '127.0.0.1');
+  try {
+    await once(client, 'connect');
+    for (let o = 0; o < stream.length;) {
+      const len = Math.min(stream.length - o, 1 + rand(rand(2) ? 300_000 : 500));
+      if (!client.write(stream.subarray(o, o + len))) await once(client, 'drain');
+      o += len;
+    }
+    client.end();
+    client.resume();
+    await once(client, 'close');
+    await new Promise<void>((resolve) => server.close(() => resolve())); // the accepted socket is closed too
+  } finally {
+    client.destroy();
+    adopted?.destroy();
+    server.close();
+  }
+  assert.equal(events.length, pdus.length);
+  // The value of each PDU's single PDV (after the 6-byte PDU and 6-byte PDV headers).
+  events.forEach((e, i) => assert.ok(e.equals(pdus[i]!.pdu.subarray(12)), `PDU ${i} differs`));
+});
+
+test('receive over TCP: destroying the accepted socket (as the gateway does on stop) closes the connection read into memory of its own', { timeout: 30_000 }, async () => {
+  let accepted: Socket | undefined;
+  let adopted: Socket | undefined;
+  const server = createServer({ pauseOnConnect: true }, (s) => { accepted = s; adopted = readWholePdus(s); adopted.on('data', () => undefined); });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const client = connect((server.address() as AddressInfo).port, '127.0.0.1');
+  client.on('error', () => undefined);
+  try {
+    await once(server, 'connection');
+    await new Promise((r) => setImmediate(r));
+    accepted!.destroy();
+    await once(client, 'close');
+    assert.equal(adopted!.destroyed, true);
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  } finally {
+    client.destroy();
+    server.close();
+  }
 });
