@@ -248,6 +248,26 @@ if (!IN_NETNS) {
     kept.close();
     await waitFor('the idle association to be released', () => (count('Association Release') > released ? true : undefined), 10_000);
 
+    // A kept association holds nothing of the batches it has finished: dcmjs-dimse kept every request
+    // sent in its pending list and appended each response's command set to the previous ones.
+    const { Dataset } = await import('../src/net/dimse-lib.ts');
+    const proto = Dataset.prototype as unknown as { _fromElementsBuffer(buf: Buffer, ...rest: unknown[]): unknown };
+    const decode = proto._fromElementsBuffer;
+    let largest = 0;
+    proto._fromElementsBuffer = function (this: unknown, buf: Buffer, ...rest: unknown[]) { largest = Math.max(largest, buf.length); return decode.call(this, buf, ...rest); };
+    const steady = new DimseForwarder(dest, 60_000);
+    try {
+      for (let k = 0; k < 8; k++) assert.ok((await steady.deliver(ct)).every((d) => d.ok));
+    } finally {
+      proto._fromElementsBuffer = decode;
+    }
+    const network = (steady as unknown as { open?: { network?: { pending: unknown[]; dimseStream: unknown } } }).open?.network;
+    assert.ok(network, 'the association is still open');
+    assert.equal(network.pending.length, 0, 'no request is held once answered');
+    assert.equal(network.dimseStream, undefined);
+    assert.ok(largest > 0 && largest < 200, `one command set decoded per response (largest ${largest} bytes, 48 responses)`);
+    steady.close();
+
     const once = new DimseForwarder(dest, 0); // released after each batch, as dcmjs-dimse does
     const before2 = count('Association Received');
     for (const batch of [ct.slice(0, 3), ct.slice(3, 6)]) assert.ok((await once.deliver(batch)).every((d) => d.ok));

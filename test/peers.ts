@@ -64,10 +64,12 @@ const stopper = (proc: ChildProcess) => (): Promise<void> => new Promise((resolv
 });
 
 /** dcmtk storescp writing every instance it receives under `dir` (accepts compressed syntaxes). */
-export async function startStorescp(dir: string, aeTitle = 'STORESCP', syntaxes = '+xa'): Promise<Peer & { log: () => string }> {
+export async function startStorescp(dir: string, aeTitle = 'STORESCP', syntaxes = '+xa', verbose = true): Promise<Peer & { log: () => string }> {
   mkdirSync(dir, { recursive: true });
   const port = await freePort();
-  const proc = spawn('storescp', ['-v', '--aetitle', aeTitle, syntaxes, '--output-directory', dir, String(port)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TCP_NODELAY: '1' } });
+  // Verbose, storescp also prints a progress dot per PDU received (33 writes per CT slice from a sender
+  // using 16 KiB PDUs, each read by this process): benchmarks, which do not read its log, run it quiet.
+  const proc = spawn('storescp', [...(verbose ? ['-v'] : []), '--aetitle', aeTitle, syntaxes, '--output-directory', dir, String(port)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TCP_NODELAY: '1' } });
   let log = '';
   proc.stdout!.on('data', (d: Buffer) => { log += d.toString(); });
   proc.stderr!.on('data', (d: Buffer) => { log += d.toString(); });

@@ -80,7 +80,8 @@ async function send(port: number, aet: string, stream: string[]): Promise<number
 const started: ChildProcess[] = [];
 process.once('exit', () => { for (const p of started) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL'); });
 
-const scp = await startStorescp(join(work, 'scp'));
+// Quiet: verbose, storescp prints a progress dot per PDU, read by this process (not part of what is measured).
+const scp = await startStorescp(join(work, 'scp'), 'STORESCP', '+xa', false);
 started.push(scp.proc);
 const pg = process.env.CUSTOS_BENCH_PG ? await (await import('../../test/postgres.ts')).startPostgres(join(work, 'pg')) : undefined;
 if (pg) process.once('exit', () => { try { pg.stop(); } catch { /* stopped already */ } });

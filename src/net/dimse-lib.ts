@@ -160,5 +160,35 @@ networkPrototype._sendPDataTF = function (this: NetworkLike, command: PDataComma
   this.statistics.addBytesSent(bytes);
 };
 
+/*
+ * Two things dcmjs-dimse 0.3 keeps for the life of an association, which Custos keeps open between
+ * batches (dimse-scu.ts): the stream collecting a received command set's fragments is forgotten only
+ * when a data set follows, so after a command alone (every C-STORE response) the next command set is
+ * appended to it and the k-th response on an association decodes all k command sets before it; and
+ * every request sent stays in its list of pending requests, which each response searches from the
+ * oldest, holding each request's data set. Measured forwarding 500 CT slices to storescp on one
+ * association: on average 58 KB of command sets decoded per response, and a search of 250 requests.
+ * Both grow without bound under a steady stream. Once a message has been handled, its command stream
+ * is dropped, and a request that got its final (not Pending, PS3.7 C.4) response leaves the list.
+ */
+interface PendingRequest { getMessageId(): number }
+interface ReceivedResponse { getMessageIdBeingRespondedTo(): number; getStatus(): number }
+interface PerformingNetwork { dimseStream: unknown; pending: PendingRequest[] }
+const performingPrototype = networkPrototype as unknown as { _performDimse(this: PerformingNetwork, pc: unknown, dimse: unknown): void };
+const libraryPerformDimse = performingPrototype._performDimse;
+performingPrototype._performDimse = function (this: PerformingNetwork, pc: unknown, dimse: unknown): void {
+  this.dimseStream = undefined;
+  libraryPerformDimse.call(this, pc, dimse);
+  if (dimse instanceof Response) {
+    const r = dimse as unknown as ReceivedResponse;
+    if (r.getStatus() === constants.Status.Pending) return;
+    const id = r.getMessageIdBeingRespondedTo();
+    const i = this.pending.findIndex((p) => p.getMessageId() === id);
+    if (i >= 0) this.pending.splice(i, 1);
+  }
+};
+/** The library's base class of responses (the class its _performDimse tells responses by). */
+const Response = Object.getPrototypeOf(responses.CStoreResponse) as abstract new (...args: never[]) => unknown;
+
 /** Why the library could not send a dataset (it only logs it): read by the SCU to report the job. */
 export const transcodeFailures = new WeakMap<RawDataset, Error>();
