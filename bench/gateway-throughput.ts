@@ -64,7 +64,7 @@ writeSection('gateway', `## Gateway: ingest → forward on loopback (issue 6)
 
 ${machine()}. ${N} CT slices 512×512×16-bit (${mb.toFixed(0)} MB) in ${Math.ceil(N / 125)} studies, sent by ${SENDERS} storescu processes in parallel
 (dcmtk, TCP_NODELAY=1). Custos runs \`custos serve\` on embedded defaults (PGlite, filesystem blobs, AES-256-GCM at rest)
-with one DIMSE recipient (storescp); Orthanc 1.10 stores the same stream with its default SQLite index. All inside one
+with one DIMSE recipient (storescp, run without -v); Orthanc 1.10 stores the same stream with its default SQLite index. All inside one
 private network namespace (loopback only). Command: \`node bench/gateway-throughput.ts ${N} ${SENDERS}\`.
 
 ${table}
@@ -81,28 +81,53 @@ in the second; the blob writers' 1.3 s against 0.6 s) and Orthanc is warming up 
 by about 15 %).
 
 Where the time goes (each thread's CPU per stream; \`CUSTOS_BENCH_THREADS=1\` prints it), steady
-state, per 500 slices: event loop 1.9–2.2 s (receiving through dcmjs-dimse, SHA-256 of each instance
-at ingest, Ed25519 signatures and fsynced log appends, de-identification, sending to storescp, and
-the messages to the other threads), PGlite about 1.0 s on its thread (the ingest call, then per batch
-the log's statements with the claim, and the settlement), the blob writers 0.8 s (AES-256-GCM,
-write, fdatasync, directory fsync, and the description for the log: parse and frame digests), V8's
-helper threads 0.5 s. Orthanc stores unencrypted, does not fsync each instance, logs nothing,
-forwards nothing and runs its DICOM server on several C++ threads: it uses about 0.6× the gateway's
-CPU per instance. On this 2-core machine the gateway, the two senders and storescp keep the cores
-busy: sampled with \`perf record -a\` through a steady stream (2026-12-01, sixth session), the cores
-were idle 12 % of the time, and of the 10 core-seconds the event loop took 2.4, PGlite's thread 1.4,
-the blob writers 1.1, V8's helpers 0.7, storescp 0.9, the senders 0.7 and the harness 0.2. The rate is
-bound by CPU first: matching Orthanc would need the gateway to do the same work with about 40 %
-less. Behind that come the acknowledgement path of each sender's instance (one in flight per
-association) and forwarding to a recipient that takes one association and one instance at a time.
+state, per 500 slices, measured 2026-12-01 (seventh session): event loop 1.6–1.7 s (receiving,
+SHA-256 of each instance at ingest, Ed25519 signatures and fsynced log appends, de-identification,
+sending to storescp, and the messages to the other threads), PGlite 1.0–1.07 s on its thread (the
+ingest call, then per batch the log's statements with the claim, and the settlement), the blob
+writers 1.0–1.1 s (AES-256-GCM, write, fdatasync, directory fsync, and the description for the log:
+parse and frame digests), V8's helper threads 0.57 s: 4.2–4.5 s in all (5.7–6.2 s before that
+session's changes). Ingest alone (no route, nothing forwarded) takes 2.7–3.3 s of it and keeps pace
+with Orthanc (0.88–1.05× its rate, four runs): what the gateway lacks is the CPU for logging,
+de-identifying and forwarding on the same two cores as storescp and the senders. Orthanc stores
+unencrypted, does not fsync each instance, logs nothing and forwards nothing. In the first regeneration of 2026-12-01 (seventh session),
+the gateway, storescp and the senders used 5.55 s of CPU in 3.76 s and Orthanc and the senders
+3.76 s in 2.58 s — both about three quarters of the two cores — so the ratio of rates is the ratio
+of CPU: matching Orthanc needs the gateway's CPU per stream to fall from about 4.2 s to about 2.4 s.
+Per instance under load (instrumented, not kept), an acknowledgement takes 15–16 ms on average
+(p50 13–14 ms): the blob is durable at a median 6.3 ms and the row committed 7.1–7.7 ms after its
+call, where alone they take 1.8 ms (write 0.11 ms, fdatasync 1.33 ms, directory fsync 0.3 ms) and
+1.3 ms; the rest is waiting for threads on busy cores, and for the database statement in progress.
 PGlite's share is per call more than per row: alone, the ingest call takes 0.7 ms without waiting
-for its WAL and 1.3 ms with (a \`SELECT 1\` round trip to its thread 0.25 ms), and dropping its
-foreign keys, secondary indexes or audit row changed nothing measurable; under this load it takes
-1.3 ms of CPU and 3.3 ms of wall time per call.
+for its WAL and 1.3 ms with (a \`SELECT 1\` round trip to its thread 0.25 ms; the WAL's fsync itself
+0.17–0.2 ms), and dropping its foreign keys, secondary indexes or audit row changed nothing
+measurable.
 
 Measured changes of 2026-12-01 (same streams, this machine; single runs vary by ±15 %, so each was
 compared as the ratio to Orthanc's time in the same run):
-- Last, on 2026-12-01 (sixth session): a C-STORE's data set fragments go into the instance's
+- Last, on 2026-12-01 (seventh session), found by measuring each stage alone against a floor:
+  - Receiving 500 slices with ingest stubbed out took 1.04–1.15 s of CPU, where reading the same
+    bytes from a plain socket took 0.62–0.77 s through 'data' events and 0.30 s through net.Socket's
+    \`onread\` into memory used again: Node reads every socket into fresh memory, and on this VM first
+    touches cost page faults, then garbage collection. Accepted DIMSE connections are now read into
+    1 MiB slabs used again (src/net/socket-reads.ts): receiving alone 0.43–0.47 s.
+  - Forwarding 500 slices alone took 0.51 s of CPU where a plain socket sends the bytes in 0.1 s.
+    dcmjs-dimse kept two things for the life of an association, which Custos keeps open: every
+    request sent stayed in its list of pending requests (each response searched it from the
+    oldest, and each kept its data set), and after a command without a data set (every C-STORE
+    response) the next command set was appended to the previous ones, so the k-th response decoded
+    all k before it (58 KB per response on average over 500). Both grew without bound under a
+    steady stream; both are now dropped once a message is handled: forwarding alone 0.27–0.36 s.
+  - storescp was started with -v, which prints a progress dot per PDU received, read by the bench
+    harness (about 0.2 s of CPU per stream on the same cores): the bench now runs it quiet.
+  Three pairs in turns against the code before: 0.58–0.84× Orthanc's rate at steady state against
+  0.49–0.60×; one stream of 2,000 slices: 0.71× against 0.57×, the gateway's CPU 16.7 s against
+  21.0 s. The table above was regenerated after them (0.69× and 0.74× in two regenerations). Tried and not kept: a
+  flow-control limit of 12 instead of 8 (three pairs: 0.59–0.80× against 0.69–0.79×, p99 of the
+  first stream up to 281 ms). Measured and not built: the ingest call through PGlite's simple
+  protocol with its values as SQL literals (alone 0.06–0.1 ms against 0.17–0.2 ms per call with
+  parameters, about 0.1 s per stream) — not worth giving up parameters.
+- Then (sixth session): a C-STORE's data set fragments go into the instance's
   memory straight from the socket's reads (dcmjs-dimse copied each twice more, once into
   zero-filled memory); HMAC keys are imported once per key (a patient reference re-imported the
   deployment key per instance: 11 µs against 2 µs); the log fsyncs only the statements of a batch,
@@ -207,19 +232,20 @@ compared as the ratio to Orthanc's time in the same run):
   frame digests reused for header-only outputs, one-statement ingest commit, a 15 ms group-commit
   window, TCP_NODELAY when forwarding.
 
-What limits it now, and what would close the gap (not done): the acknowledgement path takes about
-10 ms per instance where the disk needs 1.5 ms (create, write, fdatasync, directory fsync measured
-alone) and PGlite 0.5 ms: the rest is waiting for the writer and database threads, and the event
-loop, to be scheduled on two busy cores, and for the database statement in progress (the work
-loop's log records and claim, about 3 ms per batch, and settlement, about 2 ms) to finish. An append-only blob
-segment store would share one fdatasync among several instances and drop the directory fsync; a
-PostgreSQL server instead of PGlite (\`CUSTOS_BENCH_PG=1\`) takes the statements off this process
-but its processes use the same two cores (measured earlier that day: rate unchanged). Faster
-acknowledgement alone does not help for long: forwarding to storescp (one association, one
-instance at a time, each C-STORE waiting for its response, about 5 ms per slice under this load
-against 2 ms alone) is then the limit, and flow control holds the acknowledgements back to its
-pace (41 % of instances) — both would have to get faster, which on two cores means less CPU per
-instance: the gateway still uses 1.5–1.7× Orthanc's at steady state. Peak RSS: reached while the gateway starts on a fresh
+What limits it now, and what would close the gap (not done): CPU per instance, about 8.3 ms for
+the gateway at steady state (Orthanc: 6 ms), on two cores it shares with storescp and the senders. The largest shares left are PGlite (about 2 ms per instance: the ingest call and, per
+batch, two calls of the work loop, mostly fixed cost per call inside PGlite's WebAssembly and its
+file system glue), the blob writers (about 2 ms: encryption, the description's frame digests, and
+an fdatasync and a directory fsync per instance), and the event loop's receiving, hashing,
+logging and sending (about 3.3 ms). An append-only blob segment store would share one fdatasync
+among several instances and drop the directory fsync; taking the row off the acknowledgement path
+(a local journal, the row written with the work loop's batch) would save most of a PGlite call
+per instance but needs a recovery of its own; a PostgreSQL server instead of PGlite
+(\`CUSTOS_BENCH_PG=1\`) takes the statements off this process but its processes use the same two
+cores (rate unchanged when measured). Faster acknowledgement alone does not help for long:
+forwarding to storescp (one association, one instance at a time, each C-STORE waiting for its
+response) then sets the pace, and flow control holds the acknowledgements back to it (26–28 % of
+instances had the blob written before the row in the instrumented runs). Peak RSS: reached while the gateway starts on a fresh
 data directory (PGlite creating its database: about 800 MB at 4 s, 1.2 GB peak; 620 MB once
 started); the streams add instances in flight and the hand-off cache of originals not yet forwarded.
 `);
