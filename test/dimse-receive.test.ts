@@ -1,8 +1,7 @@
 /** Receiving PDUs: whole PDUs handed to the library however the socket splits them (PS3.8 9.3.1, 9.3.5). */
 import assert from 'node:assert/strict';
-import { EventEmitter } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { type AddressInfo, type Socket, connect, createServer } from 'node:net';
-import { once } from 'node:events';
 import { test } from 'node:test';
 import { deliverWholePdus, readWholePdus } from '../src/net/dimse-scp.ts';
 

@@ -284,8 +284,7 @@ export function startDimseServer(host: string, port: number, policy: ScpPolicy, 
   const accept = (accepted: Socket): void => {
     let scp: InstanceType<typeof ScpClass> | undefined;
     const take: DataFragmentTaker = (pcId, last, parts, offset, length) => scp?.takeDataFragment(pcId, last, parts, offset, length) ?? false;
-    const socket = tls ? accepted : readWholePdus(accepted, take);
-    if (tls) deliverWholePdus(socket, take);
+    const socket = tls ? deliverWholePdus(accepted, take) : readWholePdus(accepted, take);
     socket.setNoDelay(true);
     const count = (openCount.get(policy) ?? 0) + 1;
     openCount.set(policy, count);
@@ -384,19 +383,20 @@ function joinInto(into: Buffer, parts: readonly Buffer[], length: number): Buffe
  * Hands the library's 'data' listener whole PDUs (see PduAssembler), assembled from the socket's
  * 'data' events: for sockets read by Node (TLS, and tests).
  */
-export function deliverWholePdus(socket: Socket, takeFragment?: DataFragmentTaker): void {
+export function deliverWholePdus(socket: Socket, takeFragment?: DataFragmentTaker): Socket {
   const on = socket.on.bind(socket);
   socket.on = ((event: string, listener: (...args: unknown[]) => void) => {
     if (event !== 'data') return on(event, listener);
     const assembler = new PduAssembler(listener, takeFragment, (e) => socket.destroy(e));
     return on('data', (chunk: Buffer) => assembler.push(chunk));
   }) as Socket['on'];
+  return socket;
 }
 
 /**
  * The same for an accepted plain TCP connection, read into memory used again (socket-reads.ts): the
  * library is given the socket returned, which emits no 'data' events. A connection that cannot be
- * read so is left to deliverWholePdus and returned as it is.
+ * read so is left to deliverWholePdus, and resumed.
  */
 export function readWholePdus(accepted: Socket, takeFragment?: DataFragmentTaker): Socket {
   let assembler: PduAssembler | undefined;
@@ -408,8 +408,9 @@ export function readWholePdus(accepted: Socket, takeFragment?: DataFragmentTaker
     else early.push(Buffer.from(bytes)); // read before the library listens (not seen: it listens at once)
   });
   if (!socket) {
-    deliverWholePdus(accepted, takeFragment);
-    return accepted;
+    // Paused on accept: it reads once the library listens (in its constructor, this same turn).
+    process.nextTick(() => accepted.resume());
+    return deliverWholePdus(accepted, takeFragment);
   }
   const on = socket.on.bind(socket);
   socket.on = ((event: string, listener: (...args: unknown[]) => void) => {
