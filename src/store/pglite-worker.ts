@@ -71,7 +71,15 @@ port.on('message', (req: DbRequest) => {
         return;
       }
       if (req.op === 'batch') {
-        // One transaction; the answer carries the rows of its last statement.
+        // One transaction; the answer carries the rows of its last statement. A single statement is a
+        // transaction of its own: BEGIN and COMMIT around it cost two more calls into PostgreSQL
+        // (measured alone: 0.25-0.29 ms per one-statement batch against 0.49 ms; the work loop sends
+        // two such batches per turn).
+        const only = req.statements?.length === 1 ? req.statements[0]! : undefined;
+        if (only) {
+          port.postMessage({ id: req.id, rows: (await pg.query(only.sql, only.params)).rows } satisfies DbReply);
+          return;
+        }
         const rows = await pg.transaction(async (tx) => {
           let last: unknown[] = [];
           for (const st of req.statements ?? []) last = (await tx.query(st.sql, st.params)).rows;
