@@ -120,13 +120,18 @@ compared as the ratio to Orthanc's time in the same run):
     steady stream; both are now dropped once a message is handled: forwarding alone 0.27–0.36 s.
   - storescp was started with -v, which prints a progress dot per PDU received, read by the bench
     harness (about 0.2 s of CPU per stream on the same cores): the bench now runs it quiet.
-  Three pairs in turns against the code before: 0.58–0.84× Orthanc's rate at steady state against
+  - PGlite ran every batch inside BEGIN and COMMIT, a one-statement batch too (the work loop sends
+    two per turn): alone, 0.25–0.29 ms per such batch without them against 0.49 ms. Three pairs:
+    the gateway's CPU per steady stream 3.73–4.67 s against 4.12–5.20 s (rate within the noise).
+  For the first three, three pairs in turns against the code before: 0.58–0.84× Orthanc's rate at steady state against
   0.49–0.60×; one stream of 2,000 slices: 0.71× against 0.57×, the gateway's CPU 16.7 s against
-  21.0 s. The table above was regenerated after them (0.69× and 0.74× in two regenerations). Tried and not kept: a
+  21.0 s. The table above was regenerated after them (0.69× and 0.74×, and 0.70× after the last of them). Tried and not kept: a
   flow-control limit of 12 instead of 8 (three pairs: 0.59–0.80× against 0.69–0.79×, p99 of the
   first stream up to 281 ms). Measured and not built: the ingest call through PGlite's simple
   protocol with its values as SQL literals (alone 0.06–0.1 ms against 0.17–0.2 ms per call with
-  parameters, about 0.1 s per stream) — not worth giving up parameters.
+  parameters, about 0.1 s per stream) — not worth giving up parameters. The ingest call itself, through
+  the gateway's database thread alone, costs 1.1–1.4 ms of CPU per call, the same with V8's
+  WebAssembly tier-up turned off (\`--no-wasm-tier-up\`): PostgreSQL's work in WebAssembly, not compilation.
 - Then (sixth session): a C-STORE's data set fragments go into the instance's
   memory straight from the socket's reads (dcmjs-dimse copied each twice more, once into
   zero-filled memory); HMAC keys are imported once per key (a patient reference re-imported the
