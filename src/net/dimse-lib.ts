@@ -171,6 +171,8 @@ networkPrototype._sendPDataTF = function (this: NetworkLike, command: PDataComma
  * Both grow without bound under a steady stream. Once a message has been handled, its command stream
  * is dropped, and a request that got its final (not Pending, PS3.7 C.4) response leaves the list.
  */
+/** The library's base class of responses (the class its _performDimse tells responses by). */
+const Response = Object.getPrototypeOf(responses.CStoreResponse) as abstract new (...args: never[]) => unknown;
 interface PendingRequest { getMessageId(): number }
 interface ReceivedResponse { getMessageIdBeingRespondedTo(): number; getStatus(): number }
 interface PerformingNetwork { dimseStream: unknown; pending: PendingRequest[] }
@@ -187,8 +189,6 @@ performingPrototype._performDimse = function (this: PerformingNetwork, pc: unkno
     if (i >= 0) this.pending.splice(i, 1);
   }
 };
-/** The library's base class of responses (the class its _performDimse tells responses by). */
-const Response = Object.getPrototypeOf(responses.CStoreResponse) as abstract new (...args: never[]) => unknown;
 
 /** Why the library could not send a dataset (it only logs it): read by the SCU to report the job. */
 export const transcodeFailures = new WeakMap<RawDataset, Error>();

@@ -76,11 +76,7 @@ port.on('message', (req: DbRequest) => {
         // (measured alone: 0.25-0.29 ms per one-statement batch against 0.49 ms; the work loop sends
         // two such batches per turn).
         const only = req.statements?.length === 1 ? req.statements[0]! : undefined;
-        if (only) {
-          port.postMessage({ id: req.id, rows: (await pg.query(only.sql, only.params)).rows } satisfies DbReply);
-          return;
-        }
-        const rows = await pg.transaction(async (tx) => {
+        const rows = only ? (await pg.query(only.sql, only.params)).rows : await pg.transaction(async (tx) => {
           let last: unknown[] = [];
           for (const st of req.statements ?? []) last = (await tx.query(st.sql, st.params)).rows;
           return last;
