@@ -38,6 +38,10 @@ const threadCpu = (pid: number): Map<string, { name: string; s: number }> => new
   const { name, f } = stat(`/proc/${pid}/task/${t}/stat`);
   return [t, { name, s: (f[11]! + f[12]!) / 100 }];
 }));
+/** CPU seconds of every PostgreSQL server process (CUSTOS_BENCH_PG: the database shares the machine). */
+const postgresCpu = (): number => readdirSync('/proc').filter((d) => /^[0-9]+$/.test(d)).reduce((sum, d) => {
+  try { const { name, f } = stat(`/proc/${d}/stat`); return name === 'postgres' ? sum + (f[11]! + f[12]!) / 100 : sum; } catch { return sum; }
+}, 0);
 const peakRss = (pid: number): number => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
 
 /** SHA-256 of an instance's pixel data (its value bytes). */
@@ -99,6 +103,7 @@ for (const stream of streams) {
   const gatewayBefore = cpu(gw.proc.pid!);
   const scpBefore = cpu(scp.proc.pid!);
   const threadsBefore = threadCpu(gw.proc.pid!);
+  const databaseBefore = pg ? postgresCpu() : 0;
   const ingest = await send(gw.dimsePort, 'CUSTOS', stream);
   done += stream.length;
   await waitFor('all forwarded', async () => {
@@ -112,7 +117,7 @@ for (const stream of streams) {
     const rows = [...threadCpu(gw.proc.pid!)].map(([t, v]) => `${v.name}:${(v.s - (threadsBefore.get(t)?.s ?? 0)).toFixed(2)}`);
     process.stderr.write(`gateway threads during the stream (CPU s): ${rows.join(' ')}\n`);
   }
-  custos.push({ n: stream.length, ingest, total, latencyMs: metrics.latencyMs, cpu: { gateway: cpu(gw.proc.pid!) - gatewayBefore, storescp: cpu(scp.proc.pid!) - scpBefore, senders: cpu('self', true) - sendersBefore } });
+  custos.push({ n: stream.length, ingest, total, latencyMs: metrics.latencyMs, cpu: { gateway: cpu(gw.proc.pid!) - gatewayBefore, storescp: cpu(scp.proc.pid!) - scpBefore, senders: cpu('self', true) - sendersBefore, ...(pg ? { database: postgresCpu() - databaseBefore } : {}) } });
 }
 const custosRss = peakRss(gw.proc.pid!);
 await gw.stop();
