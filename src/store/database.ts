@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { CustosError } from '../errors.ts';
+import type { MaintenanceDue } from './embedded-maintenance.ts';
 import { MIGRATIONS } from './migrations.ts';
 import type { DbReply, DbRequest } from './pglite-worker.ts';
 
@@ -32,21 +33,35 @@ export interface Database extends Queryable {
   queryFirst<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<T[]>;
   /** Run `fn` in one transaction: committed when it returns, rolled back when it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Vacuum and analyze now the tables PostgreSQL's autovacuum would (embedded-maintenance.ts), and say
+   * which. The embedded database does this by itself every few seconds, as it has no autovacuum; a
+   * PostgreSQL server has one of its own, and nothing is done here.
+   */
+  maintain(): Promise<MaintenanceDue[]>;
   close(): Promise<void>;
 }
 
-export type DatabaseConfig = { url?: string | undefined; dir: string };
+/** `maintenanceIntervalMs`: how often the embedded database checks whether tables are due for maintenance. */
+export type DatabaseConfig = { url?: string | undefined; dir: string; maintenanceIntervalMs?: number };
+
+/**
+ * The embedded database's check for tables due for VACUUM or ANALYZE. Autovacuum checks each database
+ * once a minute (autovacuum_naptime); the check here is one query of the statistics (about 1 ms), and
+ * more often it keeps a new database's first minute from running on plans made for empty tables.
+ */
+const MAINTENANCE_INTERVAL_MS = 10_000;
 
 export async function openDatabase(cfg: DatabaseConfig): Promise<Database> {
-  const db = cfg.url ? await openServer(cfg.url) : await openEmbedded(cfg.dir);
+  const db = cfg.url ? await openServer(cfg.url) : await openEmbedded(cfg.dir, cfg.maintenanceIntervalMs ?? MAINTENANCE_INTERVAL_MS);
   await migrate(db);
   return db;
 }
 
-async function openEmbedded(dir: string): Promise<Database> {
+async function openEmbedded(dir: string, maintenanceIntervalMs: number): Promise<Database> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   // PGlite runs on a worker thread (pglite-worker.ts): its WebAssembly would otherwise take the event loop's time.
-  const worker = new Worker(new URL('./pglite-worker.ts', import.meta.url), { workerData: { dir } });
+  const worker = new Worker(new URL('./pglite-worker.ts', import.meta.url), { workerData: { dir, maintenanceIntervalMs } });
   const pending = new Map<number, { resolve: (rows: unknown[]) => void; reject: (e: Error) => void }>();
   let nextId = 1;
   let gone: Error | undefined;
@@ -107,6 +122,7 @@ async function openEmbedded(dir: string): Promise<Database> {
         throw e;
       }
     }),
+    maintain: () => serial(() => call<MaintenanceDue>({ op: 'maintain' })),
     close: () => serial(async () => {
       if (!gone) await call({ op: 'close' }).catch(() => undefined);
       await worker.terminate();
@@ -151,6 +167,7 @@ async function openServer(url: string): Promise<Database> {
       return rows;
     }) : []),
     transaction,
+    maintain: async () => [], // the server's autovacuum
     close: () => pool.end(),
   };
 }

@@ -1,5 +1,6 @@
 import { closeSync, fsyncSync, openSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
+import { type AutovacuumSettings, autovacuumSettings, type MaintenanceDue, type TableActivity, maintenanceCommand, maintenanceDue } from './embedded-maintenance.ts';
 
 /*
  * The embedded database on a thread of its own. PGlite is PostgreSQL compiled to WebAssembly: every
@@ -8,7 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
  * and forwards instances; database.ts sends one message per statement and waits for its answer.
  */
 
-export interface DbRequest { id: number; op: 'query' | 'batch' | 'close'; sql?: string; params?: unknown[]; statements?: Array<{ sql: string; params: unknown[] }> }
+export interface DbRequest { id: number; op: 'query' | 'batch' | 'maintain' | 'close'; sql?: string; params?: unknown[]; statements?: Array<{ sql: string; params: unknown[] }> }
 export type DbReply =
   | { id: number; rows: unknown[] }
   | { id: number; error: { message: string; code?: string | undefined } }
@@ -16,7 +17,7 @@ export type DbReply =
   | { id: 0; openError: string };
 
 const port = parentPort!;
-const { dir } = workerData as { dir: string };
+const { dir, maintenanceIntervalMs } = workerData as { dir: string; maintenanceIntervalMs: number };
 const { PGlite } = await import('@electric-sql/pglite');
 
 /*
@@ -61,10 +62,57 @@ try {
 
 // Requests arrive in the order their callers were serialised; each is answered before the next runs.
 let queue = Promise.resolve();
+
+/*
+ * Routine maintenance (embedded-maintenance.ts): PGlite has no autovacuum, so this thread checks the
+ * statistics every `maintenanceIntervalMs` and vacuums and analyzes the tables that autovacuum would.
+ * It runs between requests, as one of them: a request arriving meanwhile waits for it.
+ */
+let settings: AutovacuumSettings | undefined;
+
+async function maintain(): Promise<MaintenanceDue[]> {
+  settings ??= autovacuumSettings((await pg.query<{ name: string; setting: string }>("SELECT name, setting FROM pg_settings WHERE name LIKE 'autovacuum%'")).rows);
+  await pg.query('SELECT pg_stat_force_next_flush()'); // the counts of the statements just run, not of a second ago
+  const { rows } = await pg.query<TableActivity>(`SELECT s.schemaname AS schema, s.relname AS "table", c.reltuples::float8 AS tuples,
+      c.relpages::float8 AS pages, c.relallfrozen::float8 AS "allFrozenPages", s.n_dead_tup::float8 AS "deadTuples",
+      s.n_mod_since_analyze::float8 AS "modifiedSinceAnalyze", s.n_ins_since_vacuum::float8 AS "insertedSinceVacuum",
+      age(c.relfrozenxid)::float8 AS "xidAge", mxid_age(c.relminmxid)::float8 AS "multixactAge"
+    FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid ORDER BY s.relid`);
+  const done: MaintenanceDue[] = [];
+  for (const t of rows) {
+    const due = maintenanceDue(t, settings);
+    const command = maintenanceCommand(due);
+    if (!command) continue;
+    await pg.exec(command); // VACUUM cannot run inside a transaction block: a statement of its own
+    done.push(due);
+  }
+  return done;
+}
+
+let closing = false;
+const maintenanceTimer = setInterval(() => {
+  queue = queue.then(async () => {
+    if (closing) return;
+    try {
+      await maintain();
+    } catch (e) {
+      // Not fatal: the tables are only slower and larger until the next check succeeds.
+      process.stderr.write(`custos: embedded database maintenance failed: ${(e as Error).message}\n`);
+    }
+  });
+}, maintenanceIntervalMs);
+maintenanceTimer.unref();
+
 port.on('message', (req: DbRequest) => {
   queue = queue.then(async () => {
     try {
+      if (req.op === 'maintain') {
+        port.postMessage({ id: req.id, rows: await maintain() } satisfies DbReply);
+        return;
+      }
       if (req.op === 'close') {
+        closing = true;
+        clearInterval(maintenanceTimer);
         await pg.close();
         port.postMessage({ id: req.id, rows: [] } satisfies DbReply);
         port.close();
