@@ -43,6 +43,7 @@ const postgresCpu = (): number => readdirSync('/proc').filter((d) => /^[0-9]+$/.
   try { const { name, f } = stat(`/proc/${d}/stat`); return name === 'postgres' ? sum + (f[11]! + f[12]!) / 100 : sum; } catch { return sum; }
 }, 0);
 const peakRss = (pid: number): number => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+const rss = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
 
 /** SHA-256 of an instance's pixel data (its value bytes). */
 const pixelDigest = (path: string): string => {
@@ -117,7 +118,7 @@ for (const stream of streams) {
     const rows = [...threadCpu(gw.proc.pid!)].map(([t, v]) => `${v.name}:${(v.s - (threadsBefore.get(t)?.s ?? 0)).toFixed(2)}`);
     process.stderr.write(`gateway threads during the stream (CPU s): ${rows.join(' ')}\n`);
   }
-  custos.push({ n: stream.length, ingest, total, latencyMs: metrics.latencyMs, cpu: { gateway: cpu(gw.proc.pid!) - gatewayBefore, storescp: cpu(scp.proc.pid!) - scpBefore, senders: cpu('self', true) - sendersBefore, ...(pg ? { database: postgresCpu() - databaseBefore } : {}) } });
+  custos.push({ n: stream.length, ingest, total, latencyMs: metrics.latencyMs, rssKB: rss(gw.proc.pid!), cpu: { gateway: cpu(gw.proc.pid!) - gatewayBefore, storescp: cpu(scp.proc.pid!) - scpBefore, senders: cpu('self', true) - sendersBefore, ...(pg ? { database: postgresCpu() - databaseBefore } : {}) } });
 }
 const custosRss = peakRss(gw.proc.pid!);
 await gw.stop();
