@@ -7,22 +7,17 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { type Database, openDatabase } from '../src/store/database.ts';
+import { addSyntheticPatient, ingestSynthetic, logAndClaim, settleDone } from './database-workload.ts';
 import { tempDir } from './helpers.ts';
 
 /** What the gateway does to its tables for `n` instances: ingest, then log and claim, then settle, in batches of 4. */
 async function handle(db: Database, n: number, from = 0): Promise<void> {
-  await db.query("INSERT INTO patient_keys (patient_ref, wrapped_key) VALUES ('synthetic', '\\x00') ON CONFLICT DO NOTHING");
-  const sha = 'cd'.repeat(32);
+  await addSyntheticPatient(db);
   for (let i = from; i < from + n; i += 4) {
-    const ids: number[] = [];
-    for (let k = i; k < i + 4; k++) {
-      const [row] = await db.queryFirst<{ id: number }>('SELECT custos_ingest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) AS id', [
-        `2.25.${k}`, '1.2.840.10008.5.1.4.1.1.2', '2.25.1', '2.25.2', 'CT', null, '1.2.840.10008.1.2.1', 'synthetic', `instances/cd/${k}`, 1000, sha, 'dimse', 'TEST', ['scp'], '{}']);
-      ids.push(Number(row!.id));
-    }
-    const jobs = await db.batch<{ id: number }>([{ sql: 'SELECT id FROM custos_log_and_claim($1::bigint[], $2::bigint[], $3)', params: [ids, ids.map((_, j) => i + j), 16] }]);
+    const ids = await ingestSynthetic(db, i, 4);
+    const jobs = await logAndClaim(db, ids, i);
     assert.equal(jobs.length, 4);
-    await db.batch([{ sql: 'SELECT custos_settle_done($1::bigint[], $2::text[], $3::bigint[])', params: [jobs.map((j) => j.id), jobs.map((j) => `2.25.9${j.id}`), jobs.map(() => 1000)] }]);
+    await settleDone(db, jobs);
   }
 }
 

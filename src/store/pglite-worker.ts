@@ -90,14 +90,18 @@ async function maintain(): Promise<MaintenanceDue[]> {
 }
 
 let closing = false;
+let maintenanceQueued = false; // a check waiting behind long requests is not queued twice
 const maintenanceTimer = setInterval(() => {
+  if (maintenanceQueued) return;
+  maintenanceQueued = true;
   queue = queue.then(async () => {
-    if (closing) return;
     try {
-      await maintain();
+      if (!closing) await maintain();
     } catch (e) {
       // Not fatal: the tables are only slower and larger until the next check succeeds.
       process.stderr.write(`custos: embedded database maintenance failed: ${(e as Error).message}\n`);
+    } finally {
+      maintenanceQueued = false;
     }
   });
 }, maintenanceIntervalMs);
