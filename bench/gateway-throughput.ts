@@ -118,8 +118,8 @@ compared as the ratio to Orthanc's time in the same run):
   without autovacuum: nothing ever vacuumed or analyzed the gateway's tables, so every job left two
   dead rows for good and the work loop's PL/pgSQL functions kept the plans they made on nearly empty
   tables. This bench starts on an empty database and did not show it; the database section below
-  does (claim 7.8 ms and settlement 5.6 ms per batch after 30,000 instances, against 1.2 and 1.1 ms
-  now, and 1.0 and 0.8 ms on a PostgreSQL server). Its thread now vacuums and analyzes what autovacuum
+  does (in two runs, claim 5.8–7.8 ms and settlement 4.9–5.6 ms per batch after 30,000 instances,
+  against 1.2–1.3 and 1.0–1.1 ms with maintenance). Its thread now vacuums and analyzes what autovacuum
   would, every 10 s. On this bench's 1,000 instances, three runs each: 0.64–0.83× Orthanc's rate at
   steady state with it against 0.57–0.66× without (a check every second: 0.63–0.76×), p99 unchanged.
   The table above was regenerated after it. The gateway's memory does not grow with what it has
