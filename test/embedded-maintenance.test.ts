@@ -62,3 +62,14 @@ test('maintenance: the database\'s own settings override the defaults; others ar
   assert.equal((s as unknown as Record<string, unknown>).autovacuum, undefined);
   assert.equal(maintenanceDue({ ...quiet, deadTuples: 101 }, s).vacuum, true); // 50 + 0.05 × 1000 = 100
 });
+
+test('maintenance: a table\'s own storage parameters override the settings, as for autovacuum', () => {
+  const queue = { ...quiet, options: ['autovacuum_vacuum_scale_factor=0.01', 'autovacuum_vacuum_threshold=10', 'fillfactor=90'] };
+  assert.equal(maintenanceDue({ ...queue, deadTuples: 20 }, DEFAULTS).vacuum, false); // 10 + 0.01 × 1000 = 20
+  assert.equal(maintenanceDue({ ...queue, deadTuples: 21 }, DEFAULTS).vacuum, true);
+  // autovacuum_enabled=false: nothing but the wraparound vacuum.
+  const off = { ...quiet, options: ['autovacuum_enabled=false'], deadTuples: 1e6, modifiedSinceAnalyze: 1e6, insertedSinceVacuum: 1e6 };
+  assert.deepEqual(maintenanceDue(off, DEFAULTS).reasons, []);
+  assert.deepEqual(maintenanceDue({ ...off, xidAge: 200_000_001 }, DEFAULTS).reasons, ['transaction ID age']);
+  assert.equal(maintenanceDue({ ...quiet, options: ['autovacuum_enabled=true'], deadTuples: 251 }, DEFAULTS).vacuum, true);
+});

@@ -28,6 +28,8 @@ export interface TableActivity {
   /** age(relfrozenxid) and mxid_age(relminmxid). */
   xidAge: number;
   multixactAge: number;
+  /** pg_class.reloptions: a table's own storage parameters (`name=value`), which override the settings. */
+  options?: readonly string[] | null;
 }
 
 /** The autovacuum_* settings the thresholds are made of (names as in pg_settings). */
@@ -51,36 +53,53 @@ export const AUTOVACUUM_DEFAULTS: Readonly<AutovacuumSettings> = {
   autovacuum_freeze_max_age: 200_000_000, autovacuum_multixact_freeze_max_age: 400_000_000,
 };
 
-/** The database's settings (pg_settings rows) over the defaults. */
-export function autovacuumSettings(rows: ReadonlyArray<{ name: string; setting: string }>): AutovacuumSettings {
-  const s: AutovacuumSettings = { ...AUTOVACUUM_DEFAULTS };
-  for (const { name, setting } of rows) {
-    const v = Number(setting);
-    if (name in s && Number.isFinite(v)) s[name as keyof AutovacuumSettings] = v;
+/** `base` with the numeric values of the named settings among `entries` (others ignored). */
+function overlay(base: Readonly<AutovacuumSettings>, entries: ReadonlyArray<readonly [string, string]>): AutovacuumSettings {
+  const s = { ...base };
+  for (const [name, value] of entries) {
+    const v = Number(value);
+    if (name in s && value !== '' && Number.isFinite(v)) s[name as keyof AutovacuumSettings] = v;
   }
   return s;
 }
 
+/** The database's settings (pg_settings rows) over the defaults. */
+export function autovacuumSettings(rows: ReadonlyArray<{ name: string; setting: string }>): AutovacuumSettings {
+  return overlay(AUTOVACUUM_DEFAULTS, rows.map((r) => [r.name, r.setting] as const));
+}
+
 export interface MaintenanceDue { schema: string; table: string; vacuum: boolean; analyze: boolean; reasons: string[] }
 
+/**
+ * The settings for one table: its own storage parameters over the database's (PostgreSQL 18, CREATE
+ * TABLE, "Storage Parameters": autovacuum_* per table; autovacuum_enabled=false leaves only the
+ * wraparound vacuum).
+ */
+export function tableSettings(t: TableActivity, s: AutovacuumSettings): { settings: AutovacuumSettings; enabled: boolean } {
+  const options = (t.options ?? []).map((o) => (o.includes('=') ? [o.slice(0, o.indexOf('=')), o.slice(o.indexOf('=') + 1)] as const : [o, ''] as const));
+  const enabled = options.find(([name]) => name === 'autovacuum_enabled');
+  return { settings: overlay(s, options), enabled: !enabled || !/^(false|off|no|0)$/i.test(enabled[1]) };
+}
+
 /** Whether a table is due for VACUUM and for ANALYZE, and why (PostgreSQL 18, 24.1.6). */
-export function maintenanceDue(t: TableActivity, s: AutovacuumSettings): MaintenanceDue {
+export function maintenanceDue(t: TableActivity, databaseSettings: AutovacuumSettings): MaintenanceDue {
+  const { settings: s, enabled } = tableSettings(t, databaseSettings);
   const tuples = Math.max(t.tuples, 0);
   const reasons: string[] = [];
   // vacuum threshold = Minimum(max threshold, base threshold + scale factor * number of tuples); a max of -1: no cap
   const scaled = s.autovacuum_vacuum_threshold + s.autovacuum_vacuum_scale_factor * tuples;
   const deadLimit = s.autovacuum_vacuum_max_threshold < 0 ? scaled : Math.min(s.autovacuum_vacuum_max_threshold, scaled);
-  if (t.deadTuples > deadLimit) reasons.push('dead rows');
+  if (enabled && t.deadTuples > deadLimit) reasons.push('dead rows');
   // vacuum insert threshold = base + scale factor * number of tuples * fraction of the table not frozen
   // (a base of -1: inserts never trigger a vacuum)
   const unfrozen = t.pages > 0 ? Math.max(0, 1 - t.allFrozenPages / t.pages) : 1;
-  if (s.autovacuum_vacuum_insert_threshold >= 0 && t.insertedSinceVacuum > s.autovacuum_vacuum_insert_threshold + s.autovacuum_vacuum_insert_scale_factor * tuples * unfrozen) reasons.push('rows inserted');
+  if (enabled && s.autovacuum_vacuum_insert_threshold >= 0 && t.insertedSinceVacuum > s.autovacuum_vacuum_insert_threshold + s.autovacuum_vacuum_insert_scale_factor * tuples * unfrozen) reasons.push('rows inserted');
   // Transaction ID wraparound (24.1.5): vacuumed however little changed.
   if (t.xidAge > s.autovacuum_freeze_max_age) reasons.push('transaction ID age');
   if (t.multixactAge > s.autovacuum_multixact_freeze_max_age) reasons.push('multixact ID age');
   const vacuum = reasons.length > 0;
   // analyze threshold = base threshold + scale factor * number of tuples
-  const analyze = t.modifiedSinceAnalyze > s.autovacuum_analyze_threshold + s.autovacuum_analyze_scale_factor * tuples;
+  const analyze = enabled && t.modifiedSinceAnalyze > s.autovacuum_analyze_threshold + s.autovacuum_analyze_scale_factor * tuples;
   if (analyze) reasons.push('rows changed since analyzed');
   return { schema: t.schema, table: t.table, vacuum, analyze, reasons };
 }

@@ -76,7 +76,7 @@ async function maintain(): Promise<MaintenanceDue[]> {
   const { rows } = await pg.query<TableActivity>(`SELECT s.schemaname AS schema, s.relname AS "table", c.reltuples::float8 AS tuples,
       c.relpages::float8 AS pages, c.relallfrozen::float8 AS "allFrozenPages", s.n_dead_tup::float8 AS "deadTuples",
       s.n_mod_since_analyze::float8 AS "modifiedSinceAnalyze", s.n_ins_since_vacuum::float8 AS "insertedSinceVacuum",
-      age(c.relfrozenxid)::float8 AS "xidAge", mxid_age(c.relminmxid)::float8 AS "multixactAge"
+      age(c.relfrozenxid)::float8 AS "xidAge", mxid_age(c.relminmxid)::float8 AS "multixactAge", c.reloptions AS options
     FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid ORDER BY s.relid`);
   const done: MaintenanceDue[] = [];
   for (const t of rows) {
