@@ -62,3 +62,31 @@ test('embedded database: the check runs by itself while the gateway works', asyn
     await db.close();
   }
 });
+
+test('embedded database: maintenance waits for a transaction in progress instead of running inside it', async () => {
+  const db = await openDatabase({ dir: join(tempDir('custos-maint-'), 'db'), maintenanceIntervalMs: 200 });
+  try {
+    // A table due for a vacuum as soon as it has a dead row (thresholds of zero), and dead rows in it,
+    // counted in the statistics just before the transaction begins.
+    await db.query('ALTER TABLE events SET (autovacuum_vacuum_threshold = 0, autovacuum_vacuum_scale_factor = 0)');
+    await db.query("INSERT INTO events (kind) VALUES ('job.requeued'), ('job.requeued')");
+    await db.query('UPDATE events SET detail = detail');
+    await db.query('SELECT pg_stat_force_next_flush()');
+    // A VACUUM inside this transaction would fail and abort it: its later statements would fail too.
+    const rows = await db.transaction(async (tx) => {
+      await tx.query("INSERT INTO events (kind) VALUES ('job.requeued')");
+      await new Promise((r) => setTimeout(r, 700)); // three checks fall due meanwhile
+      return tx.query<{ n: number }>('SELECT count(*)::int AS n FROM events');
+    });
+    assert.equal(rows[0]!.n, 3);
+    const deadline = Date.now() + 10_000;
+    let vacuumed = false;
+    while (!vacuumed && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+      vacuumed = (await db.query<{ v: boolean }>("SELECT last_vacuum IS NOT NULL AS v FROM pg_stat_user_tables WHERE relname = 'events'"))[0]!.v;
+    }
+    assert.ok(vacuumed, 'the check ran once the transaction was over');
+  } finally {
+    await db.close();
+  }
+});

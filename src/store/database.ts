@@ -61,7 +61,7 @@ export async function openDatabase(cfg: DatabaseConfig): Promise<Database> {
 async function openEmbedded(dir: string, maintenanceIntervalMs: number): Promise<Database> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   // PGlite runs on a worker thread (pglite-worker.ts): its WebAssembly would otherwise take the event loop's time.
-  const worker = new Worker(new URL('./pglite-worker.ts', import.meta.url), { workerData: { dir, maintenanceIntervalMs } });
+  const worker = new Worker(new URL('./pglite-worker.ts', import.meta.url), { workerData: { dir } });
   const pending = new Map<number, { resolve: (rows: unknown[]) => void; reject: (e: Error) => void }>();
   let nextId = 1;
   let gone: Error | undefined;
@@ -106,6 +106,20 @@ async function openEmbedded(dir: string, maintenanceIntervalMs: number): Promise
     (first ? waiting.first : waiting.rest).push(() => { Promise.resolve().then(fn).then(resolve, reject).finally(next); });
     if (!busy) next();
   });
+  const maintain = (): Promise<MaintenanceDue[]> => serial(() => call<MaintenanceDue>({ op: 'maintain' }));
+  // Routine maintenance (embedded-maintenance.ts), PGlite having no autovacuum. It waits its turn like
+  // any caller, so it never lands inside another caller's transaction (a VACUUM there would fail,
+  // and abort that transaction), and a check still waiting is not queued twice.
+  let maintenanceWaiting = false;
+  const maintenanceTimer = setInterval(() => {
+    if (maintenanceWaiting || gone) return;
+    maintenanceWaiting = true;
+    maintain().catch((e: Error) => {
+      // Not fatal: the tables are only slower and larger until the next check succeeds.
+      process.stderr.write(`custos: embedded database maintenance failed: ${e.message}\n`);
+    }).finally(() => { maintenanceWaiting = false; });
+  }, maintenanceIntervalMs);
+  maintenanceTimer.unref();
   return {
     kind: 'pglite',
     query: <T>(sql: string, params: readonly unknown[] = []) => serial(() => run<T>(sql, params)),
@@ -122,8 +136,9 @@ async function openEmbedded(dir: string, maintenanceIntervalMs: number): Promise
         throw e;
       }
     }),
-    maintain: () => serial(() => call<MaintenanceDue>({ op: 'maintain' })),
+    maintain,
     close: () => serial(async () => {
+      clearInterval(maintenanceTimer);
       if (!gone) await call({ op: 'close' }).catch(() => undefined);
       await worker.terminate();
     }),

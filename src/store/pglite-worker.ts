@@ -17,7 +17,7 @@ export type DbReply =
   | { id: 0; openError: string };
 
 const port = parentPort!;
-const { dir, maintenanceIntervalMs } = workerData as { dir: string; maintenanceIntervalMs: number };
+const { dir } = workerData as { dir: string };
 const { PGlite } = await import('@electric-sql/pglite');
 
 /*
@@ -60,13 +60,10 @@ try {
   process.exit(0);
 }
 
-// Requests arrive in the order their callers were serialised; each is answered before the next runs.
-let queue = Promise.resolve();
-
 /*
- * Routine maintenance (embedded-maintenance.ts): PGlite has no autovacuum, so this thread checks the
- * statistics every `maintenanceIntervalMs` and vacuums and analyzes the tables that autovacuum would.
- * It runs between requests, as one of them: a request arriving meanwhile waits for it.
+ * Routine maintenance (embedded-maintenance.ts): PGlite has no autovacuum, so database.ts asks every
+ * few seconds ('maintain'), and this thread reads the statistics and vacuums and analyzes the tables
+ * autovacuum would. It runs as a request of its own: one arriving meanwhile waits for it.
  */
 let settings: AutovacuumSettings | undefined;
 
@@ -89,24 +86,8 @@ async function maintain(): Promise<MaintenanceDue[]> {
   return done;
 }
 
-let closing = false;
-let maintenanceQueued = false; // a check waiting behind long requests is not queued twice
-const maintenanceTimer = setInterval(() => {
-  if (maintenanceQueued) return;
-  maintenanceQueued = true;
-  queue = queue.then(async () => {
-    try {
-      if (!closing) await maintain();
-    } catch (e) {
-      // Not fatal: the tables are only slower and larger until the next check succeeds.
-      process.stderr.write(`custos: embedded database maintenance failed: ${(e as Error).message}\n`);
-    } finally {
-      maintenanceQueued = false;
-    }
-  });
-}, maintenanceIntervalMs);
-maintenanceTimer.unref();
-
+// Requests arrive in the order their callers were serialised; each is answered before the next runs.
+let queue = Promise.resolve();
 port.on('message', (req: DbRequest) => {
   queue = queue.then(async () => {
     try {
@@ -115,8 +96,6 @@ port.on('message', (req: DbRequest) => {
         return;
       }
       if (req.op === 'close') {
-        closing = true;
-        clearInterval(maintenanceTimer);
         await pg.close();
         port.postMessage({ id: req.id, rows: [] } satisfies DbReply);
         port.close();
