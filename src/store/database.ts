@@ -47,7 +47,7 @@ export type DatabaseConfig = { url?: string | undefined; dir: string; maintenanc
 
 /**
  * The embedded database's check for tables due for VACUUM or ANALYZE. Autovacuum checks each database
- * once a minute (autovacuum_naptime); the check here is one query of the statistics (about 1 ms), and
+ * once a minute (autovacuum_naptime); the check here is two short queries of the statistics (about 1 ms), and
  * more often it keeps a new database's first minute from running on plans made for empty tables.
  */
 const MAINTENANCE_INTERVAL_MS = 10_000;
