@@ -76,7 +76,7 @@ export interface MaintenanceDue { schema: string; table: string; vacuum: boolean
  * wraparound vacuum).
  */
 export function tableSettings(t: TableActivity, s: AutovacuumSettings): { settings: AutovacuumSettings; enabled: boolean } {
-  const options = (t.options ?? []).map((o) => (o.includes('=') ? [o.slice(0, o.indexOf('=')), o.slice(o.indexOf('=') + 1)] as const : [o, ''] as const));
+  const options = (t.options ?? []).map((o) => { const at = o.indexOf('='); return at < 0 ? [o, ''] as const : [o.slice(0, at), o.slice(at + 1)] as const; });
   const enabled = options.find(([name]) => name === 'autovacuum_enabled');
   return { settings: overlay(s, options), enabled: !enabled || !/^(false|off|no|0)$/i.test(enabled[1]) };
 }
