@@ -258,7 +258,24 @@ compared as the ratio to Orthanc's time in the same run):
   frame digests reused for header-only outputs, one-statement ingest commit, a 15 ms group-commit
   window, TCP_NODELAY when forwarding.
 
-What limits it now, and what would close the gap (not done): CPU per instance, about 8.3 ms for
+Upper bounds, measured on 2026-12-01 (ninth session): experiments in a scratch copy, not kept, in
+turns with the code as it is, same hour, steady state. Blob writes skipped altogether (nothing
+stored, the encryption and the description still made): 0.82–1.13× Orthanc's rate (four runs,
+median 0.86×), the gateway's CPU 3.3–3.8 s per stream. The same with a PostgreSQL server instead
+of PGlite: 0.71–1.10× (six runs, median 0.99×). The files written but neither fdatasynced nor their
+directory fsynced: 0.82–0.87× (three runs). Only the directory fsync skipped: 0.63–0.87× (three
+runs, not separable from the noise). The code as it is: 0.55–0.76× (fifteen runs, median 0.69×), the
+gateway's CPU 4.1–5.8 s. So one file per instance (create, write into fresh page cache, fdatasync,
+directory fsync: 1–1.3 s of CPU per 500 slices on this virtual machine, where first touches of
+memory and every device flush are costly) and PGlite's cost over a native server are the two
+largest parts left, and the gateway comes level with Orthanc here only with both gone. The first
+can shrink (a segment store, below) but not go: an instance is acknowledged only once it is
+durable, and Orthanc too writes and fdatasyncs a file per instance. Tried the same session, within the noise: a larger young
+generation (\`--max-semi-space-size\` 32 and 64 MB: 0.62–0.80× against 0.58–0.72×, three to five rounds each),
+and runs that delete nothing between them (this file system's check of recently deleted inodes on
+every file creation: 0.55–0.74×, three runs).
+
+What limits it now, and what would close the gap (not done): CPU per instance, about 8.3–9 ms for
 the gateway at steady state (Orthanc: 6 ms), on two cores it shares with storescp and the senders. The largest shares left are PGlite (about 2 ms per instance: the ingest call and, per
 batch, two calls of the work loop, mostly fixed cost per call inside PGlite's WebAssembly and its
 file system glue), the blob writers (about 2 ms: encryption, the description's frame digests, and
@@ -267,8 +284,8 @@ logging and sending (about 3.3 ms). An append-only blob segment store would shar
 among several instances and drop the directory fsync; taking the row off the acknowledgement path
 (a local journal, the row written with the work loop's batch) would save most of a PGlite call
 per instance but needs a recovery of its own; a PostgreSQL server instead of PGlite
-(\`CUSTOS_BENCH_PG=1\`) takes the statements off this process but its processes use the same two
-cores (rate unchanged when measured). Faster acknowledgement alone does not help for long:
+(\`CUSTOS_BENCH_PG=1\`) takes the statements off this process, and its processes use the same two
+cores (0.74–0.86× against 0.67× in the eighth session). Faster acknowledgement alone does not help for long:
 forwarding to storescp (one association, one instance at a time, each C-STORE waiting for its
 response) then sets the pace, and flow control holds the acknowledgements back to it (26–28 % of
 instances had the blob written before the row in the instrumented runs). Peak RSS: reached while the gateway starts on a fresh
