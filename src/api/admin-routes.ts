@@ -2,6 +2,7 @@ import type {} from '@fastify/swagger';
 import type { FastifyInstance } from 'fastify';
 import type { RecipientConfig } from '../config/gateway-config.ts';
 import type { Database } from '../store/database.ts';
+import { JOB_STATES, instanceCount, jobCounts } from '../store/totals.ts';
 import { CUSTOS_VERSION } from '../version.ts';
 
 /*
@@ -18,7 +19,6 @@ export interface AdminDeps {
   wake(): void;
 }
 
-const JOB_STATES = ['pending', 'running', 'done', 'held', 'dead'] as const;
 const error = { type: 'object', properties: { error: { type: 'string' }, message: { type: 'string' } }, required: ['error', 'message'] } as const;
 const counts = { type: 'object', properties: Object.fromEntries(JOB_STATES.map((s) => [s, { type: 'integer' }])), additionalProperties: false } as const;
 const job = {
@@ -29,11 +29,6 @@ const job = {
     lastError: { type: ['string', 'null'] }, outputSopInstanceUid: { type: ['string', 'null'] }, updatedAt: { type: 'string', format: 'date-time' },
   },
 } as const;
-
-async function jobCounts(db: Database, recipient?: string): Promise<Record<string, number>> {
-  const rows = await db.query<{ state: string; n: number }>('SELECT state, count(*)::int AS n FROM jobs WHERE ($1::text IS NULL OR recipient = $1) GROUP BY state', [recipient ?? null]);
-  return Object.fromEntries(JOB_STATES.map((s) => [s, rows.find((r) => r.state === s)?.n ?? 0]));
-}
 
 const iso = (v: unknown): string => (v instanceof Date ? v.toISOString() : new Date(String(v)).toISOString());
 
@@ -50,14 +45,15 @@ export function adminRoutes(deps: AdminDeps) {
         } } },
       },
     }, async () => {
-      const [[inst], [quar]] = await Promise.all([
-        deps.db.query<{ n: number }>('SELECT count(*)::int AS n FROM instances'),
+      const [instances, [quar], jobs] = await Promise.all([
+        instanceCount(deps.db),
         deps.db.query<{ n: number }>('SELECT count(*)::int AS n FROM quarantine'),
+        jobCounts(deps.db),
       ]);
       return {
         version: CUSTOS_VERSION, startedAt: deps.started.toISOString(), uptimeSeconds: Math.round((Date.now() - deps.started.getTime()) / 1000),
         dimse: deps.endpoints.dimse, http: deps.endpoints.http, database: deps.db.kind,
-        instances: inst?.n ?? 0, quarantined: quar?.n ?? 0, logSize: deps.logSize(), jobs: await jobCounts(deps.db),
+        instances, quarantined: quar?.n ?? 0, logSize: deps.logSize(), jobs,
       };
     });
 

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { eventsStatement, recordEvents } from '../audit/events.ts';
+import { recordEvents } from '../audit/events.ts';
 import type { RouteConfig } from '../config/gateway-config.ts';
 import { BufferSource } from '../dicom/byte-source.ts';
 import { asciiValue } from '../dicom/dataset.ts';
@@ -235,12 +235,16 @@ const inFlightOf = (deps: IngestDeps): Map<string, Promise<void>> => {
 /**
  * Remove instances whose blob is not whole (its write failed, or a crash came first): their rows and
  * jobs go, an audit event says why, and a resend is stored anew instead of being taken for a duplicate.
+ * Only instances the log step never marked: those were never acknowledged, none of their jobs ran,
+ * and the totals (migration 4) never counted them; a marked one is left as it is, with no event.
  */
 export function discardStatements(instanceIds: readonly number[], code: string): Statement[] {
-  return [
-    { sql: 'DELETE FROM instances WHERE id = ANY($1::bigint[])', params: [instanceIds] },
-    eventsStatement(instanceIds.map((instanceId) => ({ kind: 'instance.discarded', instanceId, detail: { code, reason: 'its stored copy is missing or incomplete; a resend is stored anew' } })))!,
-  ];
+  const detail = { code, reason: 'its stored copy is missing or incomplete; a resend is stored anew' };
+  return [{
+    sql: `WITH gone AS (DELETE FROM instances WHERE id = ANY($1::bigint[]) AND log_index IS NULL RETURNING id)
+          INSERT INTO events (kind, instance_id, detail) SELECT 'instance.discarded', id, $2::jsonb FROM gone ORDER BY id`,
+    params: [instanceIds, JSON.stringify(detail)],
+  }];
 }
 
 /** Keep rejected input, encrypted under a key of its own, with the reason (PHI may be inside). */

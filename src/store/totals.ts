@@ -1,0 +1,28 @@
+import type { Queryable } from './database.ts';
+
+/*
+ * The counts the status endpoints report, at a cost that follows what is in flight, not what the
+ * gateway has handled since it was installed: totals kept by the work loop (migration 4) for what is
+ * finished, indexes for the rest. A monitoring system polls these; on PGlite each query holds the one
+ * connection that every ingest waits for.
+ */
+
+export const JOB_STATES = ['pending', 'running', 'done', 'held', 'dead'] as const;
+export type JobState = typeof JOB_STATES[number];
+
+/** Instances held: those the log step marked (their total) and those not yet (their partial index, instances_unlogged). */
+export async function instanceCount(db: Queryable): Promise<number> {
+  const [row] = await db.query<{ n: string | number }>('SELECT (SELECT marked FROM instance_totals) + (SELECT count(*) FROM instances WHERE log_index IS NULL) AS n');
+  return Number(row?.n ?? 0);
+}
+
+/**
+ * Jobs by state, of one recipient or of all: the unfinished states through their index (jobs_state),
+ * delivered jobs from their recipient's total.
+ */
+export async function jobCounts(db: Queryable, recipient?: string): Promise<Record<JobState, number>> {
+  const rows = await db.query<{ state: string; n: string | number }>(
+    `SELECT state, count(*) AS n FROM jobs WHERE state IN ('pending', 'running', 'held', 'dead') AND ($1::text IS NULL OR recipient = $1) GROUP BY state
+     UNION ALL SELECT 'done', coalesce(sum(done), 0) FROM job_totals WHERE ($1::text IS NULL OR recipient = $1)`, [recipient ?? null]);
+  return Object.fromEntries(JOB_STATES.map((s) => [s, Number(rows.find((r) => r.state === s)?.n ?? 0)])) as Record<JobState, number>;
+}

@@ -1,0 +1,107 @@
+/**
+ * The status counts (src/store/totals.ts) are read from totals the work loop keeps (migration 4) and
+ * from indexes over what is in flight: checked against counting every row, through each step of the
+ * gateway's database calls, on PGlite and on a PostgreSQL server, and on a database upgraded with
+ * rows already in it.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { discardStatements } from '../src/pipeline/ingest.ts';
+import { type Database, openDatabase } from '../src/store/database.ts';
+import { instanceCount, jobCounts } from '../src/store/totals.ts';
+import { addSyntheticPatient, ingestSynthetic, logAndClaim, settleDone } from './database-workload.ts';
+import { tempDir } from './helpers.ts';
+import { type PgCluster, startPostgres } from './postgres.ts';
+
+/** Every row counted: what the totals must equal. */
+async function countedInFull(db: Database, recipient?: string): Promise<{ instances: number; jobs: Record<string, number> }> {
+  const [inst] = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM instances');
+  const rows = await db.query<{ state: string; n: number }>('SELECT state, count(*)::int AS n FROM jobs WHERE ($1::text IS NULL OR recipient = $1) GROUP BY state', [recipient ?? null]);
+  const jobs = Object.fromEntries(['pending', 'running', 'done', 'held', 'dead'].map((s) => [s, rows.find((r) => r.state === s)?.n ?? 0]));
+  return { instances: inst!.n, jobs };
+}
+
+async function assertTotals(db: Database, step: string): Promise<void> {
+  const full = await countedInFull(db);
+  assert.deepEqual({ instances: await instanceCount(db), jobs: await jobCounts(db) }, full, `${step}: all recipients`);
+  assert.deepEqual(await jobCounts(db, 'scp'), (await countedInFull(db, 'scp')).jobs, `${step}: one recipient`);
+  assert.deepEqual(await jobCounts(db, 'nobody'), (await countedInFull(db, 'nobody')).jobs, `${step}: a recipient without jobs`);
+}
+
+async function workThrough(db: Database): Promise<void> {
+  await addSyntheticPatient(db);
+  await assertTotals(db, 'empty');
+  const ids = await ingestSynthetic(db, 0, 12);
+  await assertTotals(db, 'ingested, none logged');
+  const jobs = await logAndClaim(db, ids.slice(0, 8), 0);
+  assert.equal(jobs.length, 8);
+  await assertTotals(db, '8 logged and claimed');
+  // Recorded again (a retried turn): nothing counted twice, no second instance.logged event, first index kept.
+  await logAndClaim(db, ids.slice(0, 2), 100);
+  await assertTotals(db, 'logged again');
+  const [again] = await db.query<{ n: number; idx: number }>('SELECT count(*)::int AS n, max(i.log_index)::int AS idx FROM events e JOIN instances i ON i.id = e.instance_id WHERE e.kind = $1 AND e.instance_id = $2', ['instance.logged', ids[0]]);
+  assert.deepEqual(again, { n: 1, idx: 0 });
+  await settleDone(db, jobs.slice(0, 5));
+  await assertTotals(db, '5 delivered');
+  // Settled again: still 5 done, one job.forwarded event each.
+  await settleDone(db, jobs.slice(0, 1));
+  await assertTotals(db, 'settled again');
+  const [forwarded] = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM events WHERE kind = 'job.forwarded'");
+  assert.equal(forwarded!.n, 5);
+  // A job held and one dead (the work loop's other outcomes), one marked -1 (not logged, still held).
+  await db.query("UPDATE jobs SET state = 'held' WHERE id = $1", [jobs[5]!.id]);
+  await db.query("UPDATE jobs SET state = 'dead' WHERE id = $1", [jobs[6]!.id]);
+  await logAndClaim(db, [ids[8]!], -1);
+  await assertTotals(db, 'held, dead');
+  // Discarded (torn blob, never logged): gone from the count; a logged instance is never discarded.
+  await db.batch(discardStatements([ids[11]!, ids[0]!], 'STORE_CORRUPT'));
+  await assertTotals(db, 'discarded');
+  const [kept] = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM instances WHERE id = ANY($1::bigint[])', [[ids[11], ids[0]]]);
+  assert.equal(kept!.n, 1, 'the logged instance stays');
+  const discarded = await db.query<{ instance_id: number }>("SELECT instance_id FROM events WHERE kind = 'instance.discarded'");
+  assert.deepEqual(discarded.map((e) => Number(e.instance_id)), [ids[11]], 'an event for the instance removed only');
+}
+
+test('status totals equal a full count through ingest, logging, delivery, retries and discards (PGlite)', async () => {
+  const db = await openDatabase({ dir: join(tempDir('custos-totals-'), 'db'), maintenanceIntervalMs: 2 ** 31 - 1 });
+  try {
+    await workThrough(db);
+  } finally {
+    await db.close();
+  }
+});
+
+test('an upgraded database starts its totals from the rows it holds (migration 4 over existing data)', async () => {
+  const dir = join(tempDir('custos-totals-'), 'db');
+  let db = await openDatabase({ dir, maintenanceIntervalMs: 2 ** 31 - 1 });
+  try {
+    await addSyntheticPatient(db);
+    const ids = await ingestSynthetic(db, 0, 10);
+    await settleDone(db, (await logAndClaim(db, ids.slice(0, 6), 0)).slice(0, 4));
+    // Back to the schema before migration 4 (its totals and index gone), with the rows kept.
+    await db.query('DROP TABLE instance_totals, job_totals');
+    await db.query('DROP INDEX jobs_done_at');
+    await db.query('DELETE FROM schema_migrations WHERE version = 4');
+    await db.close();
+    db = await openDatabase({ dir, maintenanceIntervalMs: 2 ** 31 - 1 });
+    assert.deepEqual({ instances: await instanceCount(db), jobs: await jobCounts(db) }, { instances: 10, jobs: { pending: 4, running: 2, done: 4, held: 0, dead: 0 } });
+    await settleDone(db, (await logAndClaim(db, ids.slice(6), 6)).slice(0, 3));
+    await assertTotals(db, 'after the upgrade');
+  } finally {
+    await db.close();
+  }
+});
+
+let pg: PgCluster | undefined;
+before(async () => { pg = await startPostgres(join(tempDir('custos-totals-pg-'), 'pg')); });
+after(() => pg?.stop());
+
+test('status totals equal a full count on a PostgreSQL server too', async () => {
+  const db = await openDatabase({ url: pg!.url, dir: tempDir('custos-totals-') });
+  try {
+    await workThrough(db);
+  } finally {
+    await db.close();
+  }
+});
