@@ -6,6 +6,19 @@
  * under the deployment key; images live encrypted in the blob store. UIDs are kept so that the
  * gateway can route, deduplicate and answer QIDO-RS.
  */
+/**
+ * The work loop's claim, in custos_log_and_claim (migrations 3 and 4): up to p_limit ready jobs of
+ * logged instances, marked running and returned with their instance.
+ */
+const CLAIM_READY_JOBS = `          RETURN QUERY UPDATE jobs SET state = 'running', updated_at = now() FROM instances i
+            WHERE i.id = jobs.instance_id AND jobs.id IN (
+              SELECT j.id FROM jobs j JOIN instances ji ON ji.id = j.instance_id
+              WHERE j.state = 'pending' AND j.next_attempt_at <= now() AND ji.log_index IS NOT NULL
+              ORDER BY j.id LIMIT p_limit FOR UPDATE OF j SKIP LOCKED)
+            RETURNING jobs.id, jobs.instance_id, jobs.recipient, jobs.attempts,
+              json_build_object('id', i.id, 'patient_ref', i.patient_ref, 'blob_key', i.blob_key, 'source', i.source,
+                'calling_ae', i.calling_ae, 'log_index', i.log_index, 'transfer_syntax_uid', i.transfer_syntax_uid);`;
+
 export const MIGRATIONS: ReadonlyArray<{ version: number; sql: readonly string[] }> = [
   {
     version: 1,
@@ -126,14 +139,7 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; sql: readonly string[]
           UPDATE instances SET log_index = v.idx FROM unnest(p_instance_ids, p_log_indexes) AS v(iid, idx) WHERE instances.id = v.iid;
           INSERT INTO events (kind, instance_id, detail)
             SELECT 'instance.logged', v.iid, jsonb_build_object('logIndex', v.idx) FROM unnest(p_instance_ids, p_log_indexes) AS v(iid, idx) WHERE v.idx >= 0;
-          RETURN QUERY UPDATE jobs SET state = 'running', updated_at = now() FROM instances i
-            WHERE i.id = jobs.instance_id AND jobs.id IN (
-              SELECT j.id FROM jobs j JOIN instances ji ON ji.id = j.instance_id
-              WHERE j.state = 'pending' AND j.next_attempt_at <= now() AND ji.log_index IS NOT NULL
-              ORDER BY j.id LIMIT p_limit FOR UPDATE OF j SKIP LOCKED)
-            RETURNING jobs.id, jobs.instance_id, jobs.recipient, jobs.attempts,
-              json_build_object('id', i.id, 'patient_ref', i.patient_ref, 'blob_key', i.blob_key, 'source', i.source,
-                'calling_ae', i.calling_ae, 'log_index', i.log_index, 'transfer_syntax_uid', i.transfer_syntax_uid);
+${CLAIM_READY_JOBS}
         END $$`,
       // Jobs delivered: marked done with the output's SOP Instance UID, and a job.forwarded event each.
       `CREATE FUNCTION custos_settle_done(p_job_ids bigint[], p_output_uids text[], p_bytes bigint[])
@@ -193,14 +199,7 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; sql: readonly string[]
             SELECT count(*) INTO v_marked FROM marked;
             IF v_marked > 0 THEN UPDATE instance_totals SET marked = marked + v_marked; END IF;
           END IF;
-          RETURN QUERY UPDATE jobs SET state = 'running', updated_at = now() FROM instances i
-            WHERE i.id = jobs.instance_id AND jobs.id IN (
-              SELECT j.id FROM jobs j JOIN instances ji ON ji.id = j.instance_id
-              WHERE j.state = 'pending' AND j.next_attempt_at <= now() AND ji.log_index IS NOT NULL
-              ORDER BY j.id LIMIT p_limit FOR UPDATE OF j SKIP LOCKED)
-            RETURNING jobs.id, jobs.instance_id, jobs.recipient, jobs.attempts,
-              json_build_object('id', i.id, 'patient_ref', i.patient_ref, 'blob_key', i.blob_key, 'source', i.source,
-                'calling_ae', i.calling_ae, 'log_index', i.log_index, 'transfer_syntax_uid', i.transfer_syntax_uid);
+${CLAIM_READY_JOBS}
         END $$`,
       // As in migration 3, counting each job once as it becomes done, in its recipient's total.
       `CREATE OR REPLACE FUNCTION custos_settle_done(p_job_ids bigint[], p_output_uids text[], p_bytes bigint[])
