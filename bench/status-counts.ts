@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Database, type Queryable, openDatabase } from '../src/store/database.ts';
-import { instanceCount, jobCounts } from '../src/store/totals.ts';
+import { deliveryLatency, instanceCount, jobCounts } from '../src/store/totals.ts';
 import { addSyntheticPatient, ingestSynthetic, logAndClaim, settleDone } from '../test/database-workload.ts';
 import { startPostgres } from '../test/postgres.ts';
 import { machine, writeSection } from './report.ts';
@@ -58,10 +58,7 @@ const fullCount = async (db: Database): Promise<void> => {
   await db.query('SELECT count(*)::int AS n FROM instances');
   await db.query('SELECT state, count(*)::int AS n FROM jobs WHERE ($1::text IS NULL OR recipient = $1) GROUP BY state', [null]);
 };
-const recent = (db: Queryable) => db.query(`WITH recent AS (
-    SELECT extract(epoch FROM j.done_at - i.received_at) * 1000 AS ms FROM jobs j JOIN instances i ON i.id = j.instance_id
-    WHERE j.state = 'done' ORDER BY j.done_at DESC LIMIT 1000)
-  SELECT count(*)::int AS n, percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99 FROM recent`);
+const recent = (db: Queryable) => deliveryLatency(db, 1000);
 
 /** The same read as before migration 4: without the index on done_at (dropped inside a transaction rolled back after). */
 async function recentWithoutIndex(db: Database): Promise<number> {

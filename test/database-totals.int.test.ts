@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { discardStatements } from '../src/pipeline/ingest.ts';
 import { type Database, openDatabase } from '../src/store/database.ts';
-import { instanceCount, jobCounts } from '../src/store/totals.ts';
+import { deliveryLatency, instanceCount, jobCounts } from '../src/store/totals.ts';
 import { addSyntheticPatient, ingestSynthetic, logAndClaim, settleDone } from './database-workload.ts';
 import { tempDir } from './helpers.ts';
 import { type PgCluster, startPostgres } from './postgres.ts';
@@ -61,6 +61,11 @@ async function workThrough(db: Database): Promise<void> {
   assert.equal(kept!.n, 1, 'the logged instance stays');
   const discarded = await db.query<{ instance_id: number }>("SELECT instance_id FROM events WHERE kind = 'instance.discarded'");
   assert.deepEqual(discarded.map((e) => Number(e.instance_id)), [ids[11]], 'an event for the instance removed only');
+  // /api/metrics's read: the latest deliveries, through their index.
+  const all = await deliveryLatency(db, 1000);
+  assert.equal(all?.n, 5);
+  assert.ok(all.p50 !== null && Number(all.p50) >= 0 && Number(all.max) >= Number(all.p50), JSON.stringify(all));
+  assert.equal((await deliveryLatency(db, 2))?.n, 2);
 }
 
 test('status totals equal a full count through ingest, logging, delivery, retries and discards (PGlite)', async () => {

@@ -2,7 +2,7 @@ import type {} from '@fastify/swagger';
 import type { FastifyInstance } from 'fastify';
 import type { RecipientConfig } from '../config/gateway-config.ts';
 import type { Database } from '../store/database.ts';
-import { JOB_STATES, instanceCount, jobCounts } from '../store/totals.ts';
+import { JOB_STATES, deliveryLatency, instanceCount, jobCounts } from '../store/totals.ts';
 import { CUSTOS_VERSION } from '../version.ts';
 
 /*
@@ -171,12 +171,7 @@ export function adminRoutes(deps: AdminDeps) {
       },
     }, async (req) => {
       const { window } = req.query as { window: number };
-      const [r] = await deps.db.query<{ n: number; p50: number | null; p95: number | null; p99: number | null; max: number | null; first: Date | null; last: Date | null }>(
-        `WITH recent AS (
-           SELECT extract(epoch FROM j.done_at - i.received_at) * 1000 AS ms, i.received_at, j.done_at
-           FROM jobs j JOIN instances i ON i.id = j.instance_id WHERE j.state = 'done' ORDER BY j.done_at DESC LIMIT $1)
-         SELECT count(*)::int AS n, percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50, percentile_cont(0.95) WITHIN GROUP (ORDER BY ms) AS p95,
-                percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99, max(ms) AS max, min(received_at) AS first, max(done_at) AS last FROM recent`, [window]);
+      const r = await deliveryLatency(deps.db, window);
       const num = (v: unknown): number | null => (v === null || v === undefined ? null : Math.round(Number(v) * 10) / 10);
       return {
         forwarded: r?.n ?? 0, latencyMs: { p50: num(r?.p50), p95: num(r?.p95), p99: num(r?.p99), max: num(r?.max) },

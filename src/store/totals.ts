@@ -26,3 +26,17 @@ export async function jobCounts(db: Queryable, recipient?: string): Promise<Reco
      UNION ALL SELECT 'done', coalesce(sum(done), 0) FROM job_totals WHERE ($1::text IS NULL OR recipient = $1)`, [recipient ?? null]);
   return Object.fromEntries(JOB_STATES.map((s) => [s, Number(rows.find((r) => r.state === s)?.n ?? 0)])) as Record<JobState, number>;
 }
+
+/** Latency percentiles (ms) over `n` deliveries, with the first one's receipt and the last one's delivery. */
+export interface DeliveryLatency { n: number; p50: number | null; p95: number | null; p99: number | null; max: number | null; first: Date | null; last: Date | null }
+
+/** Acknowledged → delivered latency over the last `window` deliveries, read through their index (jobs_done_at, migration 4). */
+export async function deliveryLatency(db: Queryable, window: number): Promise<DeliveryLatency | undefined> {
+  const [r] = await db.query<DeliveryLatency>(
+    `WITH recent AS (
+       SELECT extract(epoch FROM j.done_at - i.received_at) * 1000 AS ms, i.received_at, j.done_at
+       FROM jobs j JOIN instances i ON i.id = j.instance_id WHERE j.state = 'done' ORDER BY j.done_at DESC LIMIT $1)
+     SELECT count(*)::int AS n, percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50, percentile_cont(0.95) WITHIN GROUP (ORDER BY ms) AS p95,
+            percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99, max(ms) AS max, min(received_at) AS first, max(done_at) AS last FROM recent`, [window]);
+  return r;
+}
