@@ -114,10 +114,11 @@ native server does the same statements in about 0.8 s.
 
 Measured changes of 2026-12-01 (same streams, this machine; single runs vary by ±15 %, so each was
 compared as the ratio to Orthanc's time in the same run):
-- Last, on 2026-12-01 (ninth session): the status counts (\`/api/status\`, \`/api/recipients\`) come from
-  totals the work loop keeps and from indexes over what is in flight, and \`/api/metrics\` reads the
-  last deliveries by an index: at a million instances on PGlite, 2 ms and 5 ms where they held the
-  database, and every ingest, for 0.18 s and 1.4 s (section "Status counts" below). This bench starts
+- Last, on 2026-12-01 (ninth session): the status counts (\`/api/status\`, \`/api/recipients\`) and the
+  study lists (\`/api/studies\`, QIDO-RS) come from totals the work loop keeps and from indexes over
+  what is in flight, and \`/api/metrics\` reads the last deliveries by an index: at a million
+  instances on PGlite, 2, 11 and 5 ms where they held the database, and every ingest, for 0.19,
+  0.79 and 1.5 s (section "Status counts" below). This bench starts
   empty and polls only at the end of a stream, so it cannot show that; on it, three pairs in turns
   against the code before: 0.67–0.82× Orthanc's rate at steady state against 0.60–0.76× (within the
   noise: the totals add two small statements per batch, off the acknowledgement path).

@@ -1,8 +1,8 @@
 /**
  * What a status poll costs on a gateway that has handled a million instances: the counts /api/status
- * and /api/recipients report (src/store/totals.ts: totals kept by the work loop, indexes over what is
- * in flight) against counting every row (as before migration 4), and the recent deliveries
- * /api/metrics reads. On PGlite, whose one connection every ingest waits for meanwhile, and on the
+ * and /api/recipients report and the study lists of /api/studies and QIDO-RS (src/store/totals.ts:
+ * totals kept by the work loop, indexes over what is in flight) against counting and grouping every
+ * row (as before migration 4), and the recent deliveries /api/metrics reads. On PGlite, whose one connection every ingest waits for meanwhile, and on the
  * peer, a PostgreSQL server (Debian postgresql) on loopback, in the same run.
  * Writes its section of docs/benchmarks.md. Usage: node bench/status-counts.ts [instances]
  */
@@ -10,8 +10,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Database, type Queryable, openDatabase } from '../src/store/database.ts';
-import { deliveryLatency, instanceCount, jobCounts } from '../src/store/totals.ts';
-import { addSyntheticPatient, ingestSynthetic, logAndClaim, settleDone } from '../test/database-workload.ts';
+import { MIGRATIONS } from '../src/store/migrations.ts';
+import { deliveryLatency, instanceCount, jobCounts, listStudies } from '../src/store/totals.ts';
+import { addSyntheticPatient, countInFull, ingestSynthetic, listStudiesInFull, logAndClaim, settleDone } from '../test/database-workload.ts';
 import { startPostgres } from '../test/postgres.ts';
 import { machine, writeSection } from './report.ts';
 
@@ -34,9 +35,9 @@ async function fill(db: Database): Promise<void> {
     await db.query(`INSERT INTO jobs (instance_id, recipient, state, attempts, done_at)
       SELECT id, 'scp', 'done', 1, received_at + interval '80 milliseconds' FROM instances WHERE id > (SELECT coalesce(max(instance_id), 0) FROM jobs)`);
   }
-  await db.query(`UPDATE instance_totals SET marked = (SELECT count(*) FROM instances WHERE log_index IS NOT NULL)`);
-  await db.query(`INSERT INTO job_totals (recipient, done) SELECT recipient, count(*) FROM jobs WHERE state = 'done' GROUP BY recipient
-    ON CONFLICT (recipient) DO UPDATE SET done = excluded.done`);
+  // The totals as migration 4 makes them from rows already held (its own statements).
+  await db.query('TRUNCATE series_totals, job_totals');
+  for (const sql of MIGRATIONS.find((m) => m.version === 4)!.sql.filter((q) => q.startsWith('INSERT INTO'))) await db.query(sql);
   const ids = await ingestSynthetic(db, 0, 400);
   for (let i = 0; i < 300; i += 4) await settleDone(db, await logAndClaim(db, ids.slice(i, i + 4), N + i));
   await db.query('VACUUM ANALYZE');
@@ -54,10 +55,6 @@ async function time(read: () => Promise<unknown>): Promise<number> {
   return t.sort((a, b) => a - b)[3]!;
 }
 
-const fullCount = async (db: Database): Promise<void> => {
-  await db.query('SELECT count(*)::int AS n FROM instances');
-  await db.query('SELECT state, count(*)::int AS n FROM jobs WHERE ($1::text IS NULL OR recipient = $1) GROUP BY state', [null]);
-};
 const recent = (db: Queryable) => deliveryLatency(db, 1000);
 
 /** The same read as before migration 4: without the index on done_at (dropped inside a transaction rolled back after). */
@@ -75,7 +72,7 @@ async function recentWithoutIndex(db: Database): Promise<number> {
   return t.sort((a, b) => a - b)[3]!;
 }
 
-interface Row { name: string; fillS: number; totalsMs: number; fullMs: number; recipientMs: number; metricsMs: number; metricsBeforeMs: number; check: string }
+interface Row { name: string; fillS: number; totalsMs: number; fullMs: number; studiesMs: number; studiesBeforeMs: number; recipientMs: number; metricsMs: number; metricsBeforeMs: number; check: string }
 async function measure(name: string, db: Database): Promise<Row> {
   try {
     const t0 = performance.now();
@@ -87,7 +84,9 @@ async function measure(name: string, db: Database): Promise<Row> {
     const row = {
       name, fillS,
       totalsMs: await time(async () => { await instanceCount(db); await jobCounts(db); }),
-      fullMs: await time(() => fullCount(db)),
+      fullMs: await time(() => countInFull(db)),
+      studiesMs: await time(() => listStudies(db, { order: 'recent', limit: 100, offset: 0 })),
+      studiesBeforeMs: await time(() => listStudiesInFull(db, 'recent', { limit: 100 })),
       recipientMs: await time(() => jobCounts(db, 'scp')),
       metricsMs: await time(() => recent(db)),
       metricsBeforeMs: await recentWithoutIndex(db),
@@ -114,23 +113,24 @@ const md = `## Status counts on a gateway that has handled ${N.toLocaleString('e
 bench/status-counts.ts — ${machine()}.
 
 A monitoring system polls \`/api/status\` (instances held, jobs by state); \`/api/recipients\` reports
-jobs by state per recipient and \`/api/metrics\` the latency of the last 1,000 deliveries. The database
-holds ${N.toLocaleString('en')} delivered instances (written in bulk), then a few hundred through the
-gateway's own calls, vacuumed and analyzed. Median wall time of 7 reads.
+jobs by state per recipient, \`/api/studies\` and QIDO-RS list studies a page at a time, and
+\`/api/metrics\` gives the latency of the last 1,000 deliveries. The database holds
+${N.toLocaleString('en')} delivered instances in ${(N / 500).toLocaleString('en')} studies (written in bulk), then a few hundred
+through the gateway's own calls, vacuumed and analyzed. Median wall time of 7 reads.
 
-| database | status counts now (ms) | status counted in full, as before (ms) | one recipient's jobs (ms) | last 1,000 deliveries now (ms) | the same, as before (ms) | counts read |
-|---|---|---|---|---|---|---|
-${rows.map((r) => `| ${r.name} | ${r.totalsMs.toFixed(1)} | ${r.fullMs.toFixed(1)} | ${r.recipientMs.toFixed(1)} | ${r.metricsMs.toFixed(1)} | ${r.metricsBeforeMs.toFixed(1)} | ${r.check} |`).join('\n')}
+| database | status counts now (ms) | counted in full, as before (ms) | a page of 100 studies now (ms) | grouped in full, as before (ms) | one recipient's jobs (ms) | last 1,000 deliveries now (ms) | without their index, as before (ms) | counts read |
+|---|---|---|---|---|---|---|---|---|
+${rows.map((r) => `| ${r.name} | ${r.totalsMs.toFixed(1)} | ${r.fullMs.toFixed(1)} | ${r.studiesMs.toFixed(1)} | ${r.studiesBeforeMs.toFixed(1)} | ${r.recipientMs.toFixed(1)} | ${r.metricsMs.toFixed(1)} | ${r.metricsBeforeMs.toFixed(1)} | ${r.check} |`).join('\n')}
 
-Counting every instance and every job on each poll grew with everything the gateway had ever handled;
-on PGlite the one connection is held meanwhile, so each poll stalled every ingest and the work loop
-for that long, in proportion to what it holds. The counts now come from totals the
-work loop keeps as it marks instances logged and jobs delivered (migration 4; off the acknowledgement
-path: an ingest commit touches no shared row, which on a PostgreSQL server would serialise concurrent
-ingests), and from indexes over what is still in flight (instances not yet logged, jobs pending,
-running, held or dead), and \`/api/metrics\` reads the last deliveries through an index on their time
-instead of sorting all of them. Not changed: \`/api/studies\` groups every instance by study (about a
-second at a million on PGlite); it is called by a person browsing, not polled.
+Counting and grouping every instance and every job on each read grew with everything the gateway had
+ever handled; on PGlite the one connection is held meanwhile, so each poll, and each page an admin
+opened, stalled every ingest and the work loop for that long, in proportion to what it holds. The
+counts and lists now come from totals the work loop keeps as it marks instances logged (per series)
+and jobs delivered (per recipient) — migration 4, off the acknowledgement path: an ingest commit
+touches no shared row, which on a PostgreSQL server would serialise concurrent ingests — and from
+indexes over what is still in flight (instances not yet logged, jobs pending, running, held or dead);
+\`/api/metrics\` reads the last deliveries through an index on their time instead of sorting all of
+them. A page of studies now costs what the series number (here one per study), not their instances.
 `;
 writeSection('status-counts', md);
 console.log(md);

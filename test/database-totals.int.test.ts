@@ -1,7 +1,7 @@
 /**
  * The status counts (src/store/totals.ts) are read from totals the work loop keeps (migration 4) and
- * from indexes over what is in flight: checked against counting every row, through each step of the
- * gateway's database calls, on PGlite and on a PostgreSQL server, and on a database upgraded with
+ * from indexes over what is in flight, and so are the study lists: checked against counting and
+ * grouping every row, through each step of the gateway's database calls, on PGlite and on a PostgreSQL server, and on a database upgraded with
  * rows already in it.
  */
 import assert from 'node:assert/strict';
@@ -9,30 +9,36 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { discardStatements } from '../src/pipeline/ingest.ts';
 import { type Database, openDatabase } from '../src/store/database.ts';
-import { deliveryLatency, instanceCount, jobCounts } from '../src/store/totals.ts';
-import { addSyntheticPatient, ingestSynthetic, logAndClaim, settleDone } from './database-workload.ts';
+import { deliveryLatency, instanceCount, jobCounts, listStudies } from '../src/store/totals.ts';
+import { type SyntheticShape, addSyntheticPatient, countInFull, ingestSynthetic, listStudiesInFull, logAndClaim, settleDone } from './database-workload.ts';
 import { tempDir } from './helpers.ts';
 import { type PgCluster, startPostgres } from './postgres.ts';
 
-/** Every row counted: what the totals must equal. */
-async function countedInFull(db: Database, recipient?: string): Promise<{ instances: number; jobs: Record<string, number> }> {
-  const [inst] = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM instances');
-  const rows = await db.query<{ state: string; n: number }>('SELECT state, count(*)::int AS n FROM jobs WHERE ($1::text IS NULL OR recipient = $1) GROUP BY state', [recipient ?? null]);
-  const jobs = Object.fromEntries(['pending', 'running', 'done', 'held', 'dead'].map((s) => [s, rows.find((r) => r.state === s)?.n ?? 0]));
-  return { instances: inst!.n, jobs };
+async function assertTotals(db: Database, step: string): Promise<void> {
+  const full = await countInFull(db);
+  assert.deepEqual({ instances: await instanceCount(db), jobs: await jobCounts(db) }, full, `${step}: all recipients`);
+  for (const order of ['recent', 'arrival'] as const) {
+    assert.deepEqual(await listStudies(db, { order, limit: 1000, offset: 0 }), await listStudiesInFull(db, order), `${step}: studies, ${order} first`);
+  }
+  assert.deepEqual(await listStudies(db, { order: 'arrival', limit: 2, offset: 1 }), (await listStudiesInFull(db, 'arrival')).slice(1, 3), `${step}: a page of studies`);
+  assert.deepEqual(await listStudies(db, { order: 'arrival', limit: 10, offset: 0, study: STUDY_B }), await listStudiesInFull(db, 'arrival', { study: STUDY_B }), `${step}: one study`);
+  assert.deepEqual(await jobCounts(db, 'scp'), (await countInFull(db, 'scp')).jobs, `${step}: one recipient`);
+  assert.deepEqual(await jobCounts(db, 'nobody'), (await countInFull(db, 'nobody')).jobs, `${step}: a recipient without jobs`);
 }
 
-async function assertTotals(db: Database, step: string): Promise<void> {
-  const full = await countedInFull(db);
-  assert.deepEqual({ instances: await instanceCount(db), jobs: await jobCounts(db) }, full, `${step}: all recipients`);
-  assert.deepEqual(await jobCounts(db, 'scp'), (await countedInFull(db, 'scp')).jobs, `${step}: one recipient`);
-  assert.deepEqual(await jobCounts(db, 'nobody'), (await countedInFull(db, 'nobody')).jobs, `${step}: a recipient without jobs`);
-}
+/** Three studies: A with a CT and an MR series, B with one CT series and instances without a modality, C with one. */
+const STUDY_B = '2.25.20';
+const shape: SyntheticShape = (n) => [
+  { study: '2.25.10', series: '2.25.11', modality: 'CT' },
+  { study: '2.25.10', series: '2.25.12', modality: 'MR' },
+  { study: STUDY_B, series: '2.25.21', modality: n % 2 ? 'CT' : null },
+  { study: '2.25.30', series: '2.25.31', modality: 'CT' },
+][n % 4 === 3 && n > 8 ? 3 : n % 3]!;
 
 async function workThrough(db: Database): Promise<void> {
   await addSyntheticPatient(db);
   await assertTotals(db, 'empty');
-  const ids = await ingestSynthetic(db, 0, 12);
+  const ids = await ingestSynthetic(db, 0, 12, shape);
   await assertTotals(db, 'ingested, none logged');
   const jobs = await logAndClaim(db, ids.slice(0, 8), 0);
   assert.equal(jobs.length, 8);
@@ -82,10 +88,10 @@ test('an upgraded database starts its totals from the rows it holds (migration 4
   let db = await openDatabase({ dir, maintenanceIntervalMs: 2 ** 31 - 1 });
   try {
     await addSyntheticPatient(db);
-    const ids = await ingestSynthetic(db, 0, 10);
+    const ids = await ingestSynthetic(db, 0, 10, shape);
     await settleDone(db, (await logAndClaim(db, ids.slice(0, 6), 0)).slice(0, 4));
     // Back to the schema before migration 4 (its totals and index gone), with the rows kept.
-    await db.query('DROP TABLE instance_totals, job_totals');
+    await db.query('DROP TABLE series_totals, job_totals');
     await db.query('DROP INDEX jobs_done_at');
     await db.query('DELETE FROM schema_migrations WHERE version = 4');
     await db.close();

@@ -2,7 +2,7 @@ import type {} from '@fastify/swagger';
 import type { FastifyInstance } from 'fastify';
 import type { RecipientConfig } from '../config/gateway-config.ts';
 import type { Database } from '../store/database.ts';
-import { JOB_STATES, deliveryLatency, instanceCount, jobCounts } from '../store/totals.ts';
+import { JOB_STATES, deliveryLatency, instanceCount, jobCounts, listStudies } from '../store/totals.ts';
 import { CUSTOS_VERSION } from '../version.ts';
 
 /*
@@ -68,15 +68,12 @@ export function adminRoutes(deps: AdminDeps) {
       },
     }, async (req) => {
       const { limit, offset } = req.query as { limit: number; offset: number };
-      const rows = await deps.db.query<{ study: string; series: number; instances: number; modalities: string[]; first: Date; last: Date }>(
-        `SELECT study_instance_uid AS study, count(DISTINCT series_instance_uid)::int AS series, count(*)::int AS instances,
-                array_remove(array_agg(DISTINCT modality), NULL) AS modalities, min(received_at) AS first, max(received_at) AS last
-         FROM instances GROUP BY study_instance_uid ORDER BY max(received_at) DESC LIMIT $1 OFFSET $2`, [limit, offset]);
+      const rows = await listStudies(deps.db, { order: 'recent', limit, offset });
       const states = await deps.db.query<{ study: string; state: string; n: number }>(
         `SELECT i.study_instance_uid AS study, j.state, count(*)::int AS n FROM jobs j JOIN instances i ON i.id = j.instance_id
          WHERE i.study_instance_uid = ANY($1::text[]) GROUP BY 1, 2`, [rows.map((r) => r.study)]);
       return rows.map((r) => ({
-        studyInstanceUid: r.study, series: r.series, instances: r.instances, modalities: r.modalities, firstReceivedAt: iso(r.first), lastReceivedAt: iso(r.last),
+        studyInstanceUid: r.study, series: r.series, instances: r.instances, modalities: r.modalities, firstReceivedAt: iso(r.firstReceivedAt), lastReceivedAt: iso(r.lastReceivedAt),
         jobs: Object.fromEntries(JOB_STATES.map((s) => [s, states.find((x) => x.study === r.study && x.state === s)?.n ?? 0])),
       }));
     });

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isCustosError } from '../errors.ts';
 import { type IngestResult, type Origin, rejectionStatus } from '../pipeline/ingest.ts';
 import type { Database } from '../store/database.ts';
+import { listStudies } from '../store/totals.ts';
 import { contentTypeParams, encodeMultipart, parseMultipart } from './multipart.ts';
 
 /*
@@ -105,13 +106,7 @@ export function dicomwebRoutes(deps: DicomwebDeps) {
     app.get('/dicomweb/studies', async (req, reply) => {
       const q = req.query as Record<string, string | undefined>;
       const { limit, offset } = page(q);
-      const rows = await deps.db.query<{ study: string; modalities: string[]; series: number; instances: number }>(
-        `SELECT study_instance_uid AS study, array_remove(array_agg(DISTINCT modality), NULL) AS modalities,
-                count(DISTINCT series_instance_uid)::int AS series, count(*)::int AS instances
-         FROM instances WHERE ($1::text IS NULL OR study_instance_uid = $1)
-         GROUP BY study_instance_uid ORDER BY min(id) LIMIT $2 OFFSET $3`,
-        [q.StudyInstanceUID ?? q['0020000D'] ?? null, limit, offset],
-      );
+      const rows = await listStudies(deps.db, { order: 'arrival', limit, offset, study: q.StudyInstanceUID ?? q['0020000D'] });
       return reply.type('application/dicom+json').send(rows.map((r) => ({
         '0020000D': ui(r.study),
         '00080061': { vr: 'CS', Value: r.modalities },

@@ -1,19 +1,51 @@
 import type { Queryable } from './database.ts';
 
 /*
- * The counts the status endpoints report, at a cost that follows what is in flight, not what the
- * gateway has handled since it was installed: totals kept by the work loop (migration 4) for what is
- * finished, indexes for the rest. A monitoring system polls these; on PGlite each query holds the one
- * connection that every ingest waits for.
+ * The counts and lists the status endpoints and study lists report, at a cost that follows what is in
+ * flight and how many studies there are, not how many instances the gateway has handled since it was
+ * installed: totals kept by the work loop (migration 4) for what is finished, indexes for the rest. A
+ * monitoring system polls these; on PGlite each query holds the one connection every ingest waits for.
  */
 
 export const JOB_STATES = ['pending', 'running', 'done', 'held', 'dead'] as const;
 export type JobState = typeof JOB_STATES[number];
 
-/** Instances held: those the log step marked (their total) and those not yet (their partial index, instances_unlogged). */
+/** Instances held: those the log step marked (their series' totals) and those not yet (their partial index, instances_unlogged). */
 export async function instanceCount(db: Queryable): Promise<number> {
-  const [row] = await db.query<{ n: string | number }>('SELECT (SELECT marked FROM instance_totals) + (SELECT count(*) FROM instances WHERE log_index IS NULL) AS n');
+  const [row] = await db.query<{ n: string | number }>(
+    'SELECT (SELECT coalesce(sum(instances), 0) FROM series_totals) + (SELECT count(*) FROM instances WHERE log_index IS NULL) AS n');
   return Number(row?.n ?? 0);
+}
+
+/** A study as the lists show it. */
+export interface StudySummary {
+  study: string; series: number; instances: number; modalities: string[];
+  firstReceivedAt: Date; lastReceivedAt: Date;
+}
+
+/**
+ * Studies held, a page of them: most recently received first (`recent`, /api/studies) or in the order
+ * they first arrived (`arrival`, QIDO-RS); all, or the one given. Grouped from the series totals and
+ * the instances not yet marked, so a page costs what the studies number, not their instances.
+ */
+export async function listStudies(db: Queryable, opts: { order: 'recent' | 'arrival'; limit: number; offset: number; study?: string | undefined }): Promise<StudySummary[]> {
+  const order = opts.order === 'recent' ? 'max(last_at) DESC, study' : 'min(first_id)';
+  const rows = await db.query<{ study: string; series: number; instances: number; modalities: string[]; first: Date | string; last: Date | string }>(
+    `WITH series AS (
+       SELECT study_instance_uid AS study, series_instance_uid AS series, nullif(modality, '') AS modality, instances AS n,
+              first_instance_id AS first_id, first_received_at AS first_at, last_received_at AS last_at
+         FROM series_totals WHERE ($3::text IS NULL OR study_instance_uid = $3)
+       UNION ALL
+       SELECT study_instance_uid, series_instance_uid, modality, 1, id, received_at, received_at
+         FROM instances WHERE log_index IS NULL AND ($3::text IS NULL OR study_instance_uid = $3))
+     SELECT study, count(DISTINCT series)::int AS series, sum(n)::int AS instances, array_remove(array_agg(DISTINCT modality), NULL) AS modalities,
+            min(first_at) AS first, max(last_at) AS last
+       FROM series GROUP BY study ORDER BY ${order} LIMIT $1 OFFSET $2`,
+    [opts.limit, opts.offset, opts.study ?? null]);
+  return rows.map((r) => ({
+    study: r.study, series: r.series, instances: r.instances, modalities: r.modalities,
+    firstReceivedAt: new Date(r.first), lastReceivedAt: new Date(r.last),
+  }));
 }
 
 /**
