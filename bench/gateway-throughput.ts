@@ -119,8 +119,8 @@ compared as the ratio to Orthanc's time in the same run):
   what is in flight, and \`/api/metrics\` reads the last deliveries by an index: at a million
   instances on PGlite, 2, 11 and 5 ms where they held the database, and every ingest, for 0.19,
   0.79 and 1.5 s (section "Status counts" below). This bench starts
-  empty and polls only at the end of a stream, so it cannot show that; on it, three pairs in turns
-  against the code before: 0.67–0.82× Orthanc's rate at steady state against 0.60–0.76× (within the
+  empty and polls only at the end of a stream, so it cannot show that; on it, six pairs in turns
+  against the code before: 0.67–0.83× Orthanc's rate at steady state against 0.60–0.89× (within the
   noise: the totals add two small statements per batch, off the acknowledgement path).
 - Before that, on 2026-12-01 (eighth session): the embedded database is maintained. PGlite runs PostgreSQL
   without autovacuum: nothing ever vacuumed or analyzed the gateway's tables, so every job left two
