@@ -78,8 +78,8 @@ ${rows.join('\n')}
 
 PGlite runs PostgreSQL in single-user mode, without autovacuum: nothing ever vacuumed or analyzed
 its tables. Every update left its dead row (two per job), and the plans the work loop's PL/pgSQL
-functions cache, made while the tables were nearly empty, were never replaced, so settling (and, before migration 4, whose log step
-marks only instances not yet marked, claiming too) grew slower with every instance the gateway had
+functions cache, made while the tables were nearly empty, were never replaced, so settling (and, before migration 4,
+claiming too; not measured apart since) grew slower with every instance the gateway had
 handled. The embedded database now checks
 its statistics every 10 s and vacuums and analyzes the tables autovacuum would, by the same
 thresholds (src/store/embedded-maintenance.ts); a request arriving meanwhile waits for it. The
