@@ -78,9 +78,9 @@ ${rows.join('\n')}
 
 PGlite runs PostgreSQL in single-user mode, without autovacuum: nothing ever vacuumed or analyzed
 its tables. Every update left its dead row (two per job), and the plans the work loop's PL/pgSQL
-functions cache, made while the tables were nearly empty, were never replaced, so settling (and, before migration 4,
-claiming too; not measured apart since) grew slower with every instance the gateway had
-handled. The embedded database now checks
+functions cache, made while the tables were nearly empty, were never replaced, so settling grew slower with every
+instance the gateway had handled (claiming too, until migration 4 changed its log step; since, it
+stays flat here without maintenance as well). The embedded database now checks
 its statistics every 10 s and vacuums and analyzes the tables autovacuum would, by the same
 thresholds (src/store/embedded-maintenance.ts); a request arriving meanwhile waits for it. The
 server's autovacuum looks once a minute (autovacuum_naptime), so until its first pass its rows grow
