@@ -1,8 +1,8 @@
 /**
- * The status counts (src/store/totals.ts) are read from totals the work loop keeps (migration 4) and
- * from indexes over what is in flight, and so are the study lists: checked against counting and
- * grouping every row, through each step of the gateway's database calls, on PGlite and on a PostgreSQL server, and on a database upgraded with
- * rows already in it.
+ * The status counts and study lists (src/store/totals.ts) are read from totals the work loop keeps
+ * (migration 4) and from indexes over what is in flight: checked against counting and grouping every
+ * row, through each step of the gateway's database calls, on PGlite and on a PostgreSQL server, and on
+ * a database upgraded with rows already in it.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -55,7 +55,7 @@ async function workThrough(db: Database): Promise<void> {
   await assertTotals(db, 'settled again');
   const [forwarded] = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM events WHERE kind = 'job.forwarded'");
   assert.equal(forwarded!.n, 5);
-  // A job held and one dead (the work loop's other outcomes), one marked -1 (not logged, still held).
+  // A job held and one dead (the work loop's other outcomes), and an instance marked -1 (not logged: counted as held all the same).
   await db.query("UPDATE jobs SET state = 'held' WHERE id = $1", [jobs[5]!.id]);
   await db.query("UPDATE jobs SET state = 'dead' WHERE id = $1", [jobs[6]!.id]);
   await logAndClaim(db, [ids[8]!], -1);

@@ -4,7 +4,7 @@
  * maintenance tests and by bench/database-growth.ts.
  */
 import type { Database } from '../src/store/database.ts';
-import type { StudySummary } from '../src/store/totals.ts';
+import { JOB_STATES, type StudySummary } from '../src/store/totals.ts';
 
 const SHA = 'cd'.repeat(32);
 
@@ -47,7 +47,7 @@ export async function settleDone(db: Database, jobs: ReadonlyArray<{ id: number 
 export async function countInFull(db: Database, recipient?: string): Promise<{ instances: number; jobs: Record<string, number> }> {
   const [inst] = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM instances');
   const rows = await db.query<{ state: string; n: number }>('SELECT state, count(*)::int AS n FROM jobs WHERE ($1::text IS NULL OR recipient = $1) GROUP BY state', [recipient ?? null]);
-  const jobs = Object.fromEntries(['pending', 'running', 'done', 'held', 'dead'].map((s) => [s, rows.find((r) => r.state === s)?.n ?? 0]));
+  const jobs = Object.fromEntries(JOB_STATES.map((s) => [s, rows.find((r) => r.state === s)?.n ?? 0]));
   return { instances: inst!.n, jobs };
 }
 
