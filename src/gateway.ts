@@ -137,7 +137,9 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
     await app.register(swagger, { openapi: { openapi: '3.1.0', info: { title: 'Custos gateway admin API', version: CUSTOS_VERSION, description: 'Status, studies, jobs, recipients and quarantine of a Custos gateway. DICOMweb lives under /dicomweb.' } } });
     if (adminToken) {
       app.addHook('onRequest', async (req, reply) => {
-        if (!req.url.startsWith('/api') && !req.url.startsWith('/dicomweb')) return;
+        // The route matched (on the decoded path), never the raw URL: '/%61pi/status' routes to '/api/status'.
+        // Only the log's tiles and checkpoint (no PHI) are open; anything else, unmatched paths too, needs the token.
+        if (req.routeOptions.url?.startsWith('/log/')) return;
         if (req.headers.authorization !== `Bearer ${adminToken}`) await reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'UNAUTHORIZED', message: 'a bearer token is required' });
       });
     }
