@@ -39,6 +39,16 @@ export type CustosErrorCode =
   | 'STOW_FAILED'
   | 'FORWARD_UNSUPPORTED_SYNTAX'
   | 'INGEST_MISMATCH'
+  // access control (docs/security.md)
+  | 'AUTH_REQUIRED'
+  | 'AUTH_FORBIDDEN'
+  | 'AUTH_CSRF'
+  | 'AUTH_HOST'
+  | 'AUTH_BAD_CREDENTIALS'
+  | 'AUTH_OIDC'
+  | 'AUTH_ROUTE_UNDECLARED'
+  | 'AUTH_INVALID_REQUEST'
+  | 'STORE_IN_USE'
   // CLI / configuration
   | 'CONFIG_INVALID'
   | 'USAGE'

@@ -2,9 +2,19 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import type { Server, Socket } from 'node:net';
 import { join } from 'node:path';
 import fastify, { type FastifyInstance } from 'fastify';
+import cookie from '@fastify/cookie';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
+import { accessRoutes } from './api/access-routes.ts';
 import { adminRoutes } from './api/admin-routes.ts';
+import { authRoutes } from './api/auth-routes.ts';
 import { logRoutes } from './api/log-routes.ts';
+import { portalRoutes } from './api/portal-routes.ts';
+import { recipientRoutes } from './api/recipient-routes.ts';
+import { writeInitialAdmin } from './auth/bootstrap.ts';
+import { type RouteDeclaration, installGuard } from './auth/guard.ts';
+import { OidcLogin } from './auth/oidc.ts';
 import type { GatewayConfig } from './config/gateway-config.ts';
 import { CustosError } from './errors.ts';
 import { dicomwebRoutes } from './net/dicomweb.ts';
@@ -28,6 +38,10 @@ export interface Gateway {
   readonly dimse: { host: string; port: number; aeTitle: string; tlsPort?: number };
   readonly http: { url: string };
   readonly db: Database;
+  /** Every HTTP route with the permission it declares (or 'public'): the route table. */
+  readonly routes: readonly RouteDeclaration[];
+  /** The file holding the first admin credential, while it exists (created on a new data directory). */
+  readonly adminCredentialFile?: string;
   close(): Promise<void>;
 }
 
@@ -65,11 +79,12 @@ function readTls(t: NonNullable<Extract<GatewayConfig['recipients'][number]['del
  */
 export async function startGateway(config: GatewayConfig, dataDir: string): Promise<Gateway> {
   const host = config.host;
-  const adminToken = process.env.CUSTOS_ADMIN_TOKEN ?? config.http.adminToken;
   if (!isLoopback(host)) {
     if (!config.dimse.allowedCallingAeTitles) throw new CustosError('CONFIG_INVALID', `dimse.allowedCallingAeTitles: required when binding to ${host} (any calling AE title is accepted only on loopback)`);
-    if (!adminToken) throw new CustosError('CONFIG_INVALID', `http.adminToken: required when binding to ${host} (or set CUSTOS_ADMIN_TOKEN): the API and DICOMweb serve PHI`);
+    if (!config.http.allowedHosts) throw new CustosError('CONFIG_INVALID', `http.allowedHosts: required when binding to ${host}: the host names clients use (requests naming any other host are refused)`);
+    if (!config.http.tls && !config.http.behindTlsProxy) throw new CustosError('CONFIG_INVALID', `http.tls: required when binding to ${host} (passwords, tokens and PHI would cross the network in clear), unless http.behindTlsProxy is true`);
   }
+  const allowedHosts = config.http.allowedHosts ?? ['localhost', '127.0.0.1', '::1', host];
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const { log, signer, release } = openLogForWriting(dataDir); // also makes this process the data directory's only writer
   // The OCR worker (started only if a recipient cleans pixel data) is closed last of all.
@@ -133,16 +148,18 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
     cleanup.push(() => Promise.all(listeners.map((l) => new Promise<void>((resolve) => { l.close(() => resolve()); for (const s of sockets) s.destroy(); }))).then(() => undefined));
     const dimsePort = (dimseServer.address() as { port: number }).port;
 
-    const app: FastifyInstance = fastify({ logger: false, bodyLimit: config.http.maxRequestMiB * 1024 * 1024 });
-    await app.register(swagger, { openapi: { openapi: '3.1.0', info: { title: 'Custos gateway admin API', version: CUSTOS_VERSION, description: 'Status, studies, jobs, recipients and quarantine of a Custos gateway. DICOMweb lives under /dicomweb.' } } });
-    if (adminToken) {
-      app.addHook('onRequest', async (req, reply) => {
-        // The route matched (on the decoded path), never the raw URL: '/%61pi/status' routes to '/api/status'.
-        // Only the log's tiles and checkpoint (no PHI) are open; anything else, unmatched paths too, needs the token.
-        if (req.routeOptions.url?.startsWith('/log/')) return;
-        if (req.headers.authorization !== `Bearer ${adminToken}`) await reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'UNAUTHORIZED', message: 'a bearer token is required' });
-      });
-    }
+    const adminCredentialFile = await writeInitialAdmin(db, dataDir);
+    const httpsFiles = config.http.tls && { cert: readConfigFile('http.tls.certFile', config.http.tls.certFile), key: readConfigFile('http.tls.keyFile', config.http.tls.keyFile) };
+    const app: FastifyInstance = (httpsFiles
+      ? fastify({ logger: false, bodyLimit: config.http.maxRequestMiB * 1024 * 1024, https: httpsFiles })
+      : fastify({ logger: false, bodyLimit: config.http.maxRequestMiB * 1024 * 1024 })) as unknown as FastifyInstance;
+    await app.register(swagger, { openapi: { openapi: '3.1.0', info: { title: 'Custos gateway admin API', version: CUSTOS_VERSION, description: 'Status, studies, jobs, recipients and quarantine of a Custos gateway. DICOMweb lives under /dicomweb. Every route needs the permission it names (docs/security.md).' } } });
+    await app.register(cookie);
+    await app.register(helmet);
+    await app.register(rateLimit, { global: false });
+    // Before any route: every route added from here on must declare its permission or start-up fails.
+    const routes: RouteDeclaration[] = [];
+    installGuard(app, { db, allowedHosts, routes });
     const original = async (instanceId: number): Promise<Buffer> => {
       const [row] = await db.query<{ patient_ref: string; blob_key: string }>('SELECT patient_ref, blob_key FROM instances WHERE id = $1', [instanceId]);
       if (!row) throw new CustosError('STORE_MISSING', `no instance ${instanceId}`);
@@ -156,6 +173,14 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
       endpoints: { dimse: { host, port: dimsePort, aeTitle: config.dimse.aeTitle }, get http() { return { url: httpUrl }; }, dataDir },
     }));
     await app.register(logRoutes(() => log));
+    const oidcSecret = process.env.CUSTOS_OIDC_CLIENT_SECRET ?? config.oidc?.clientSecret;
+    await app.register(authRoutes({
+      db, secureCookies: Boolean(config.http.tls) || config.http.behindTlsProxy, signInPerMinute: config.http.signInPerMinute,
+      oidc: config.oidc && new OidcLogin({ ...config.oidc, clientSecret: oidcSecret }, db),
+    }));
+    await app.register(accessRoutes({ db, recipients: config.recipients, deploymentKey }));
+    await app.register(recipientRoutes({ db }));
+    await app.register(portalRoutes({ db }));
     try {
       await app.listen({ host, port: config.http.port });
     } catch (e) {
@@ -163,13 +188,15 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
     }
     cleanup.push(() => app.close());
     const httpPort = (app.server.address() as { port: number }).port;
-    httpUrl = `http://${host.includes(':') ? `[${host}]` : host}:${httpPort}`;
+    httpUrl = `${httpsFiles ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${httpPort}`;
 
     return {
       dataDir,
       dimse: { host, port: dimsePort, aeTitle: config.dimse.aeTitle, ...(tlsPort !== undefined ? { tlsPort } : {}) },
       http: { url: httpUrl },
       db,
+      routes,
+      ...(adminCredentialFile ? { adminCredentialFile } : {}),
       close: closeAll,
     };
   } catch (e) {

@@ -1,5 +1,8 @@
 import type {} from '@fastify/swagger';
 import type { FastifyInstance } from 'fastify';
+import { recordEvents } from '../audit/events.ts';
+import { principalOf, recordAccess } from '../auth/guard.ts';
+import { principalLabel } from '../auth/permissions.ts';
 import type { RecipientConfig } from '../config/gateway-config.ts';
 import type { Database } from '../store/database.ts';
 import { JOB_STATES, deliveryLatency, instanceCount, jobCounts, listStudies } from '../store/totals.ts';
@@ -35,6 +38,7 @@ const iso = (v: unknown): string => (v instanceof Date ? v.toISOString() : new D
 export function adminRoutes(deps: AdminDeps) {
   return async function plugin(app: FastifyInstance): Promise<void> {
     app.get('/api/status', {
+      config: { permission: 'status:read' },
       schema: {
         summary: 'Service status: endpoints, queue depth by state, totals',
         response: { 200: { type: 'object', properties: {
@@ -58,6 +62,7 @@ export function adminRoutes(deps: AdminDeps) {
     });
 
     app.get('/api/studies', {
+      config: { permission: 'studies:read' },
       schema: {
         summary: 'Studies held by the gateway, newest first',
         querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 }, offset: { type: 'integer', minimum: 0, default: 0 } } },
@@ -69,6 +74,7 @@ export function adminRoutes(deps: AdminDeps) {
     }, async (req) => {
       const { limit, offset } = req.query as { limit: number; offset: number };
       const rows = await listStudies(deps.db, { order: 'recent', limit, offset });
+      await recordAccess(deps.db, req, 'access.list', { route: '/api/studies', studies: rows.length });
       const states = await deps.db.query<{ study: string; state: string; n: number }>(
         `SELECT i.study_instance_uid AS study, j.state, count(*)::int AS n FROM jobs j JOIN instances i ON i.id = j.instance_id
          WHERE i.study_instance_uid = ANY($1::text[]) GROUP BY 1, 2`, [rows.map((r) => r.study)]);
@@ -79,6 +85,7 @@ export function adminRoutes(deps: AdminDeps) {
     });
 
     app.get('/api/jobs', {
+      config: { permission: 'jobs:read' },
       schema: {
         summary: 'Forwarding jobs, filtered by state and recipient',
         querystring: { type: 'object', properties: {
@@ -100,6 +107,7 @@ export function adminRoutes(deps: AdminDeps) {
     });
 
     app.post('/api/jobs/:id/retry', {
+      config: { permission: 'jobs:write' },
       schema: {
         summary: 'Put a dead or held job back in the queue (attempts reset)',
         params: { type: 'object', properties: { id: { type: 'integer' } }, required: ['id'] },
@@ -111,12 +119,13 @@ export function adminRoutes(deps: AdminDeps) {
       if (!row) return reply.code(404).send({ error: 'NOT_FOUND', message: `no job ${id}` });
       if (row.state !== 'dead' && row.state !== 'held') return reply.code(409).send({ error: 'JOB_NOT_FINISHED', message: `job ${id} is ${row.state}; only dead or held jobs can be retried` });
       await deps.db.query(`UPDATE jobs SET state = 'pending', attempts = 0, next_attempt_at = now(), updated_at = now() WHERE id = $1`, [id]);
-      await deps.db.query(`INSERT INTO events (kind, job_id, detail) VALUES ('job.requeued', $1, '{"reason":"admin"}'::jsonb)`, [id]);
+      await recordEvents(deps.db, [{ kind: 'job.requeued', jobId: id, detail: { reason: 'admin', by: principalLabel(principalOf(req)) } }]);
       deps.wake();
       return { id, state: 'pending' };
     });
 
     app.get('/api/recipients', {
+      config: { permission: 'recipients:read' },
       schema: {
         summary: 'Configured recipients with their job counts (credentials not shown)',
         response: { 200: { type: 'array', items: { type: 'object', properties: {
@@ -131,6 +140,7 @@ export function adminRoutes(deps: AdminDeps) {
     }))));
 
     app.get('/api/quarantine', {
+      config: { permission: 'quarantine:read' },
       schema: {
         summary: 'Rejected input kept in quarantine (encrypted), with the reason',
         response: { 200: { type: 'array', items: { type: 'object', properties: {
@@ -143,6 +153,7 @@ export function adminRoutes(deps: AdminDeps) {
     })));
 
     app.get('/api/instances/:id/events', {
+      config: { permission: 'audit:read' },
       schema: {
         summary: 'The audit trail of one instance: received, logged, forwarded, retried…',
         params: { type: 'object', properties: { id: { type: 'integer' } }, required: ['id'] },
@@ -157,6 +168,7 @@ export function adminRoutes(deps: AdminDeps) {
     });
 
     app.get('/api/metrics', {
+      config: { permission: 'status:read' },
       schema: {
         summary: 'Forwarding latency (acknowledged → delivered) over the most recent jobs, in milliseconds',
         querystring: { type: 'object', properties: { window: { type: 'integer', minimum: 1, maximum: 100000, default: 1000 } } },
@@ -176,6 +188,6 @@ export function adminRoutes(deps: AdminDeps) {
       };
     });
 
-    app.get('/api/docs', { schema: { hide: true } }, async () => app.swagger());
+    app.get('/api/docs', { config: { permission: 'status:read' }, schema: { hide: true } }, async () => app.swagger());
   };
 }

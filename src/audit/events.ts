@@ -16,7 +16,21 @@ export type EventKind =
   | 'job.held'
   | 'job.retry'
   | 'job.dead'
-  | 'job.requeued';
+  | 'job.requeued'
+  // access control: who signed in, what credentials were issued, who read identified data
+  | 'auth.login'
+  | 'auth.login-failed'
+  | 'auth.logout'
+  | 'auth.user-added'
+  | 'auth.user-disabled'
+  | 'auth.token-created'
+  | 'auth.token-revoked'
+  | 'auth.patient-code-issued'
+  | 'auth.patient-code-used'
+  | 'access.originals'
+  | 'access.list'
+  | 'access.portal'
+  | 'release.deletion-attested';
 
 export interface AuditEvent {
   kind: EventKind;

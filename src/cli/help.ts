@@ -93,6 +93,48 @@ Options (override the configuration file):
   --http-port <n>       HTTP port for /dicomweb, /api, /log (default 8080; 0 picks a free port)
   --ae-title <aet>      the gateway's AE title (default CUSTOS)
 
+On a new data directory, an admin account and an admin API token are created and written to
+<data-dir>/initial-admin.json (mode 0600); the path is printed, the secrets never are. Every HTTP
+route needs a credential with the right permission, except /healthz, /log and the sign-in routes
+(docs/security.md).
+
 Environment: CUSTOS_MASTER_KEY (64 hex digits) instead of <data-dir>/keys/master.key;
-CUSTOS_ADMIN_TOKEN, a bearer token for /api and /dicomweb (required off loopback).
+CUSTOS_OIDC_CLIENT_SECRET, the single sign-on client secret (instead of oidc.clientSecret).
+`;
+
+export const USERS_HELP = `Usage: custos users <add|list|disable> [options]
+
+  users add <name> --role <role> [--sso] [--password-stdin]
+                     add a staff account; role: admin, privacy-officer, operator or auditor.
+                     Prints a random password once, unless --sso (signs in through the identity
+                     provider only) or --password-stdin (reads it from standard input)
+  users list         list accounts (name, role, SSO, created, disabled, last sign-in)
+  users disable <name>
+                     disable an account and end its sessions
+
+Options: --config <file> (for database.url), --data-dir <dir> (env CUSTOS_DATA_DIR; default ./custos-data)
+With the embedded database, stop the gateway first (or use the API: POST /api/users).
+`;
+
+export const TOKENS_HELP = `Usage: custos tokens <create|list|revoke> [options]
+
+  tokens create --name <text> (--role <role> | --permission <p>... | --recipient <id>) [--days <n>]
+                     create an API token and print it once; role: admin, privacy-officer, operator,
+                     auditor or sender (may only store: STOW-RS); --recipient: a recipient's own
+                     token (its releases and deletion attestations). Expires in --days (default 90)
+  tokens list        list tokens (id, name, permissions, expiry, revoked, last used; never secrets)
+  tokens revoke <id> revoke a token at once
+
+Options: --config <file> (for database.url and recipients), --data-dir <dir> (env CUSTOS_DATA_DIR; default ./custos-data)
+With the embedded database, stop the gateway first (or use the API: POST /api/tokens).
+`;
+
+export const PATIENT_CODE_HELP = `Usage: custos patient-code <Patient ID> [--issuer <Issuer of Patient ID>] [--hours <n>]
+
+Issue a patient a single-use access code to the portal (valid --hours, default 72). The code is
+printed once: hand it to the patient only. It gives a session that sees only that patient's
+studies and where de-identified copies of them went.
+
+Options: --config <file> (for database.url), --data-dir <dir> (env CUSTOS_DATA_DIR; default ./custos-data)
+With the embedded database, stop the gateway first (or use the API: POST /api/patient-codes).
 `;

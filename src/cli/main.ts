@@ -1,6 +1,6 @@
 import { isCustosError } from '../errors.ts';
 import { CUSTOS_VERSION } from '../version.ts';
-import { DEID_HELP, KIT_HELP, LOG_HELP, SERVE_HELP, SIGN_HELP, VERIFY_HELP } from './help.ts';
+import { DEID_HELP, KIT_HELP, LOG_HELP, PATIENT_CODE_HELP, SERVE_HELP, SIGN_HELP, TOKENS_HELP, USERS_HELP, VERIFY_HELP } from './help.ts';
 
 const MAIN_HELP = `custos ${CUSTOS_VERSION} — privacy and integrity gateway for medical imaging AI
 
@@ -13,6 +13,9 @@ Commands:
   verify <input>...             check files against the log: authentic, derived, tampered or unknown
   log key|checkpoint|serve      the log's verifier key, checkpoint, and read-only HTTP (tlog-tiles)
   proof-kit --study <uid>       an offline proof kit for one study's patient
+  users add|list|disable        staff accounts (roles: admin, privacy-officer, operator, auditor)
+  tokens create|list|revoke     API tokens for scripts, senders and recipients
+  patient-code <Patient ID>     a single-use portal access code for one patient
   help [command]                show help
 
 Common options:
@@ -23,6 +26,7 @@ Common options:
 
 // Commands load their modules on demand: `deid` never pays for the log, codecs or the HTTP server.
 const integrity = () => import('./integrity-commands.ts');
+const access = () => import('./access-commands.ts');
 const COMMANDS: Record<string, { help: string; run: (argv: string[]) => Promise<number> }> = {
   deid: { help: DEID_HELP, run: async (a) => (await import('./deid-command.ts')).deidMain(a) },
   sign: { help: SIGN_HELP, run: async (a) => (await integrity()).signMain(a) },
@@ -30,6 +34,9 @@ const COMMANDS: Record<string, { help: string; run: (argv: string[]) => Promise<
   log: { help: LOG_HELP, run: async (a) => (await integrity()).logMain(a) },
   serve: { help: SERVE_HELP, run: async (a) => (await import('./serve-command.ts')).serveMain(a) },
   'proof-kit': { help: KIT_HELP, run: async (a) => (await integrity()).proofKitMain(a) },
+  users: { help: USERS_HELP, run: async (a) => (await access()).usersMain(a) },
+  tokens: { help: TOKENS_HELP, run: async (a) => (await access()).tokensMain(a) },
+  'patient-code': { help: PATIENT_CODE_HELP, run: async (a) => (await access()).patientCodeMain(a) },
 };
 
 export async function main(argv: string[]): Promise<number> {

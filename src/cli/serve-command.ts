@@ -37,6 +37,8 @@ export async function serveMain(argv: string[]): Promise<number> {
     `  HTTP      ${gw.http.url}  (DICOMweb ${gw.http.url}/dicomweb, API ${gw.http.url}/api, OpenAPI ${gw.http.url}/api/docs)`,
     `  data dir  ${gw.dataDir}  (database: ${gw.db.kind === 'pglite' ? 'embedded PGlite' : 'PostgreSQL server'})`,
     `  recipients ${config.recipients.length ? config.recipients.map((r) => r.id).join(', ') : 'none configured: instances are stored and logged, not forwarded'}`,
+    ...(gw.adminCredentialFile ? [`  admin     the first admin credential (user name, password, API token) is in ${gw.adminCredentialFile}`, `            (readable by you only: keep it somewhere safe, then delete the file)`] : []),
+    `  access    every route needs a credential (docs/security.md); manage them with custos users|tokens|patient-code`,
     '',
   ].join('\n'));
   await new Promise<void>((resolve) => {

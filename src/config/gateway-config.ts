@@ -85,11 +85,28 @@ export const GatewayConfigSchema = z.object({
   }).strict().prefault({}),
   http: z.object({
     port: port.default(8080),
-    /** Bearer token for /api and /dicomweb (env CUSTOS_ADMIN_TOKEN wins); required off loopback. */
-    adminToken: z.string().min(16, 'use a token of at least 16 characters').optional(),
+    /** Host names clients reach the gateway by (the Host header is checked: DNS rebinding). Default on loopback: localhost, 127.0.0.1, ::1 and the bound address; required off loopback. */
+    allowedHosts: z.array(z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[0-9a-fA-F:.]*:[0-9a-fA-F:.]*|[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)$/, 'a host name or IP address, without port or scheme')).min(1).optional(),
+    /** HTTPS served directly from these PEM files. */
+    tls: z.object({ certFile: z.string().min(1), keyFile: z.string().min(1) }).strict().optional(),
+    /** A TLS-terminating proxy stands in front (off loopback, plain HTTP is refused without this or tls). */
+    behindTlsProxy: z.boolean().default(false),
+    /** Sign-in attempts (password, single sign-on, patient code) per client address and minute. */
+    signInPerMinute: z.number().int().min(1).max(1000).default(10),
     /** Largest STOW-RS request accepted, in MiB. */
     maxRequestMiB: z.number().int().min(1).max(4096).default(1024),
   }).strict().prefault({}),
+  /** Staff single sign-on with OpenID Connect (client secret: env CUSTOS_OIDC_CLIENT_SECRET, or here). */
+  oidc: z.object({
+    issuer: z.url({ protocol: /^https?$/ }),
+    clientId: z.string().min(1),
+    clientSecret: z.string().min(1).optional(),
+    /** This gateway's callback as registered with the provider: <public URL>/auth/oidc/callback. */
+    redirectUri: z.url({ protocol: /^https?$/ }),
+    scope: z.string().default('openid profile email'),
+    /** The ID token claim that names the staff account (provisioned with `custos users add <name> --sso`). */
+    usernameClaim: z.string().min(1).default('preferred_username'),
+  }).strict().optional(),
   database: z.object({
     /** postgres://… for a PostgreSQL server; unset: embedded PGlite under the data directory. */
     url: z.string().regex(/^postgres(ql)?:\/\//, 'a PostgreSQL URL starts with postgres:// or postgresql://').optional(),
@@ -126,6 +143,7 @@ export const GatewayConfigSchema = z.object({
   c.routes.forEach((r, i) => {
     if (!ids.has(r.recipient)) ctx.addIssue({ code: 'custom', path: ['routes', i, 'recipient'], message: `no recipient has id "${r.recipient}"` });
   });
+  if (c.oidc && !new URL(c.oidc.redirectUri).pathname.endsWith('/auth/oidc/callback')) ctx.addIssue({ code: 'custom', path: ['oidc', 'redirectUri'], message: 'must end with /auth/oidc/callback' });
   if (c.forwarding.maxBackoffMs < c.forwarding.initialBackoffMs) ctx.addIssue({ code: 'custom', path: ['forwarding', 'maxBackoffMs'], message: 'must be at least initialBackoffMs' });
 });
 

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { recordAccess } from '../auth/guard.ts';
 import { isCustosError } from '../errors.ts';
 import { type IngestResult, type Origin, rejectionStatus } from '../pipeline/ingest.ts';
 import type { Database } from '../store/database.ts';
@@ -94,8 +95,9 @@ export function dicomwebRoutes(deps: DicomwebDeps) {
       const status = failed.length === 0 ? 200 : stored.length ? 202 : 409;
       return reply.code(status).type('application/dicom+json').send(body);
     };
-    app.post('/dicomweb/studies', stow);
-    app.post('/dicomweb/studies/:study', stow);
+    const store = { config: { permission: 'instances:store' } } as const;
+    app.post('/dicomweb/studies', store, stow);
+    app.post('/dicomweb/studies/:study', store, stow);
 
     const page = (q: Record<string, string | undefined>) => ({
       limit: Math.min(Math.max(Number.parseInt(q.limit ?? '100', 10) || 100, 1), 1000),
@@ -103,10 +105,12 @@ export function dicomwebRoutes(deps: DicomwebDeps) {
     });
 
     // QIDO-RS (PS3.18 10.6): studies, series, instances held by the gateway.
-    app.get('/dicomweb/studies', async (req, reply) => {
+    const list = { config: { permission: 'studies:read' } } as const;
+    app.get('/dicomweb/studies', list, async (req, reply) => {
       const q = req.query as Record<string, string | undefined>;
       const { limit, offset } = page(q);
       const rows = await listStudies(deps.db, { order: 'arrival', limit, offset, study: q.StudyInstanceUID ?? q['0020000D'] });
+      await recordAccess(deps.db, req, 'access.list', { route: 'QIDO-RS studies', studies: rows.length });
       return reply.type('application/dicom+json').send(rows.map((r) => ({
         '0020000D': ui(r.study),
         '00080061': { vr: 'CS', Value: r.modalities },
@@ -115,11 +119,12 @@ export function dicomwebRoutes(deps: DicomwebDeps) {
         '00081190': url(`${base(req)}/studies/${r.study}`),
       })));
     });
-    app.get('/dicomweb/studies/:study/series', async (req, reply) => {
+    app.get('/dicomweb/studies/:study/series', list, async (req, reply) => {
       const { study } = req.params as { study: string };
       const rows = await deps.db.query<{ series: string; modality: string | null; instances: number }>(
         `SELECT series_instance_uid AS series, max(modality) AS modality, count(*)::int AS instances FROM instances
          WHERE study_instance_uid = $1 GROUP BY series_instance_uid ORDER BY min(id)`, [study]);
+      await recordAccess(deps.db, req, 'access.list', { route: 'QIDO-RS series', study, series: rows.length });
       return reply.type('application/dicom+json').send(rows.map((r) => ({
         '0020000D': ui(study),
         '0020000E': ui(r.series),
@@ -134,6 +139,7 @@ export function dicomwebRoutes(deps: DicomwebDeps) {
         `SELECT DISTINCT ON (sop_instance_uid) series_instance_uid AS series, sop_instance_uid AS sop, sop_class_uid AS cls, transfer_syntax_uid AS ts
          FROM instances WHERE study_instance_uid = $1 AND ($2::text IS NULL OR series_instance_uid = $2) ORDER BY sop_instance_uid, id DESC`,
         [study, series ?? null]);
+      await recordAccess(deps.db, req, 'access.list', { route: 'QIDO-RS instances', study, ...(series ? { series } : {}), instances: rows.length });
       return reply.type('application/dicom+json').send(rows.map((r) => ({
         '00080016': ui(r.cls),
         '00080018': ui(r.sop),
@@ -143,8 +149,8 @@ export function dicomwebRoutes(deps: DicomwebDeps) {
         '00081190': url(`${base(req)}/studies/${study}/series/${r.series}/instances/${r.sop}`),
       })));
     };
-    app.get('/dicomweb/studies/:study/instances', instances);
-    app.get('/dicomweb/studies/:study/series/:series/instances', instances);
+    app.get('/dicomweb/studies/:study/instances', list, instances);
+    app.get('/dicomweb/studies/:study/series/:series/instances', list, instances);
 
     // WADO-RS (PS3.18 10.4): originals as multipart/related application/dicom.
     const retrieve = async (req: FastifyRequest, reply: FastifyReply) => {
@@ -158,6 +164,8 @@ export function dicomwebRoutes(deps: DicomwebDeps) {
          AND ($3::text IS NULL OR sop_instance_uid = $3) ORDER BY sop_instance_uid, id DESC`,
         [study, series ?? null, instance ?? null]);
       if (!rows.length) return reply.code(404).send({ error: 'NOT_FOUND', message: 'no such instances here' });
+      // Recorded before the bytes leave: a read that fails half-way is still on the record.
+      await recordAccess(deps.db, req, 'access.originals', { study, ...(series ? { series } : {}), ...(instance ? { instance } : {}), instances: rows.length });
       const bodies: Buffer[] = [];
       for (const r of rows) {
         try {
@@ -170,8 +178,9 @@ export function dicomwebRoutes(deps: DicomwebDeps) {
       const { parts, contentType } = encodeMultipart(bodies, 'application/dicom');
       return reply.type(contentType).send(Buffer.concat(parts));
     };
-    app.get('/dicomweb/studies/:study', retrieve);
-    app.get('/dicomweb/studies/:study/series/:series', retrieve);
-    app.get('/dicomweb/studies/:study/series/:series/instances/:instance', retrieve);
+    const originals = { config: { permission: 'originals:read' } } as const;
+    app.get('/dicomweb/studies/:study', originals, retrieve);
+    app.get('/dicomweb/studies/:study/series/:series', originals, retrieve);
+    app.get('/dicomweb/studies/:study/series/:series/instances/:instance', originals, retrieve);
   };
 }

@@ -233,4 +233,76 @@ ${CLAIM_READY_JOBS}
         END $$`,
     ],
   },
+  {
+    // Access control (docs/security.md): staff accounts, API tokens (services, senders, recipients),
+    // sessions (staff and patients), patient access codes, recipients' deletion attestations.
+    // Secrets are stored only as digests (passwords: scrypt; random tokens, sessions, codes: SHA-256).
+    version: 5,
+    sql: [
+      `CREATE TABLE users (
+        id bigserial PRIMARY KEY,
+        username text NOT NULL UNIQUE,
+        role text NOT NULL,
+        password_hash text,
+        sso boolean NOT NULL DEFAULT false,
+        created_by text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        disabled_at timestamptz,
+        last_login_at timestamptz
+      )`,
+      `CREATE TABLE api_tokens (
+        id text PRIMARY KEY,
+        secret_sha256 bytea NOT NULL,
+        name text NOT NULL,
+        permissions text[] NOT NULL,
+        recipient text,
+        created_by text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        expires_at timestamptz NOT NULL,
+        revoked_at timestamptz,
+        last_used_at timestamptz
+      )`,
+      `CREATE TABLE sessions (
+        id_sha256 bytea PRIMARY KEY,
+        user_id bigint REFERENCES users (id),
+        patient_code_id bigint,
+        via text NOT NULL,
+        csrf text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        last_seen_at timestamptz NOT NULL DEFAULT now(),
+        expires_at timestamptz NOT NULL,
+        idle_seconds integer NOT NULL,
+        CHECK ((user_id IS NULL) <> (patient_code_id IS NULL))
+      )`,
+      'CREATE INDEX sessions_expiry ON sessions (expires_at)',
+      `CREATE TABLE patient_codes (
+        id bigserial PRIMARY KEY,
+        code_sha256 bytea NOT NULL UNIQUE,
+        patient_ref text NOT NULL,
+        created_by text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        expires_at timestamptz NOT NULL,
+        used_at timestamptz,
+        revoked_at timestamptz
+      )`,
+      `CREATE TABLE oidc_logins (
+        state_sha256 bytea PRIMARY KEY,
+        nonce text NOT NULL,
+        code_verifier text NOT NULL,
+        expires_at timestamptz NOT NULL
+      )`,
+      `CREATE TABLE deletion_attestations (
+        id bigserial PRIMARY KEY,
+        recipient text NOT NULL,
+        token_id text NOT NULL,
+        job_id bigint NOT NULL REFERENCES jobs (id),
+        deleted_at timestamptz NOT NULL,
+        statement text,
+        recorded_at timestamptz NOT NULL DEFAULT now(),
+        UNIQUE (job_id)
+      )`,
+      'CREATE INDEX jobs_done_recipient ON jobs (recipient, id) WHERE state = \'done\'',
+      'CREATE INDEX instances_patient ON instances (patient_ref)',
+    ],
+  },
 ];

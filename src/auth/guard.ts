@@ -1,0 +1,99 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { recordEvents } from '../audit/events.ts';
+import { CustosError } from '../errors.ts';
+import type { Queryable } from '../store/database.ts';
+import { sessionPrincipal, tokenPrincipal } from './credentials.ts';
+import { type Permission, type Principal, allows, isPermission, principalLabel } from './permissions.ts';
+
+/*
+ * Access control at the HTTP edge. Every route declares, in its options, the one permission it
+ * needs (`config: { permission: 'studies:read' }`) or that it is public (`config: { public: true }`);
+ * a route that declares neither stops the server from starting. The check runs after routing, on
+ * the route that matched (the decoded path), never on the raw URL.
+ */
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    permission?: Permission;
+    public?: true;
+  }
+  interface FastifyRequest {
+    principal?: Principal;
+    /** The session's CSRF token, when the principal came from a session cookie. */
+    sessionCsrf?: string;
+  }
+}
+
+export const SESSION_COOKIE = 'custos_session';
+export const CSRF_HEADER = 'x-csrf-token';
+
+export interface RouteDeclaration { method: string; url: string; permission: Permission | 'public' }
+
+export interface GuardOptions {
+  db: Queryable;
+  /** Host names clients may use (the Host header); anything else is refused (DNS rebinding). */
+  allowedHosts: readonly string[];
+  /** Filled with every route as it is added: the route table. */
+  routes: RouteDeclaration[];
+}
+
+const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+export function refuse(reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
+  if (status === 401) reply.header('www-authenticate', 'Bearer realm="custos"');
+  return reply.code(status).header('cache-control', 'no-store').send({ error: code, message });
+}
+
+const hostOnly = (h: string): string => h.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+
+/** Install the checks on `app` (before any route is added, so that every route is seen). */
+export function installGuard(app: FastifyInstance, opts: GuardOptions): void {
+  const hosts = new Set(opts.allowedHosts.map(hostOnly));
+  app.decorateRequest('principal', undefined);
+  app.decorateRequest('sessionCsrf', undefined);
+
+  app.addHook('onRoute', (route) => {
+    const c = route.config as { permission?: unknown; public?: unknown } | undefined;
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    const declared = c?.public === true ? 'public' : typeof c?.permission === 'string' && isPermission(c.permission) ? c.permission : undefined;
+    if (!declared || (c?.public === true && c.permission !== undefined)) {
+      throw new CustosError('AUTH_ROUTE_UNDECLARED', `route ${methods.join(',')} ${route.url} declares no permission (config.permission) and is not declared public`);
+    }
+    for (const m of methods) opts.routes.push({ method: m, url: route.url, permission: declared });
+  });
+
+  app.addHook('onRequest', async (req, reply) => {
+    // The Host header names this server, or a page on another site reached us by rebinding its name.
+    if (!hosts.has(hostOnly(req.hostname))) return refuse(reply, 421, 'AUTH_HOST', 'this server does not answer to that host name');
+    const config = req.routeOptions.config;
+    if (req.is404 || config.public === true) return;
+    const permission = config.permission;
+    if (!permission) return refuse(reply, 403, 'AUTH_FORBIDDEN', 'this route declares no permission'); // unreachable: onRoute refuses such routes
+    const auth = req.headers.authorization;
+    if (auth !== undefined) {
+      const m = /^Bearer +(\S+)$/i.exec(auth);
+      req.principal = m ? await tokenPrincipal(opts.db, m[1]!) : undefined;
+      if (!req.principal) return refuse(reply, 401, 'AUTH_REQUIRED', 'the bearer token is not valid (unknown, revoked or expired)');
+    } else {
+      const sid = req.cookies?.[SESSION_COOKIE];
+      const s = sid ? await sessionPrincipal(opts.db, sid) : undefined;
+      if (!s) return refuse(reply, 401, 'AUTH_REQUIRED', sid ? 'the session has ended; sign in again' : 'sign in, or send a bearer token');
+      req.principal = s.principal;
+      req.sessionCsrf = s.csrf;
+      // A cookie rides along on cross-site requests: a change needs the session's CSRF token too.
+      if (UNSAFE.has(req.method) && req.headers[CSRF_HEADER] !== s.csrf) return refuse(reply, 403, 'AUTH_CSRF', `a change made with a session needs its ${CSRF_HEADER} header`);
+    }
+    if (!allows(req.principal, permission)) return refuse(reply, 403, 'AUTH_FORBIDDEN', `this needs the permission ${permission}`);
+  });
+}
+
+/** The principal of a request that passed the guard (a route with a permission always has one). */
+export function principalOf(req: FastifyRequest): Principal {
+  if (!req.principal) throw new CustosError('AUTH_REQUIRED', 'no principal on a guarded route');
+  return req.principal;
+}
+
+/** Record who read identified data (originals, lists with real UIDs), with what they asked for. */
+export async function recordAccess(db: Queryable, req: FastifyRequest, kind: 'access.originals' | 'access.list', detail: Record<string, unknown>): Promise<void> {
+  await recordEvents(db, [{ kind, detail: { by: principalLabel(principalOf(req)), ...detail } }]);
+}
