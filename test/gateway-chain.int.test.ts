@@ -12,7 +12,7 @@ import { encodeMultipart, parseMultipart } from '../src/net/multipart.ts';
 import { closeOcr } from '../src/pipeline/ocr.ts';
 import { BURNED, independentOcr, renderFrame, writeImage } from './burned-in.ts';
 import { tempDir } from './helpers.ts';
-import { waitFor } from './peers.ts';
+import { api, waitFor } from './peers.ts';
 
 const work = tempDir('custos-chain-');
 const open: Gateway[] = [];
@@ -21,9 +21,13 @@ after(async () => { for (const g of open) await g.close(); await closeOcr(); });
 test('an ultrasound with burned-in name and ID goes out cleaned (OCR finds neither) to a DICOMweb recipient', { timeout: 180_000 }, async () => {
   const second = await startGateway(parseGatewayConfig({ dimse: { port: 0 }, http: { port: 0 } }), join(work, 'second'));
   open.push(second);
+  // The first gateway sends with a token that may only store (senders are not readers).
+  const created = await api(second)(`${second.http.url}/api/tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'first gateway', role: 'sender' }) });
+  assert.equal(created.status, 201);
+  const senderToken = ((await created.json()) as { token: string }).token;
   const first = await startGateway(parseGatewayConfig({
     dimse: { port: 0 }, http: { port: 0 },
-    recipients: [{ id: 'vendor', deliver: { kind: 'stow', url: `${second.http.url}/dicomweb` }, deid: { options: ['clean-pixel-data'] } }],
+    recipients: [{ id: 'vendor', deliver: { kind: 'stow', url: `${second.http.url}/dicomweb`, headers: { authorization: `Bearer ${senderToken}` } }, deid: { options: ['clean-pixel-data'] } }],
     routes: [{ recipient: 'vendor', match: { modality: ['US'] } }],
   }), join(work, 'first'));
   open.push(first);
@@ -32,16 +36,16 @@ test('an ultrasound with burned-in name and ID goes out cleaned (OCR finds neith
   writeImage(us, { frames: [renderFrame(320, 240, [{ text: BURNED.name, x: 10, y: 30, size: 22, color: 'white' }, { text: BURNED.id, x: 150, y: 220, size: 18, color: 'white' }])], rows: 240, columns: 320, sop: '2.25.6006' });
   assert.match(await independentOcr(us, tempDir()), /DOE/, 'the OCR check reads the text in the original');
   const { parts, contentType } = encodeMultipart([readFileSync(us)], 'application/dicom');
-  assert.equal((await fetch(`${first.http.url}/dicomweb/studies`, { method: 'POST', headers: { 'content-type': contentType }, body: Buffer.concat(parts) })).status, 200);
+  assert.equal((await api(first)(`${first.http.url}/dicomweb/studies`, { method: 'POST', headers: { 'content-type': contentType }, body: Buffer.concat(parts) })).status, 200);
 
   const job = await waitFor('the job to finish', async () => {
-    const [j] = (await (await fetch(`${first.http.url}/api/jobs`)).json()) as Array<{ state: string; lastError: string | null }>;
+    const [j] = (await (await api(first)(`${first.http.url}/api/jobs`)).json()) as Array<{ state: string; lastError: string | null }>;
     return j && j.state !== 'pending' && j.state !== 'running' ? j : undefined;
   }, 120_000, 250);
   assert.equal(job.state, 'done', JSON.stringify(job));
 
-  const [study] = (await (await fetch(`${second.http.url}/dicomweb/studies`)).json()) as Array<Record<string, { Value: string[] }>>;
-  const res = await fetch(`${second.http.url}/dicomweb/studies/${study!['0020000D']!.Value[0]}`);
+  const [study] = (await (await api(second)(`${second.http.url}/dicomweb/studies`)).json()) as Array<Record<string, { Value: string[] }>>;
+  const res = await api(second)(`${second.http.url}/dicomweb/studies/${study!['0020000D']!.Value[0]}`);
   const boundary = /boundary=([^;]+)/.exec(res.headers.get('content-type')!)![1]!;
   const [received] = parseMultipart(Buffer.from(await res.arrayBuffer()), boundary);
   const out = join(work, 'received.dcm');

@@ -21,6 +21,7 @@ import { SharedBufferPool } from '../src/store/buffer-pool.ts';
 import { DataKeys } from '../src/store/data-keys.ts';
 import { parse, tempDir } from './helpers.ts';
 import { stow } from './stow.ts';
+import { tokenOf } from './peers.ts';
 
 const work = tempDir('custos-ingest-');
 // Instances of their own for each test (the gateway is shared).
@@ -49,7 +50,7 @@ const blobFiles = (): string[] => {
 
 test('the same instance sent three times at once is stored once and acknowledged each time', async () => {
   const blobsBefore = blobFiles().length;
-  const statuses = await Promise.all([stow(gw.http.url, [bytes(0)]), stow(gw.http.url, [bytes(0)]), stow(gw.http.url, [bytes(0)])]);
+  const statuses = await Promise.all([stow(gw.http.url, [bytes(0)], tokenOf(gw.dataDir)), stow(gw.http.url, [bytes(0)], tokenOf(gw.dataDir)), stow(gw.http.url, [bytes(0)], tokenOf(gw.dataDir))]);
   assert.deepEqual(statuses, [200, 200, 200]);
   const rows = await rowsOf(0);
   assert.equal(rows.length, 1);
@@ -74,7 +75,7 @@ test('when the blob cannot be stored the instance is refused and its row taken b
   assert.equal((await rowsOf(1)).length, 0, 'no row is left for an instance that was not stored');
   assert.equal((await gw.db.query(`SELECT id FROM events WHERE kind = 'instance.discarded'`)).length - discardedBefore, 1);
   // The sender retries: stored, not taken for a duplicate.
-  assert.equal(await stow(gw.http.url, [bytes(1)]), 200);
+  assert.equal(await stow(gw.http.url, [bytes(1)], tokenOf(gw.dataDir)), 200);
   assert.equal((await rowsOf(1)).length, 1);
 });
 

@@ -37,7 +37,7 @@ if (!IN_NETNS) {
     await orthanc?.stop();
   });
 
-  const status = async (gw: GatewayProc) => (await (await fetch(`${gw.http}/api/status`)).json()) as { instances: number; jobs: Record<string, number> };
+  const status = async (gw: GatewayProc) => (await (await gw.api(`${gw.http}/api/status`)).json()) as { instances: number; jobs: Record<string, number> };
   const orthancInstances = async (): Promise<string[]> => (await (await fetch(`${orthanc.http}/instances`)).json()) as string[];
   const orthancTags = async (id: string) => (await (await fetch(`${orthanc.http}/instances/${id}/simplified-tags`)).json()) as Record<string, string>;
   const config = (recipients: unknown[], routes: unknown[]) => ({ recipients, routes, forwarding: { initialBackoffMs: 200, maxBackoffMs: 2000 } });
@@ -91,7 +91,7 @@ if (!IN_NETNS) {
       }
 
       // The gateway's records show every step of an instance.
-      const events = (await (await fetch(`${gw.http}/api/instances/1/events`)).json()) as Array<{ kind: string; recipient: string | null }>;
+      const events = (await (await gw.api(`${gw.http}/api/instances/1/events`)).json()) as Array<{ kind: string; recipient: string | null }>;
       assert.deepEqual(events.map((e) => e.kind).slice(0, 2), ['instance.received', 'instance.logged']);
       assert.deepEqual(events.filter((e) => e.kind === 'job.forwarded').map((e) => e.recipient).sort(), ['orthanc-dimse', 'orthanc-web', 'scp']);
       const ckpt = await (await fetch(`${gw.http}/log/checkpoint`)).text();
@@ -128,11 +128,11 @@ if (!IN_NETNS) {
       const ct = await storescu(gw.dimsePort, 'CUSTOS', [join(PYDICOM, 'CT_small.dcm')], 'EXPLICIT_SENDER');
       assert.equal(ct.status, 0, ct.output);
       await waitFor('5 deliveries', async () => ((await status(gw)).jobs.done === 5 && (await status(gw)).jobs.held === 1 ? true : undefined), 60_000)
-        .catch(async (e: Error) => { throw new Error(`${e.message}: ${JSON.stringify(await (await fetch(`${gw.http}/api/jobs`)).json())}`); });
+        .catch(async (e: Error) => { throw new Error(`${e.message}: ${JSON.stringify(await (await gw.api(`${gw.http}/api/jobs`)).json())}`); });
       const tsOf = (f: string): string => /\(0002,0010\) UI =(\S+)/.exec(dcmdump(f))?.[1] ?? '';
       const kept = readdirSync(keepDir).map((f) => tsOf(join(keepDir, f))).sort();
       assert.deepEqual(kept, ['JPEG2000', 'JPEGLSLossless', 'LittleEndianExplicit', 'RLELossless']);
-      const held = (await (await fetch(`${gw.http}/api/jobs?state=held`)).json()) as Array<{ lastErrorCode: string }>;
+      const held = (await (await gw.api(`${gw.http}/api/jobs?state=held`)).json()) as Array<{ lastErrorCode: string }>;
       assert.deepEqual(held.map((j) => j.lastErrorCode), ['BURNED_IN_RISK']);
       const implicit = readdirSync(implicitDir).map((f) => tsOf(join(implicitDir, f)));
       assert.deepEqual(implicit, ['LittleEndianImplicit']);
@@ -160,7 +160,7 @@ if (!IN_NETNS) {
       const sent = await storescu(gw.dimsePort, 'CUSTOS', [join(PYDICOM, 'CT_small.dcm')]);
       assert.equal(sent.status, 0, sent.output);
       const jobs = await waitFor('both jobs settled', async () => {
-        const j = (await (await fetch(`${gw.http}/api/jobs`)).json()) as Array<{ recipient: string; state: string; attempts: number; lastError: string | null }>;
+        const j = (await (await gw.api(`${gw.http}/api/jobs`)).json()) as Array<{ recipient: string; state: string; attempts: number; lastError: string | null }>;
         return j.length === 2 && j.every((x) => x.state === 'done' || x.attempts >= 1) && j.some((x) => x.state === 'done') ? j : undefined;
       }, 60_000);
       assert.equal(jobs.find((j) => j.recipient === 'secure')?.state, 'done');

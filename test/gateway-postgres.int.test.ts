@@ -7,7 +7,7 @@ import { parseGatewayConfig } from '../src/config/gateway-config.ts';
 import { startGateway } from '../src/gateway.ts';
 import { encodeMultipart } from '../src/net/multipart.ts';
 import { REPO, tempDir } from './helpers.ts';
-import { freePort, waitFor } from './peers.ts';
+import { api, freePort, waitFor } from './peers.ts';
 import { type PgCluster, startPostgres } from './postgres.ts';
 
 let pg: PgCluster;
@@ -29,7 +29,7 @@ test('on a PostgreSQL server: instances are stored, jobs queued and dead-lettere
     assert.equal(gw.db.kind, 'postgres');
     const files = readdirSync(join(REPO, 'examples')).filter((f) => f.endsWith('.dcm')).map((f) => readFileSync(join(REPO, 'examples', f)));
     const { parts, contentType } = encodeMultipart(files, 'application/dicom');
-    const res = await fetch(`${gw.http.url}/dicomweb/studies`, { method: 'POST', headers: { 'content-type': contentType }, body: Buffer.concat(parts) });
+    const res = await api(gw)(`${gw.http.url}/dicomweb/studies`, { method: 'POST', headers: { 'content-type': contentType }, body: Buffer.concat(parts) });
     assert.equal(res.status, 200);
     await waitFor('jobs to be dead-lettered', async () => {
       const [r] = await gw.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM jobs WHERE state = 'dead'`);
@@ -42,7 +42,7 @@ test('on a PostgreSQL server: instances are stored, jobs queued and dead-lettere
   }
   gw = await startGateway(config, dataDir); // migrations are applied once; the data is still there
   try {
-    const st = (await (await fetch(`${gw.http.url}/api/status`)).json()) as { instances: number; database: string; jobs: { dead: number } };
+    const st = (await (await api(gw)(`${gw.http.url}/api/status`)).json()) as { instances: number; database: string; jobs: { dead: number } };
     assert.deepEqual({ instances: st.instances, database: st.database, dead: st.jobs.dead }, { instances: 3, database: 'postgres', dead: 3 });
   } finally {
     await gw.close();

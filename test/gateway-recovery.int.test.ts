@@ -12,7 +12,7 @@ import { parseGatewayConfig } from '../src/config/gateway-config.ts';
 import { type Gateway, startGateway } from '../src/gateway.ts';
 import { openDatabase } from '../src/store/database.ts';
 import { REPO, tempDir } from './helpers.ts';
-import { waitFor } from './peers.ts';
+import { tokenOf, waitFor } from './peers.ts';
 import { stow } from './stow.ts';
 
 const config = () => parseGatewayConfig({ dimse: { port: 0 }, http: { port: 0 } });
@@ -27,7 +27,7 @@ const loggedIndex = (gw: Gateway, id: number): Promise<number> => waitFor('the i
 test('after a crash: an instance not yet logged is logged; one whose blob was left incomplete is removed, and its resend stored anew', async () => {
   const dataDir = join(tempDir('custos-rec-'), 'data');
   let gw = await startGateway(config(), dataDir);
-  assert.equal(await stow(gw.http.url, [example(1), example(2)]), 200);
+  assert.equal(await stow(gw.http.url, [example(1), example(2)], tokenOf(gw.dataDir)), 200);
   const [torn, unlogged] = await gw.db.query<{ id: number; blob_key: string }>('SELECT id, blob_key FROM instances ORDER BY id');
   await gw.close();
 
@@ -48,7 +48,7 @@ test('after a crash: an instance not yet logged is logged; one whose blob was le
     assert.equal(discarded.detail.code, 'STORE_CORRUPT');
     assert.deepEqual((await gw.db.query<{ id: number }>('SELECT id FROM instances ORDER BY id')).map((r) => Number(r.id)), [Number(unlogged!.id)]);
     // Its sender was never acknowledged, so it sends again: stored, not taken for a duplicate.
-    assert.equal(await stow(gw.http.url, [example(1)]), 200);
+    assert.equal(await stow(gw.http.url, [example(1)], tokenOf(gw.dataDir)), 200);
     const rows = await gw.db.query<{ id: number }>('SELECT id FROM instances WHERE id <> $1', [unlogged!.id]);
     assert.equal(rows.length, 1);
     assert.notEqual(Number(rows[0]!.id), Number(torn!.id));

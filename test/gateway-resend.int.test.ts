@@ -16,6 +16,7 @@ import { DataKeys } from '../src/store/data-keys.ts';
 import { openDatabase } from '../src/store/database.ts';
 import { REPO, tempDir } from './helpers.ts';
 import { stow } from './stow.ts';
+import { tokenOf } from './peers.ts';
 
 const config = () => parseGatewayConfig({ dimse: { port: 0 }, http: { port: 0 } });
 const example = (n: number): Buffer => readFileSync(join(REPO, 'examples', `synthetic-ct-${n}.dcm`));
@@ -23,7 +24,7 @@ const example = (n: number): Buffer => readFileSync(join(REPO, 'examples', `synt
 test('a resend that arrives before the work loop removed its torn copy replaces that copy instead of being taken for a duplicate', async () => {
   const dataDir = join(tempDir('custos-rec-'), 'data');
   const gw = await startGateway(config(), dataDir);
-  assert.equal(await stow(gw.http.url, [example(3)]), 200);
+  assert.equal(await stow(gw.http.url, [example(3)], tokenOf(gw.dataDir)), 200);
   const [torn] = await gw.db.query<{ id: number; blob_key: string }>('SELECT id, blob_key FROM instances');
   await gw.close();
   truncateSync(join(dataDir, 'blobs', torn!.blob_key), 100);

@@ -9,6 +9,7 @@ import { startGateway } from '../src/gateway.ts';
 import { encodeMultipart, parseMultipart } from '../src/net/multipart.ts';
 import { REPO, tempDir } from './helpers.ts';
 import { SWIFT_AVAILABLE, type Swift, startSwift } from './swift.ts';
+import { api } from './peers.ts';
 
 let swift: Swift;
 const work = tempDir('custos-s3-');
@@ -29,7 +30,7 @@ test('blobs in S3: originals stored encrypted as objects, read back by WADO-RS; 
   try {
     const files = readdirSync(join(REPO, 'examples')).filter((f) => f.endsWith('.dcm')).map((f) => readFileSync(join(REPO, 'examples', f)));
     const { parts, contentType } = encodeMultipart([...files, Buffer.from('junk')], 'application/dicom');
-    const res = await fetch(`${gw.http.url}/dicomweb/studies`, { method: 'POST', headers: { 'content-type': contentType }, body: Buffer.concat(parts) });
+    const res = await api(gw)(`${gw.http.url}/dicomweb/studies`, { method: 'POST', headers: { 'content-type': contentType }, body: Buffer.concat(parts) });
     assert.equal(res.status, 202);
     const listed = await client.send(new ListObjectsV2Command({ Bucket: 'custos-blobs', Prefix: 'custos/' }));
     const keys = (listed.Contents ?? []).map((o) => o.Key!);
@@ -40,7 +41,7 @@ test('blobs in S3: originals stored encrypted as objects, read back by WADO-RS; 
       assert.ok(!body.includes(Buffer.from('DICM')) && !body.includes(Buffer.from('junk')), `${k} is stored in clear`);
     }
     const [row] = await gw.db.query<{ study_instance_uid: string }>('SELECT study_instance_uid FROM instances LIMIT 1');
-    const wado = await fetch(`${gw.http.url}/dicomweb/studies/${row!.study_instance_uid}`);
+    const wado = await api(gw)(`${gw.http.url}/dicomweb/studies/${row!.study_instance_uid}`);
     assert.equal(wado.status, 200);
     const boundary = /boundary=([^;]+)/.exec(wado.headers.get('content-type')!)![1]!;
     for (const p of parseMultipart(Buffer.from(await wado.arrayBuffer()), boundary)) assert.ok(files.some((f) => f.equals(p.body)));

@@ -18,7 +18,7 @@ import { putElement } from '../src/dicom/dataset.ts';
 import { Tags } from '../src/dicom/tag.ts';
 import { encodePart10 } from '../src/dicom/write.ts';
 import { REPO, PYDICOM, parse, runCli, tempDir } from './helpers.ts';
-import { freePort, waitFor } from './peers.ts';
+import { api, freePort, waitFor } from './peers.ts';
 
 const EXAMPLES = readdirSync(join(REPO, 'examples')).filter((f) => f.endsWith('.dcm')).map((f) => join(REPO, 'examples', f));
 // The gateway runs in this process: peers must be spawned asynchronously, never with spawnSync.
@@ -49,7 +49,7 @@ after(async () => { await gw?.close(); });
 
 const stow = async (bodies: Buffer[], path = '/dicomweb/studies') => {
   const { parts, contentType } = encodeMultipart(bodies, 'application/dicom');
-  const res = await fetch(`${gw.http.url}${path}`, { method: 'POST', headers: { 'content-type': contentType }, body: Buffer.concat(parts) });
+  const res = await api(gw)(`${gw.http.url}${path}`, { method: 'POST', headers: { 'content-type': contentType }, body: Buffer.concat(parts) });
   return { status: res.status, json: (await res.json()) as Record<string, { Value?: Array<Record<string, { Value?: unknown[] }>> }> };
 };
 
@@ -114,12 +114,12 @@ test('STOW-RS stores each instance, reports per-instance failures (202) and quar
   const failed = r.json['00081198']!.Value!;
   assert.equal(failed.length, 2);
   assert.ok(failed.every((f) => f['00081197']!.Value![0] === 0xc000));
-  const q = (await (await fetch(`${gw.http.url}/api/quarantine`)).json()) as Array<{ code: string; bytes: number }>;
+  const q = (await (await api(gw)(`${gw.http.url}/api/quarantine`)).json()) as Array<{ code: string; bytes: number }>;
   assert.deepEqual(q.map((x) => x.code).sort(), ['DICOM_NOT_DICOM', 'DICOM_TRUNCATED']);
   // Sending the same instances again stores nothing new (idempotent), and reports success.
   const again = await stow(good);
   assert.equal(again.status, 200);
-  const st = (await (await fetch(`${gw.http.url}/api/status`)).json()) as { instances: number; quarantined: number };
+  const st = (await (await api(gw)(`${gw.http.url}/api/status`)).json()) as { instances: number; quarantined: number };
   assert.equal(st.instances, good.length);
   // Nothing valid at all: 409.
   assert.equal((await stow([truncated])).status, 409);
@@ -143,25 +143,25 @@ test('an instance whose pixels cannot be decoded is recorded as unlogged and doe
   const [mr, ct] = rows;
   assert.ok(Number(mr!.log_index) >= 0, 'the good instance after it was logged');
   assert.equal(Number(ct!.log_index), -1);
-  const events = (await (await fetch(`${gw.http.url}/api/instances/${ct!.id}/events`)).json()) as Array<{ kind: string; detail: { code?: string } }>;
+  const events = (await (await api(gw)(`${gw.http.url}/api/instances/${ct!.id}/events`)).json()) as Array<{ kind: string; detail: { code?: string } }>;
   assert.equal(events.find((e) => e.kind === 'instance.unlogged')?.detail.code, 'PIXEL_DECODE');
 });
 
 test('QIDO-RS lists what the gateway holds and WADO-RS returns the original bytes', async () => {
-  const studies = (await (await fetch(`${gw.http.url}/dicomweb/studies`)).json()) as Array<Record<string, { Value: unknown[] }>>;
+  const studies = (await (await api(gw)(`${gw.http.url}/dicomweb/studies`)).json()) as Array<Record<string, { Value: unknown[] }>>;
   assert.ok(studies.length >= 1);
   const study = studies[0]!['0020000D']!.Value[0] as string;
-  const instances = (await (await fetch(`${gw.http.url}/dicomweb/studies/${study}/instances`)).json()) as Array<Record<string, { Value: unknown[] }>>;
+  const instances = (await (await api(gw)(`${gw.http.url}/dicomweb/studies/${study}/instances`)).json()) as Array<Record<string, { Value: unknown[] }>>;
   assert.ok(instances.length >= 1);
   const series = instances[0]!['0020000E']!.Value[0] as string;
   const sop = instances[0]!['00080018']!.Value[0] as string;
-  const res = await fetch(`${gw.http.url}/dicomweb/studies/${study}/series/${series}/instances/${sop}`, { headers: { accept: 'multipart/related; type="application/dicom"' } });
+  const res = await api(gw)(`${gw.http.url}/dicomweb/studies/${study}/series/${series}/instances/${sop}`, { headers: { accept: 'multipart/related; type="application/dicom"' } });
   assert.equal(res.status, 200);
   const boundary = /boundary=([^;]+)/.exec(res.headers.get('content-type')!)![1]!;
   const [part] = parseMultipart(Buffer.from(await res.arrayBuffer()), boundary);
   const original = EXAMPLES.map((f) => readFileSync(f)).find((b) => b.includes(Buffer.from(sop, 'latin1')))!;
   assert.ok(part!.body.equals(original), 'WADO-RS returns the stored instance byte for byte');
-  assert.equal((await fetch(`${gw.http.url}/dicomweb/studies/1.2.3`)).status, 404);
+  assert.equal((await api(gw)(`${gw.http.url}/dicomweb/studies/1.2.3`)).status, 404);
 });
 
 test('originals are encrypted at rest, and shredding a patient key makes them unreadable', async () => {
@@ -195,28 +195,28 @@ test('a DIMSE instance for an unreachable recipient is retried, then dead-letter
   const r = await run('storescu', ['-aet', 'MODALITY', '-aec', 'GATEWAY', '127.0.0.1', String(gw.dimse.port), file]);
   assert.equal(r.status, 0, r.stderr);
   const dead = await waitFor('the job to die', async () => {
-    const jobs = (await (await fetch(`${gw.http.url}/api/jobs?state=dead`)).json()) as Array<{ id: number; attempts: number; lastErrorCode: string; lastError: string; recipient: string }>;
+    const jobs = (await (await api(gw)(`${gw.http.url}/api/jobs?state=dead`)).json()) as Array<{ id: number; attempts: number; lastErrorCode: string; lastError: string; recipient: string }>;
     return jobs[0];
   }, 20_000);
   assert.equal(dead.recipient, 'nowhere');
   assert.equal(dead.attempts, 2);
   assert.equal(dead.lastErrorCode, 'DIMSE_FAILED');
   assert.match(dead.lastError, /ECONNREFUSED/);
-  const retry = await fetch(`${gw.http.url}/api/jobs/${dead.id}/retry`, { method: 'POST' });
+  const retry = await api(gw)(`${gw.http.url}/api/jobs/${dead.id}/retry`, { method: 'POST' });
   assert.equal(retry.status, 200);
-  assert.equal((await fetch(`${gw.http.url}/api/jobs/${dead.id}/retry`, { method: 'POST' })).status, 409);
-  assert.equal((await fetch(`${gw.http.url}/api/jobs/999999/retry`, { method: 'POST' })).status, 404);
-  const events = (await (await fetch(`${gw.http.url}/api/instances/${(await gw.db.query<{ instance_id: number }>('SELECT instance_id FROM jobs WHERE id = $1', [dead.id]))[0]!.instance_id}/events`)).json()) as Array<{ kind: string }>;
+  assert.equal((await api(gw)(`${gw.http.url}/api/jobs/${dead.id}/retry`, { method: 'POST' })).status, 409);
+  assert.equal((await api(gw)(`${gw.http.url}/api/jobs/999999/retry`, { method: 'POST' })).status, 404);
+  const events = (await (await api(gw)(`${gw.http.url}/api/instances/${(await gw.db.query<{ instance_id: number }>('SELECT instance_id FROM jobs WHERE id = $1', [dead.id]))[0]!.instance_id}/events`)).json()) as Array<{ kind: string }>;
   assert.deepEqual(events.map((e) => e.kind).filter((k) => k.startsWith('job.')).slice(0, 2), ['job.retry', 'job.dead']);
 });
 
 test('the admin API is described by an OpenAPI document at /api/docs', async () => {
-  const doc = (await (await fetch(`${gw.http.url}/api/docs`)).json()) as { openapi: string; paths: Record<string, unknown> };
+  const doc = (await (await api(gw)(`${gw.http.url}/api/docs`)).json()) as { openapi: string; paths: Record<string, unknown> };
   assert.match(doc.openapi, /^3\./);
   for (const p of ['/api/status', '/api/studies', '/api/jobs', '/api/jobs/{id}/retry', '/api/recipients', '/api/quarantine']) assert.ok(doc.paths[p], `${p} documented`);
-  const recipients = (await (await fetch(`${gw.http.url}/api/recipients`)).json()) as Array<{ id: string; target: string }>;
+  const recipients = (await (await api(gw)(`${gw.http.url}/api/recipients`)).json()) as Array<{ id: string; target: string }>;
   assert.deepEqual(recipients.map((r) => r.id), ['nowhere']);
-  assert.equal((await fetch(`${gw.http.url}/api/jobs?state=bogus`)).status, 400);
+  assert.equal((await api(gw)(`${gw.http.url}/api/jobs?state=bogus`)).status, 400);
 });
 
 test('PDUs arriving in pieces of a few bytes are put back together; a PDU longer than the advertised maximum closes the connection', { timeout: 60_000 }, async () => {
@@ -247,11 +247,11 @@ test('PDUs arriving in pieces of a few bytes are put back together; a PDU longer
   await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
   const proxyPort = (proxy.address() as { port: number }).port;
   try {
-    const before = (await (await fetch(`${gw.http.url}/api/status`)).json()) as { instances: number };
+    const before = (await (await api(gw)(`${gw.http.url}/api/status`)).json()) as { instances: number };
     const r = await run('storescu', ['-v', '-aet', 'MODALITY', '-aec', 'GATEWAY', '127.0.0.1', String(proxyPort), join(PYDICOM, 'MR_small.dcm')]);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stderr, /Received Store Response \(Success\)/);
-    const after = (await (await fetch(`${gw.http.url}/api/status`)).json()) as { instances: number };
+    const after = (await (await api(gw)(`${gw.http.url}/api/status`)).json()) as { instances: number };
     assert.equal(after.instances, before.instances + 1);
   } finally {
     await new Promise((r) => proxy.close(r));

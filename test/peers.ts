@@ -5,7 +5,7 @@
  * network namespace (see inPrivateNetwork) where the only interface is loopback.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { REPO } from './helpers.ts';
@@ -98,7 +98,17 @@ export async function startOrthanc(work: string, aeTitle = 'ORTHANC'): Promise<O
   return { port: httpPort, dicomPort, aeTitle, http, proc, stop: stopper(proc) };
 }
 
-export interface GatewayProc { proc: ChildProcess; dimsePort: number; http: string; output: () => string; stop(signal?: NodeJS.Signals): Promise<void> }
+export interface GatewayProc { proc: ChildProcess; dimsePort: number; http: string; /** fetch with the data directory's initial admin token */ api: typeof fetch; output: () => string; stop(signal?: NodeJS.Signals): Promise<void> }
+
+/** The admin API token a new data directory was given on first start (initial-admin.json). */
+export function tokenOf(dataDir: string): string {
+  return (JSON.parse(readFileSync(join(dataDir, 'initial-admin.json'), 'utf8')) as { token: string }).token;
+}
+
+/** fetch() with a bearer token. */
+export function authed(token: string): typeof fetch {
+  return (input, init = {}) => fetch(input, { ...init, headers: { ...(init.headers as Record<string, string> | undefined), authorization: `Bearer ${token}` } });
+}
 
 /** `custos serve` as a child process, with a config file; resolves once it printed its addresses. */
 export async function startGatewayProcess(dataDir: string, config: unknown, extraEnv: Record<string, string> = {}): Promise<GatewayProc> {
@@ -124,7 +134,7 @@ export async function startGatewayProcess(dataDir: string, config: unknown, extr
     throw e;
   });
   return {
-    proc, ...ready, output: () => out,
+    proc, ...ready, api: authed(tokenOf(dataDir)), output: () => out,
     stop: (signal: NodeJS.Signals = 'SIGTERM') => new Promise((resolve) => {
       if (proc.exitCode !== null || proc.signalCode !== null) { resolve(); return; }
       proc.once('exit', () => resolve());
@@ -143,3 +153,6 @@ export function storescu(port: number, aeTitle: string, files: string[], calling
     p.on('exit', (code) => resolve({ status: code ?? -1, output }));
   });
 }
+
+/** fetch() as the admin of an in-process gateway (its data directory's initial token). */
+export const api = (gw: { dataDir: string }): typeof fetch => authed(tokenOf(gw.dataDir));

@@ -108,12 +108,12 @@ for (const stream of streams) {
   const ingest = await send(gw.dimsePort, 'CUSTOS', stream);
   done += stream.length;
   await waitFor('all forwarded', async () => {
-    const s = (await (await fetch(`${gw.http}/api/status`)).json()) as { jobs: { done: number; dead: number } };
+    const s = (await (await gw.api(`${gw.http}/api/status`)).json()) as { jobs: { done: number; dead: number } };
     if (s.jobs.dead) throw new Error(`${s.jobs.dead} jobs dead`);
     return s.jobs.done === done ? true : undefined;
   }, 600_000, 20);
   const total = (performance.now() - t0) / 1000;
-  const metrics = (await (await fetch(`${gw.http}/api/metrics?window=${stream.length}`)).json()) as { latencyMs: { p50: number; p95: number; p99: number; max: number } };
+  const metrics = (await (await gw.api(`${gw.http}/api/metrics?window=${stream.length}`)).json()) as { latencyMs: { p50: number; p95: number; p99: number; max: number } };
   if (process.env.CUSTOS_BENCH_THREADS) {
     const rows = [...threadCpu(gw.proc.pid!)].map(([t, v]) => `${v.name}:${(v.s - (threadsBefore.get(t)?.s ?? 0)).toFixed(2)}`);
     process.stderr.write(`gateway threads during the stream (CPU s): ${rows.join(' ')}\n`);

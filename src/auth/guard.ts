@@ -52,6 +52,9 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): void {
   app.decorateRequest('principal', undefined);
   app.decorateRequest('sessionCsrf', undefined);
 
+  // Unmatched paths: a plain 404 that does not echo the path back.
+  app.setNotFoundHandler((_req, reply) => refuse(reply, 404, 'NOT_FOUND', 'no such route'));
+
   app.addHook('onRoute', (route) => {
     const c = route.config as { permission?: unknown; public?: unknown } | undefined;
     const methods = Array.isArray(route.method) ? route.method : [route.method];
