@@ -37,9 +37,15 @@ export class OidcLogin {
   /** Discovery, once, when first needed (a provider down at start does not stop the gateway). */
   private configuration(): Promise<client.Configuration> {
     const issuer = new URL(this.settings.issuer);
-    this.config ??= client.discovery(issuer, this.settings.clientId, this.settings.clientSecret, undefined,
-      // Plain HTTP only to a provider on this machine's loopback (tests, a local proxy); otherwise HTTPS.
-      isLoopbackUrl(issuer) ? { execute: [client.allowInsecureRequests] } : undefined)
+    this.config ??= client.discovery(issuer, this.settings.clientId, this.settings.clientSecret, undefined, {
+      execute: [
+        // openid-client trusts an ID token from the token endpoint without checking its signature
+        // (OIDC Core 3.1.3.7 allows it over TLS); we check it against the provider's keys anyway.
+        client.enableNonRepudiationChecks,
+        // Plain HTTP only to a provider on this machine's loopback (tests, a local proxy); otherwise HTTPS.
+        ...(isLoopbackUrl(issuer) ? [client.allowInsecureRequests] : []),
+      ],
+    })
       .catch((e: Error) => {
         this.config = undefined;
         throw new CustosError('AUTH_OIDC', `the identity provider's discovery failed: ${e.message}`);
@@ -83,10 +89,17 @@ export class OidcLogin {
       claims = tokens.claims();
     } catch (e) {
       // The provider's error or the ID token check that failed (signature, audience, expiry, nonce…); no token content.
-      throw new CustosError('AUTH_OIDC', `the identity provider's answer was refused: ${(e as Error).message}`);
+      throw new CustosError('AUTH_OIDC', `the identity provider's answer was refused: ${describe(e)}`);
     }
     const name = claims?.[this.settings.usernameClaim];
     if (typeof name !== 'string' || !name) throw new CustosError('AUTH_OIDC', `the ID token has no ${this.settings.usernameClaim} claim`);
     return name;
   }
+}
+
+/** What failed, from openid-client's error and its cause (which names the claim or the signature), never a token. */
+function describe(e: unknown): string {
+  const err = e as { message?: string; code?: string; cause?: { message?: unknown } };
+  const cause = typeof err.cause?.message === 'string' ? `: ${err.cause.message}` : '';
+  return `${err.message ?? 'failed'}${cause}${err.code ? ` [${err.code}]` : ''}`;
 }
