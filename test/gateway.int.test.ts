@@ -77,8 +77,12 @@ test('serve --help prints its usage; a port already in use is a clear error, not
   assert.match(busy.stderr, new RegExp(`cannot listen for DIMSE on 127\\.0\\.0\\.1:${gw.dimse.port}: EADDRINUSE`));
 });
 
-test('off loopback, the gateway needs calling AE titles and an admin token', async () => {
+test('off loopback, the gateway needs calling AE titles, the host names clients use, and TLS', async () => {
   await assert.rejects(startGateway(parseGatewayConfig({ host: '0.0.0.0' }), tempDir()), /allowedCallingAeTitles: required/);
+  const dimse = { allowedCallingAeTitles: ['MODALITY'] };
+  await assert.rejects(startGateway(parseGatewayConfig({ host: '0.0.0.0', dimse }), tempDir()), /http\.allowedHosts: required/);
+  await assert.rejects(startGateway(parseGatewayConfig({ host: '0.0.0.0', dimse, http: { allowedHosts: ['custos.hospital.example'] } }), tempDir()), /http\.tls: required/);
+  assert.throws(() => parseGatewayConfig({ http: { adminToken: 'a-static-token-of-old' } }), /adminToken/);
 });
 
 test('C-ECHO answers configured callers and refuses unknown called or calling AE titles', async () => {
