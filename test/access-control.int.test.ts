@@ -298,3 +298,20 @@ test('every read of originals and of identified lists is in the audit trail with
   }
   assert.ok(!JSON.stringify(signIns.body).includes('SYN-000'), 'a patient ID in the audit trail');
 });
+
+test('docs/security.md prints the route table and the role table the server enforces', () => {
+  const doc = readFileSync(join(REPO, 'docs', 'security.md'), 'utf8');
+  const documented = [...doc.matchAll(/^\| (GET|POST|PUT|PATCH|DELETE) \| `([^`]+)` \| (?:\*\*public\*\*|`([^`]+)`) \|$/gm)].map((m) => `${m[1]} ${m[2]} ${m[3] ?? 'public'}`).sort();
+  const served = gw.routes.filter((r) => r.method !== 'HEAD').map((r) => `${r.method} ${r.url} ${r.permission}`).sort();
+  assert.deepEqual(documented, served);
+  const roles = /^\| permission \| (.+) \|$/m.exec(doc)![1]!.split(' | ');
+  assert.deepEqual(roles, Object.keys(ROLE_PERMISSIONS));
+  const table: Record<string, string[]> = Object.fromEntries(roles.map((r) => [r, []]));
+  for (const line of doc.split('\n')) {
+    const cells = line.split('|').slice(1, -1).map((c) => c.trim());
+    const perm = /^`([a-z-]+:[a-z-]+)`$/.exec(cells[0] ?? '')?.[1];
+    if (!perm || cells.length !== roles.length + 1 || !cells.slice(1).every((c) => c === '✓' || c === '')) continue;
+    cells.slice(1).forEach((c, i) => { if (c === '✓') table[roles[i]!]!.push(perm); });
+  }
+  for (const r of roles) assert.deepEqual(table[r]!.sort(), [...ROLE_PERMISSIONS[r as keyof typeof ROLE_PERMISSIONS]].sort(), r);
+});
