@@ -4,13 +4,14 @@
  * embedded database is not opened twice.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseGatewayConfig } from '../src/config/gateway-config.ts';
 import { startGateway } from '../src/gateway.ts';
 import { lockLog } from '../src/store/log-store.ts';
 import { runCli, tempDir } from './helpers.ts';
+import { startGatewayProcess, waitFor } from './peers.ts';
 
 test('users, tokens and patient codes from the command line; secrets printed once, listed never', { timeout: 300_000 }, async () => {
   const data = join(tempDir('custos-cli-access-'), 'data');
@@ -91,4 +92,19 @@ test('credential commands print their usage; a wrong subcommand is a usage error
   const bad = runCli(['tokens', 'mint']);
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /tokens takes create, list or revoke/);
+});
+
+test('custos serve on a new data directory says where the admin credential is, and prints no secret', { timeout: 120_000 }, async () => {
+  const data = join(tempDir('custos-serve-first-'), 'data');
+  const gw = await startGatewayProcess(data, {});
+  try {
+    const cred = JSON.parse(readFileSync(join(data, 'initial-admin.json'), 'utf8')) as { password: string; token: string };
+    await waitFor('the banner', () => (/admin .* is in /.test(gw.output()) ? true : undefined), 10_000);
+    assert.ok(gw.output().includes(join(data, 'initial-admin.json')), gw.output());
+    assert.ok(!gw.output().includes(cred.password) && !gw.output().includes(cred.token.slice(4)), 'a secret printed');
+    assert.equal((await fetch(`${gw.http}/api/status`)).status, 401);
+    assert.equal((await gw.api(`${gw.http}/api/status`)).status, 200);
+  } finally {
+    await gw.stop();
+  }
 });
