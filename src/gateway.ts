@@ -153,7 +153,20 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
     const app: FastifyInstance = (httpsFiles
       ? fastify({ logger: false, bodyLimit: config.http.maxRequestMiB * 1024 * 1024, https: httpsFiles })
       : fastify({ logger: false, bodyLimit: config.http.maxRequestMiB * 1024 * 1024 })) as unknown as FastifyInstance;
-    await app.register(swagger, { openapi: { openapi: '3.1.0', info: { title: 'Custos gateway admin API', version: CUSTOS_VERSION, description: 'Status, studies, jobs, recipients and quarantine of a Custos gateway. DICOMweb lives under /dicomweb. Every route needs the permission it names (docs/security.md).' } } });
+    await app.register(swagger, {
+      openapi: {
+        openapi: '3.1.0',
+        info: { title: 'Custos gateway admin API', version: CUSTOS_VERSION, description: 'Status, studies, jobs, recipients and quarantine of a Custos gateway. DICOMweb lives under /dicomweb. Every route needs the permission it names (docs/security.md).' },
+        components: { securitySchemes: { token: { type: 'http', scheme: 'bearer' }, session: { type: 'apiKey', in: 'cookie', name: 'custos_session' } } },
+      },
+      // Each operation says what it needs: no credential (public) or a token or session holding its permission.
+      transform: ({ schema, url, route }) => {
+        const c = route.config as { permission?: string; public?: true } | undefined;
+        const needs = c?.public ? 'Public.' : `Needs the permission \`${c?.permission}\`.`;
+        const s = (schema ?? {}) as Record<string, unknown>;
+        return { url, schema: { ...s, description: [s.description, needs].filter(Boolean).join(' '), security: c?.public ? [] : [{ token: [] }, { session: [] }] } as typeof schema };
+      },
+    });
     await app.register(cookie);
     await app.register(helmet);
     await app.register(rateLimit, { global: false });

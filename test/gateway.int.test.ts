@@ -217,7 +217,12 @@ test('a DIMSE instance for an unreachable recipient is retried, then dead-letter
 test('the admin API is described by an OpenAPI document at /api/docs', async () => {
   const doc = (await (await api(gw)(`${gw.http.url}/api/docs`)).json()) as { openapi: string; paths: Record<string, unknown> };
   assert.match(doc.openapi, /^3\./);
-  for (const p of ['/api/status', '/api/studies', '/api/jobs', '/api/jobs/{id}/retry', '/api/recipients', '/api/quarantine']) assert.ok(doc.paths[p], `${p} documented`);
+  for (const p of ['/api/status', '/api/studies', '/api/jobs', '/api/jobs/{id}/retry', '/api/recipients', '/api/quarantine', '/api/tokens', '/auth/login']) assert.ok(doc.paths[p], `${p} documented`);
+  // Each operation says what it needs.
+  const op = (path: string, method: string) => (doc.paths[path] as Record<string, { description: string; security: unknown[] }>)[method]!;
+  assert.match(op('/api/jobs/{id}/retry', 'post').description, /Needs the permission `jobs:write`/);
+  assert.deepEqual(op('/api/jobs/{id}/retry', 'post').security, [{ token: [] }, { session: [] }]);
+  assert.deepEqual(op('/auth/login', 'post').security, []);
   const recipients = (await (await api(gw)(`${gw.http.url}/api/recipients`)).json()) as Array<{ id: string; target: string }>;
   assert.deepEqual(recipients.map((r) => r.id), ['nowhere']);
   assert.equal((await api(gw)(`${gw.http.url}/api/jobs?state=bogus`)).status, 400);
