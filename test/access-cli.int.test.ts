@@ -25,6 +25,10 @@ test('users, tokens and patient codes from the command line; secrets printed onc
   assert.equal(badRole.status, 2);
   assert.match(badRole.stderr, /AUTH_INVALID_REQUEST: role must be one of/);
   assert.equal(cli('users', 'add', 'carol', '--role', 'operator', '--sso').status, 0);
+  const chosen = runCli(['users', 'add', 'dave', '--role', 'auditor', '--password-stdin', '--data-dir', data], { input: 'a passphrase of his own\n' });
+  assert.equal(chosen.status, 0, chosen.stderr);
+  assert.ok(!chosen.stdout.includes('password:'), 'a chosen password is not printed');
+  assert.match(runCli(['users', 'add', 'erin', '--role', 'auditor', '--password-stdin', '--data-dir', data], { input: 'short\n' }).stderr, /at least 12 characters/);
   const users = cli('users', 'list');
   assert.match(users.stdout, /alice\s+privacy-officer\s+no/);
   assert.match(users.stdout, /carol\s+operator\s+yes/);
@@ -66,6 +70,10 @@ test('users, tokens and patient codes from the command line; secrets printed onc
     const login = await fetch(`${gw.http.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'alice', password }) });
     assert.equal(login.status, 200);
     assert.equal((await fetch(`${gw.http.url}/auth/session`, { headers: { authorization: `Bearer ${token}` } })).status, 200);
+    const dave = await fetch(`${gw.http.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'dave', password: 'a passphrase of his own' }) });
+    assert.equal(dave.status, 200, 'the password given on standard input');
+    const sso = await fetch(`${gw.http.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'carol', password: 'any password at all' }) });
+    assert.equal(sso.status, 401, 'an SSO-only account signs in with a password');
     assert.equal((await fetch(`${gw.http.url}/api/status`, { headers: { authorization: `Bearer ${token}` } })).status, 403, 'a sender token reads status');
   } finally {
     await gw.close();

@@ -67,9 +67,10 @@ export function filesUnder(dir: string): string[] {
   return out.sort();
 }
 
-export function runCli(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): { status: number; stdout: string; stderr: string } {
+export function runCli(args: string[], opts: { cwd?: string; env?: Record<string, string>; input?: string } = {}): { status: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [join(REPO, 'bin', 'custos.js'), ...args], {
     encoding: 'utf8',
+    ...(opts.input !== undefined ? { input: opts.input } : {}),
     cwd: opts.cwd ?? REPO,
     env: { ...process.env, ...opts.env },
   });

@@ -1,9 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { recordEvents } from '../audit/events.ts';
 import { CustosError } from '../errors.ts';
-import type { Queryable } from '../store/database.ts';
+import type { Database, Queryable } from '../store/database.ts';
 import { sessionPrincipal, tokenPrincipal } from './credentials.ts';
 import { type Permission, type Principal, allows, isPermission, principalLabel } from './permissions.ts';
+import { sameSecret } from './secrets.ts';
 
 /*
  * Access control at the HTTP edge. Every route declares, in its options, the one permission it
@@ -30,7 +31,7 @@ export const CSRF_HEADER = 'x-csrf-token';
 export interface RouteDeclaration { method: string; url: string; permission: Permission | 'public' }
 
 export interface GuardOptions {
-  db: Queryable;
+  db: Database;
   /** Host names clients may use (the Host header); anything else is refused (DNS rebinding). */
   allowedHosts: readonly string[];
   /** Filled with every route as it is added: the route table. */
@@ -49,6 +50,8 @@ const hostOnly = (h: string): string => h.toLowerCase().replace(/^\[(.*)\]$/, '$
 /** Install the checks on `app` (before any route is added, so that every route is seen). */
 export function installGuard(app: FastifyInstance, opts: GuardOptions): void {
   const hosts = new Set(opts.allowedHosts.map(hostOnly));
+  // Credential look-ups go ahead of the work loop's statements: a sender's STOW-RS waits on them.
+  const lookups: Queryable = { query: (sql, params) => opts.db.queryFirst(sql, params) };
   app.decorateRequest('principal', undefined);
   app.decorateRequest('sessionCsrf', undefined);
 
@@ -75,16 +78,17 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): void {
     const auth = req.headers.authorization;
     if (auth !== undefined) {
       const m = /^Bearer +(\S+)$/i.exec(auth);
-      req.principal = m ? await tokenPrincipal(opts.db, m[1]!) : undefined;
+      req.principal = m ? await tokenPrincipal(lookups, m[1]!) : undefined;
       if (!req.principal) return refuse(reply, 401, 'AUTH_REQUIRED', 'the bearer token is not valid (unknown, revoked or expired)');
     } else {
       const sid = req.cookies?.[SESSION_COOKIE];
-      const s = sid ? await sessionPrincipal(opts.db, sid) : undefined;
+      const s = sid ? await sessionPrincipal(lookups, sid) : undefined;
       if (!s) return refuse(reply, 401, 'AUTH_REQUIRED', sid ? 'the session has ended; sign in again' : 'sign in, or send a bearer token');
       req.principal = s.principal;
       req.sessionCsrf = s.csrf;
       // A cookie rides along on cross-site requests: a change needs the session's CSRF token too.
-      if (UNSAFE.has(req.method) && req.headers[CSRF_HEADER] !== s.csrf) return refuse(reply, 403, 'AUTH_CSRF', `a change made with a session needs its ${CSRF_HEADER} header`);
+      const csrf = req.headers[CSRF_HEADER];
+      if (UNSAFE.has(req.method) && (typeof csrf !== 'string' || !sameSecret(csrf, s.csrf))) return refuse(reply, 403, 'AUTH_CSRF', `a change made with a session needs its ${CSRF_HEADER} header`);
     }
     if (!allows(req.principal, permission)) return refuse(reply, 403, 'AUTH_FORBIDDEN', `this needs the permission ${permission}`);
   });
