@@ -1,3 +1,4 @@
+import { errorBody as error } from './schemas.ts';
 import type { FastifyInstance } from 'fastify';
 import type { RecipientConfig } from '../config/gateway-config.ts';
 import { addUser, createToken, disableUser, issuePatientCode, listTokens, listUsers, revokeToken } from '../auth/credentials.ts';
@@ -19,7 +20,6 @@ export interface AccessDeps {
   deploymentKey: Buffer;
 }
 
-const error = { type: 'object', properties: { error: { type: 'string' }, message: { type: 'string' } } } as const;
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 const userItem = { type: 'object', properties: { username: { type: 'string' }, role: { type: 'string' }, sso: { type: 'boolean' }, createdAt: { type: 'string' }, disabledAt: { type: ['string', 'null'] }, lastLoginAt: { type: ['string', 'null'] } } } as const;
 const tokenItem = {

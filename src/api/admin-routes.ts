@@ -1,4 +1,5 @@
 import type {} from '@fastify/swagger';
+import { errorBody as error } from './schemas.ts';
 import type { FastifyInstance } from 'fastify';
 import { recordEvents } from '../audit/events.ts';
 import { principalOf, recordAccess } from '../auth/guard.ts';
@@ -22,7 +23,6 @@ export interface AdminDeps {
   wake(): void;
 }
 
-const error = { type: 'object', properties: { error: { type: 'string' }, message: { type: 'string' } }, required: ['error', 'message'] } as const;
 const counts = { type: 'object', properties: Object.fromEntries(JOB_STATES.map((s) => [s, { type: 'integer' }])), additionalProperties: false } as const;
 const job = {
   type: 'object',

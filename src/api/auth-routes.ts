@@ -1,3 +1,4 @@
+import { errorBody as error } from './schemas.ts';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type {} from '@fastify/cookie';
 import type {} from '@fastify/rate-limit';
@@ -25,7 +26,6 @@ export interface AuthDeps {
 }
 
 const OIDC_COOKIE = 'custos_oidc_state';
-const error = { type: 'object', properties: { error: { type: 'string' }, message: { type: 'string' } } } as const;
 const sessionBody = { type: 'object', properties: { principal: { type: 'string' }, kind: { type: 'string' }, role: { type: 'string' }, permissions: { type: 'array', items: { type: 'string' } }, csrfToken: { type: 'string' }, expiresAt: { type: 'string' } } } as const;
 
 export function authRoutes(deps: AuthDeps) {

@@ -1,3 +1,4 @@
+import { errorBody as error } from './schemas.ts';
 import type { FastifyInstance } from 'fastify';
 import { recordEvents } from '../audit/events.ts';
 import { principalOf, refuse } from '../auth/guard.ts';
@@ -9,7 +10,6 @@ import type { Database } from '../store/database.ts';
  * that it deleted them. Nothing here reaches another recipient's releases or any original.
  */
 
-const error = { type: 'object', properties: { error: { type: 'string' }, message: { type: 'string' } } } as const;
 
 function recipientOf(req: Parameters<typeof principalOf>[0]): string {
   const p = principalOf(req);
