@@ -12,6 +12,7 @@ export type CustosErrorCode =
   | 'DICOM_UNSUPPORTED_TRANSFER_SYNTAX'
   | 'DICOM_MISSING_ATTRIBUTE'
   | 'DICOM_BAD_CHARSET'
+  | 'DICOM_INFLATE_LIMIT'
   // de-identification
   | 'DEID_BAD_OPTION'
   | 'DEID_KEY_INVALID'

@@ -120,7 +120,8 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
     cleanup.push(() => { for (const f of forwarders.values()) f.close?.(); });
     cleanup.push(() => processor.stop());
 
-    const ingestDeps: IngestDeps = { db, blobs, keys, deploymentKey, routes: config.routes, onQueued: (row) => processor.ingested(row), backlog: () => processor.backlog(), recent, pool };
+    const ingestDeps: IngestDeps = { db, blobs, keys, deploymentKey, routes: config.routes, onQueued: (row) => processor.ingested(row), backlog: () => processor.backlog(), recent, pool,
+      maxInstanceBytes: config.dimse.maxInstanceMiB * 1024 * 1024 };
     const ingest = (bytes: Buffer, origin: Parameters<typeof ingestInstance>[2]) => ingestInstance(ingestDeps, bytes, origin);
     const onError = (e: Error): void => { process.stderr.write(`custos: instance not stored: ${e instanceof CustosError ? e.code : 'INTERNAL'}: ${e.message}\n`); };
 

@@ -25,6 +25,22 @@ export interface ReadOptions {
   streamThreshold?: number;
   /** Stop before top-level pixel data: header only, for damaged files (verification of what they claim to be). */
   stopAtPixelData?: boolean;
+  /** The most a deflated dataset may inflate to, in bytes (default 1 GiB); see inflateLimit(). */
+  maxInflatedBytes?: number;
+}
+
+/** Deflate expands at most about 1032:1; real DICOM datasets far less. Past the floor, more than this ratio is a bomb. */
+const MAX_INFLATE_RATIO = 100;
+const INFLATE_FLOOR = 64 << 20;
+const DEFAULT_MAX_INFLATED = 1 << 30;
+
+/**
+ * How far `deflatedBytes` of deflate may inflate: up to the floor whatever the ratio, then at most
+ * MAX_INFLATE_RATIO times the input, never past `max`. Inflation stops at the limit, so memory is
+ * bounded by it, not by what the sender claims.
+ */
+export function inflateLimit(deflatedBytes: number, max = DEFAULT_MAX_INFLATED): number {
+  return Math.min(max, Math.max(INFLATE_FLOOR, deflatedBytes * MAX_INFLATE_RATIO));
 }
 
 interface Cursor {
@@ -65,9 +81,14 @@ export function readDicom(src: ByteSource, options: ReadOptions = {}): DicomFile
   let dsSource = src;
   if (ts.deflated) {
     // PS3.5 A.5: the dataset after the meta group is a raw deflate stream.
+    const deflated = src.size - pos;
+    const limit = inflateLimit(deflated, options.maxInflatedBytes);
     try {
-      dsSource = new BufferSource(inflateRawSync(src.read(pos, src.size - pos)));
+      dsSource = new BufferSource(inflateRawSync(src.read(pos, deflated), { maxOutputLength: limit }));
     } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+        throw new CustosError('DICOM_INFLATE_LIMIT', `the deflated dataset (${deflated} bytes) inflates to more than ${limit} bytes (at most ${MAX_INFLATE_RATIO}:1 past ${INFLATE_FLOOR >> 20} MiB, and the instance size limit): refused as a decompression bomb`);
+      }
       throw new CustosError('DICOM_TRUNCATED', 'deflated dataset could not be inflated', { cause: e });
     }
     pos = 0;

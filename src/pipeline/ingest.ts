@@ -29,6 +29,8 @@ export interface IngestDeps {
   recent?: RecentOriginals;
   /** Where received instances' shared memory comes from: held here while the blob store describes one. */
   pool?: SharedBufferPool;
+  /** The configured largest instance (bytes): a deflated dataset may not inflate past it. */
+  maxInstanceBytes?: number;
 }
 
 /** A stored instance as the work loop needs it (a row of `instances`). */
@@ -62,9 +64,9 @@ interface Header {
   modality: string; bodyPart: string; transferSyntaxUID: string; patientId: string; issuer: string;
 }
 
-function readHeader(bytes: Buffer, origin: Origin): Header {
+function readHeader(bytes: Buffer, origin: Origin, maxInflatedBytes: number | undefined): Header {
   // A full parse (pixel data stays a range of the buffer): truncated or malformed files fail here.
-  const file = readDicom(new BufferSource(bytes));
+  const file = readDicom(new BufferSource(bytes), maxInflatedBytes === undefined ? {} : { maxInflatedBytes });
   const v = (t: number): string => asciiValue(file.dataset, t);
   const h: Header = {
     sopClassUID: v(Tags.SOPClassUID) || asciiValue(file.meta, Tags.MediaStorageSOPClassUID),
@@ -97,7 +99,7 @@ export async function ingestInstance(deps: IngestDeps, bytes: Buffer, origin: Or
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   let h: Header;
   try {
-    h = readHeader(bytes, origin);
+    h = readHeader(bytes, origin, deps.maxInstanceBytes);
   } catch (e) {
     if (!isCustosError(e)) throw e;
     const quarantineId = await quarantine(deps, bytes, sha256, origin, e.code, e.message);
