@@ -127,7 +127,8 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
 
     const scpPolicy = {
       aeTitle: config.dimse.aeTitle, allowedCallingAeTitles: config.dimse.allowedCallingAeTitles,
-      maxAssociations: config.dimse.maxAssociations, maxInstanceBytes: config.dimse.maxInstanceMiB * 1024 * 1024, ingest, onError, pool,
+      maxAssociations: config.dimse.maxAssociations, maxAssociationsPerSource: config.dimse.maxAssociationsPerSource,
+      artimMs: config.dimse.artimSeconds * 1000, idleMs: config.dimse.idleSeconds * 1000, maxInstanceBytes: config.dimse.maxInstanceMiB * 1024 * 1024, ingest, onError, pool,
     };
     const dimseServer: Server = await startDimseServer(host, config.dimse.port, scpPolicy)
       .catch((e: NodeJS.ErrnoException) => { throw new CustosError('IO', `cannot listen for DIMSE on ${host}:${config.dimse.port}: ${e.code ?? e.message}`); });

@@ -71,6 +71,12 @@ export const GatewayConfigSchema = z.object({
     allowedCallingAeTitles: z.array(aeTitle).optional(),
     /** Associations open at once; more are rejected as transient (local limit exceeded) so senders retry. */
     maxAssociations: z.number().int().min(1).max(1000).default(32),
+    /** Associations open at once from one address (no one host holds every slot). */
+    maxAssociationsPerSource: z.number().int().min(1).max(1000).default(16),
+    /** ARTIM timer (PS3.8 9.1.5): seconds for a new connection to request an association, else closed. */
+    artimSeconds: z.number().min(0.1).max(600).default(30),
+    /** Seconds without a byte from the peer after which a connection is closed. */
+    idleSeconds: z.number().min(0.1).max(3600).default(60),
     /** Largest instance received over DIMSE (held in memory while it is stored), in MiB. */
     maxInstanceMiB: z.number().int().min(1).max(4096).default(1024),
     /** A second listener for DICOM TLS (PS3.15 B.1), usually port 2762; client certificates from `caFile`. */

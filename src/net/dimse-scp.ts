@@ -53,6 +53,12 @@ export function chooseTransferSyntax(proposed: readonly string[]): string | unde
 export interface ScpPolicy {
   aeTitle: string;
   maxAssociations: number;
+  /** Connections open at once from one address; more are rejected as transient, so no one sender holds every slot. */
+  maxAssociationsPerSource?: number;
+  /** ARTIM (PS3.8 9.1.5): a connection that sends no A-ASSOCIATE-RQ within this time is closed. Default 30 s. */
+  artimMs?: number;
+  /** A connection from which nothing arrives for this long is closed. Default 60 s. */
+  idleMs?: number;
   maxInstanceBytes: number;
   /** Calling AE titles allowed; undefined: any (only allowed while bound to loopback). */
   allowedCallingAeTitles?: readonly string[] | undefined;
@@ -150,8 +156,11 @@ function makeScpClass(policy: ScpPolicy) {
     private callingAe = '';
     /** More associations are open than allowed: reject this one as transient (PS3.8 9.3.4). */
     overloaded = false;
+    /** Called when the A-ASSOCIATE-RQ arrives (stops the ARTIM timer). */
+    requested?: () => void;
 
     override associationRequested(association: InstanceType<typeof import('dcmjs-dimse').association.Association>): void {
+      this.requested?.();
       const called = association.getCalledAeTitle().trim();
       this.callingAe = association.getCallingAeTitle().trim();
       if (this.overloaded) {
@@ -283,14 +292,29 @@ export function startDimseServer(host: string, port: number, policy: ScpPolicy, 
   scpClasses.set(policy, ScpClass);
   const accept = (accepted: Socket): void => {
     let scp: InstanceType<typeof ScpClass> | undefined;
+    const source = accepted.remoteAddress ?? ''; // read before the handle is adopted below
     const take: DataFragmentTaker = (pcId, last, parts, offset, length) => scp?.takeDataFragment(pcId, last, parts, offset, length) ?? false;
     const socket = tls ? deliverWholePdus(accepted, take) : readWholePdus(accepted, take);
     socket.setNoDelay(true);
     const count = (openCount.get(policy) ?? 0) + 1;
     openCount.set(policy, count);
-    socket.once('close', () => { openCount.set(policy, (openCount.get(policy) ?? 1) - 1); });
+    // Per source address, so that one host (or one attacker) cannot hold every slot.
+    const perSource = sourceCounts(policy);
+    const fromSource = (perSource.get(source) ?? 0) + 1;
+    perSource.set(source, fromSource);
+    // The library's own timers never start on a socket it did not connect; these close what idles.
+    // On the socket the library reads (for plain TCP another Socket over the accepted one's handle).
+    const artim = setTimeout(() => socket.destroy(), policy.artimMs ?? 30_000);
+    socket.setTimeout(policy.idleMs ?? 60_000, () => socket.destroy());
+    socket.once('close', () => {
+      clearTimeout(artim);
+      openCount.set(policy, (openCount.get(policy) ?? 1) - 1);
+      const left = (perSource.get(source) ?? 1) - 1;
+      if (left > 0) perSource.set(source, left); else perSource.delete(source);
+    });
     scp = new ScpClass(socket, { associationTimeout: 30_000, pduTimeout: 60_000 });
-    if (count > policy.maxAssociations) scp.overloaded = true;
+    scp.requested = () => clearTimeout(artim);
+    if (count > policy.maxAssociations || fromSource > (policy.maxAssociationsPerSource ?? Number.POSITIVE_INFINITY)) scp.overloaded = true;
   };
   const server: Server = tls
     ? createTlsServer({ cert: tls.cert, key: tls.key, ...(tls.ca ? { ca: tls.ca } : {}), requestCert: tls.requireClientCert, rejectUnauthorized: tls.requireClientCert, minVersion: 'TLSv1.2' }, accept)
@@ -433,3 +457,9 @@ function isSingleDataFragment(head: Buffer, length: number): boolean {
 
 const scpClasses = new WeakMap<ScpPolicy, ReturnType<typeof makeScpClass>>();
 const openCount = new WeakMap<ScpPolicy, number>();
+const openBySource = new WeakMap<ScpPolicy, Map<string, number>>();
+const sourceCounts = (policy: ScpPolicy): Map<string, number> => {
+  let m = openBySource.get(policy);
+  if (!m) openBySource.set(policy, m = new Map());
+  return m;
+};
