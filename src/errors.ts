@@ -40,6 +40,8 @@ export type CustosErrorCode =
   | 'STOW_FAILED'
   | 'FORWARD_UNSUPPORTED_SYNTAX'
   | 'INGEST_MISMATCH'
+  | 'MULTIPART_TOO_MANY_PARTS'
+  | 'HTTP_TOO_SLOW'
   // access control (docs/security.md)
   | 'AUTH_REQUIRED'
   | 'AUTH_FORBIDDEN'

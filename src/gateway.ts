@@ -18,6 +18,7 @@ import { OidcLogin } from './auth/oidc.ts';
 import type { GatewayConfig } from './config/gateway-config.ts';
 import { CustosError } from './errors.ts';
 import { dicomwebRoutes } from './net/dicomweb.ts';
+import { installSlowRequestLimits } from './net/http-limits.ts';
 import { startDimseServer } from './net/dimse-scp.ts';
 import { DimseForwarder, type DimseTls } from './net/dimse-scu.ts';
 import type { Forwarder } from './net/forwarder.ts';
@@ -152,9 +153,13 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
 
     const adminCredentialFile = await writeInitialAdmin(db, dataDir);
     const httpsFiles = config.http.tls && { cert: readConfigFile('http.tls.certFile', config.http.tls.certFile), key: readConfigFile('http.tls.keyFile', config.http.tls.keyFile) };
-    const app: FastifyInstance = (httpsFiles
-      ? fastify({ logger: false, bodyLimit: config.http.maxRequestMiB * 1024 * 1024, https: httpsFiles })
-      : fastify({ logger: false, bodyLimit: config.http.maxRequestMiB * 1024 * 1024 })) as unknown as FastifyInstance;
+    const serverOptions = {
+      logger: false, bodyLimit: config.http.maxRequestMiB * 1024 * 1024,
+      requestTimeout: config.http.requestTimeoutSeconds * 1000, connectionTimeout: config.http.idleSeconds * 1000,
+    } as const;
+    const app: FastifyInstance = (httpsFiles ? fastify({ ...serverOptions, https: httpsFiles }) : fastify(serverOptions)) as unknown as FastifyInstance;
+    app.server.headersTimeout = config.http.headersTimeoutSeconds * 1000;
+    if (config.http.minBytesPerSecond > 0) installSlowRequestLimits(app, { minBytesPerSecond: config.http.minBytesPerSecond, graceMs: config.http.slowRequestGraceSeconds * 1000 });
     await app.register(swagger, {
       openapi: {
         openapi: '3.1.0',
@@ -182,7 +187,7 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
     };
     const started = new Date();
     let httpUrl = '';
-    await app.register(dicomwebRoutes({ db, ingest, original, bodyLimit: config.http.maxRequestMiB * 1024 * 1024 }));
+    await app.register(dicomwebRoutes({ db, ingest, original, bodyLimit: config.http.maxRequestMiB * 1024 * 1024, maxParts: config.http.maxStowParts }));
     await app.register(adminRoutes({
       db, recipients: config.recipients, started, logSize: () => log.size, wake: () => processor.wake(),
       endpoints: { dimse: { host, port: dimsePort, aeTitle: config.dimse.aeTitle }, get http() { return { url: httpUrl }; }, dataDir },

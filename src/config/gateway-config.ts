@@ -101,6 +101,17 @@ export const GatewayConfigSchema = z.object({
     signInPerMinute: z.number().int().min(1).max(1000).default(10),
     /** Largest STOW-RS request accepted, in MiB. */
     maxRequestMiB: z.number().int().min(1).max(4096).default(1024),
+    /** Most instances in one STOW-RS request (more: 413, nothing stored). */
+    maxStowParts: z.number().int().min(1).max(100_000).default(1000),
+    /** Seconds for a client to send a request's headers. */
+    headersTimeoutSeconds: z.number().min(1).max(600).default(30),
+    /** Seconds for a whole request, body included. */
+    requestTimeoutSeconds: z.number().min(1).max(86_400).default(3600),
+    /** Seconds a connection may stay open with nothing arriving. */
+    idleSeconds: z.number().min(0.1).max(3600).default(60),
+    /** An upload slower than this (bytes per second, on average) after the grace period is cut off. */
+    minBytesPerSecond: z.number().int().min(0).default(10_240),
+    slowRequestGraceSeconds: z.number().min(0.1).max(600).default(10),
   }).strict().prefault({}),
   /** Staff single sign-on with OpenID Connect (client secret: env CUSTOS_OIDC_CLIENT_SECRET, or here). */
   oidc: z.object({

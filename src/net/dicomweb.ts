@@ -18,6 +18,8 @@ export interface DicomwebDeps {
   original(instanceId: number): Promise<Buffer>;
   /** Largest request body accepted (bytes). */
   bodyLimit: number;
+  /** Most instances in one STOW-RS request. */
+  maxParts: number;
 }
 
 type Json = Record<string, { vr: string; Value?: unknown[] }>;
@@ -50,8 +52,9 @@ export function dicomwebRoutes(deps: DicomwebDeps) {
       if (study !== undefined && !UID.test(study)) return reply.code(400).send({ error: 'BAD_UID', message: 'the study UID in the URL is not a UID' });
       let parts;
       try {
-        parts = parseMultipart(req.body as Buffer, params.boundary);
+        parts = parseMultipart(req.body as Buffer, params.boundary, deps.maxParts);
       } catch (e) {
+        if (isCustosError(e) && e.code === 'MULTIPART_TOO_MANY_PARTS') return reply.code(413).send({ error: e.code, message: `${e.message}: send them in several requests; nothing was stored` });
         return reply.code(400).send({ error: 'MULTIPART_MALFORMED', message: (e as Error).message });
       }
       const stored: Json[] = [];

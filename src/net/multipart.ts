@@ -36,15 +36,19 @@ export function contentTypeParams(value: string): { mediaType: string; params: R
   return { mediaType: media.trim().toLowerCase(), params };
 }
 
-/** Split a multipart/related body into parts; MULTIPART_MALFORMED when the framing is broken. */
-export function parseMultipart(body: Buffer, boundary: string): Part[] {
+/**
+ * Split a multipart/related body into parts; USAGE when the framing is broken, MULTIPART_TOO_MANY_PARTS
+ * past `maxParts` (before any part is used). Messages describe, never quote, the input.
+ */
+export function parseMultipart(body: Buffer, boundary: string, maxParts = Number.POSITIVE_INFINITY): Part[] {
   const delim = Buffer.from(`--${boundary}`, 'latin1');
   const parts: Part[] = [];
   let pos = body.indexOf(delim);
-  if (pos < 0) throw new CustosError('USAGE', `multipart body has no boundary "${boundary}"`);
+  if (pos < 0) throw new CustosError('USAGE', `multipart body does not contain the boundary given in Content-Type (${boundary.length} characters)`);
   for (;;) {
     pos += delim.length;
     if (body[pos] === 0x2d && body[pos + 1] === 0x2d) break; // closing delimiter "--boundary--"
+    if (parts.length === maxParts) throw new CustosError('MULTIPART_TOO_MANY_PARTS', `more than ${maxParts} parts in one request`);
     const headStart = body.indexOf('\r\n', pos) + 2;
     const headEnd = body.indexOf('\r\n\r\n', headStart - 2);
     if (headStart < 2 || headEnd < 0) throw new CustosError('USAGE', 'multipart part has no header end');
