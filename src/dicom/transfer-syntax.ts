@@ -32,5 +32,7 @@ export function transferSyntax(uid: string): TransferSyntax {
   if (/^1\.2\.840\.10008\.1\.2\.(4|5|6|7|8)(\.\d+)*$/.test(uid) || uid === '1.2.840.10008.1.2.1.98') {
     return { uid, explicitVR: true, littleEndian: true, deflated: false, encapsulated: true };
   }
-  throw new CustosError('DICOM_UNSUPPORTED_TRANSFER_SYNTAX', `unsupported transfer syntax ${JSON.stringify(uid)}`);
+  // The value is input: named only if it is a well-formed UID, otherwise described (it may carry any text).
+  const shown = /^[0-9]+(\.[0-9]+)*$/.test(uid) && uid.length <= 64 ? uid : `(not a UID: ${uid.length} characters)`;
+  throw new CustosError('DICOM_UNSUPPORTED_TRANSFER_SYNTAX', `unsupported transfer syntax ${shown}`);
 }
