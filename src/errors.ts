@@ -13,6 +13,8 @@ export type CustosErrorCode =
   | 'DICOM_MISSING_ATTRIBUTE'
   | 'DICOM_BAD_CHARSET'
   | 'DICOM_INFLATE_LIMIT'
+  | 'DICOM_PIXEL_LENGTH'
+  | 'DICOM_PIXEL_ENCODING'
   // de-identification
   | 'DEID_BAD_OPTION'
   | 'DEID_KEY_INVALID'

@@ -3,6 +3,7 @@ import { recordEvents } from '../audit/events.ts';
 import type { RouteConfig } from '../config/gateway-config.ts';
 import { BufferSource } from '../dicom/byte-source.ts';
 import { asciiValue } from '../dicom/dataset.ts';
+import { checkPixelData } from '../dicom/pixel-check.ts';
 import { readDicom } from '../dicom/read.ts';
 import { Tags } from '../dicom/tag.ts';
 import { CustosError, isCustosError } from '../errors.ts';
@@ -66,7 +67,8 @@ interface Header {
 
 function readHeader(bytes: Buffer, origin: Origin, maxInflatedBytes: number | undefined): Header {
   // A full parse (pixel data stays a range of the buffer): truncated or malformed files fail here.
-  const file = readDicom(new BufferSource(bytes), maxInflatedBytes === undefined ? {} : { maxInflatedBytes });
+  const source = new BufferSource(bytes);
+  const file = readDicom(source, maxInflatedBytes === undefined ? {} : { maxInflatedBytes });
   const v = (t: number): string => asciiValue(file.dataset, t);
   const h: Header = {
     sopClassUID: v(Tags.SOPClassUID) || asciiValue(file.meta, Tags.MediaStorageSOPClassUID),
@@ -82,6 +84,8 @@ function readHeader(bytes: Buffer, origin: Origin, maxInflatedBytes: number | un
   for (const [name, tag, value] of [['SOP Class UID', '(0008,0016)', h.sopClassUID], ['SOP Instance UID', '(0008,0018)', h.sopInstanceUID], ['Study Instance UID', '(0020,000D)', h.studyInstanceUID], ['Series Instance UID', '(0020,000E)', h.seriesInstanceUID]] as const) {
     if (!value) throw new CustosError('DICOM_MISSING_ATTRIBUTE', `${name} ${tag} is missing or empty`);
   }
+  // Refuse now what the work loop could never process (deflated: the source is the inflated dataset, checked by length only).
+  if (!file.transferSyntax.deflated) checkPixelData(file, source);
   const e = origin.expected;
   if (e?.sopClassUID && e.sopClassUID !== h.sopClassUID) throw new CustosError('INGEST_MISMATCH', 'the dataset\'s SOP Class UID differs from the one in the request');
   if (e?.sopInstanceUID && e.sopInstanceUID !== h.sopInstanceUID) throw new CustosError('INGEST_MISMATCH', 'the dataset\'s SOP Instance UID differs from the one in the request');
