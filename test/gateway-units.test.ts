@@ -37,7 +37,8 @@ test('multipart/related: what is encoded parses back, binary-safe', () => {
   const back = parseMultipart(Buffer.concat(parts), params.boundary!);
   assert.deepEqual(back.map((p) => p.body), bodies);
   assert.equal(back[0]!.headers['content-type'], 'application/dicom');
-  assert.throws(() => parseMultipart(Buffer.from('garbage'), 'x'), /no boundary/);
+  assert.throws(() => parseMultipart(Buffer.from('garbage'), 'x'), /does not contain the boundary/);
+  assert.throws(() => parseMultipart(Buffer.concat(encodeMultipart([Buffer.from('a'), Buffer.from('b'), Buffer.from('c')], 'application/dicom', 'b0').parts), 'b0', 2), (e: Error & { code?: string }) => e.code === 'MULTIPART_TOO_MANY_PARTS');
 });
 
 test('presentation contexts: storage classes by UID, compressed syntaxes kept, unknown syntaxes refused', () => {

@@ -134,10 +134,11 @@ test('STOW-RS stores each instance, reports per-instance failures (202) and quar
 });
 
 test('an instance whose pixels cannot be decoded is recorded as unlogged and does not stall the work loop', async () => {
-  // 693_J2KI.dcm (CT, JPEG 2000) with its codestream overwritten: the header parses, the frame does not decode.
+  // 693_J2KI.dcm (CT, JPEG 2000) with its codestream overwritten after the SOC and SIZ markers: the
+  // header parses and the fragment begins as JPEG 2000 (so ingest accepts it), but the frame does not decode.
   const bad = Buffer.from(readFileSync(join(PYDICOM, '693_J2KI.dcm')));
   const start = bad.indexOf(Buffer.from([0xff, 0x4f, 0xff, 0x51]));
-  bad.fill(0x5a, start + 2, bad.length - 8);
+  bad.fill(0x5a, start + 4, bad.length - 8);
   const good = readFileSync(join(PYDICOM, 'MR_small.dcm'));
   assert.equal((await stow([bad, good])).status, 200);
   const rows = await waitFor('both logged or unlogged', async () => {
