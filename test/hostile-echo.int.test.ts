@@ -4,7 +4,7 @@
  * its receipt.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { BufferSource } from '../src/dicom/byte-source.ts';
@@ -50,4 +50,19 @@ test('a Transfer Syntax UID carrying text is described, never quoted, by the gat
   } finally {
     await gw.close();
   }
+});
+
+test('custos deid names inputs relative to the folder given, or by number and digest with --hide-paths', { timeout: 60_000 }, () => {
+  const work = tempDir('custos-paths-');
+  const folder = join(work, 'DOE_JANE_1957', 'study');
+  mkdirSync(folder, { recursive: true });
+  writeFileSync(join(folder, 'broken.dcm'), readFileSync(join(REPO, 'examples', 'synthetic-ct-1.dcm')).subarray(0, 700));
+  const plain = runCli(['deid', join(work, 'DOE_JANE_1957'), '--out', join(work, 'out1'), '--data-dir', join(work, 'cli')]);
+  assert.equal(plain.status, 1);
+  assert.match(plain.stderr, /^failed: study\/broken\.dcm: DICOM_TRUNCATED/m);
+  assert.ok(!plain.stderr.includes('DOE_JANE'), plain.stderr);
+  const hidden = runCli(['deid', folder, '--hide-paths', '--out', join(work, 'out2'), '--data-dir', join(work, 'cli')]);
+  assert.equal(hidden.status, 1);
+  assert.match(hidden.stderr, /^failed: input #1 \(sha256 [0-9a-f]{16}\): DICOM_TRUNCATED/m);
+  assert.ok(!hidden.stderr.includes('broken.dcm'), hidden.stderr);
 });

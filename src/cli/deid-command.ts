@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
-import { join, resolve, relative, sep } from 'node:path';
-import { mkdirSync, readFileSync, statSync, writeFileSync, renameSync } from 'node:fs';
+import { basename, join, resolve, relative, sep } from 'node:path';
+import { mkdirSync, readFileSync, realpathSync, statSync, writeFileSync, renameSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { CustosError } from '../errors.ts';
 import { CUSTOS_VERSION } from '../version.ts';
@@ -41,6 +41,7 @@ export async function deidMain(argv: string[]): Promise<number> {
     'pixel-rules': { type: 'string' },
     'pixel-allow': { type: 'string', multiple: true, default: [] },
     quiet: { type: 'boolean', short: 'q', default: false },
+    'hide-paths': { type: 'boolean', default: false },
   });
   if (v.help) { process.stdout.write(DEID_HELP); return 0; }
   if (positionals.length === 0) throw new CustosError('USAGE', 'no input given');
@@ -73,6 +74,7 @@ export async function deidMain(argv: string[]): Promise<number> {
     jobs,
     jobsExplicit,
     quiet: v.quiet!,
+    hidePaths: v['hide-paths']!,
     ...(v.record ? { recordInLog: dataDir } : {}),
   });
 }
@@ -89,6 +91,8 @@ export interface DeidArgs {
   /** --jobs was given: use that many threads whatever the number of files. */
   jobsExplicit?: boolean;
   quiet: boolean;
+  /** Name inputs by number and digest instead of their path (paths in archives often hold names). */
+  hidePaths?: boolean;
   /** Record derivation statements in the log of this data directory. */
   recordInLog?: string;
   /** Clean Pixel Data settings. */
@@ -177,6 +181,7 @@ async function deidentifyAll(args: DeidArgs, files: string[], outDir: string, jo
   const keyId = keyIdOf(key);
 
   const started = performance.now();
+  const shown = inputNamer(args.inputs);
   const outcomes: InstanceOutcome[] = new Array(files.length);
   const counts = { released: 0, held: 0, skipped: 0, failed: 0 };
   const progress = new Progress(files.length, !args.quiet && process.stderr.isTTY === true);
@@ -189,7 +194,8 @@ async function deidentifyAll(args: DeidArgs, files: string[], outDir: string, jo
       const why = outcome.status === 'failed' ? outcome.error : outcome.reason;
       const label = outcome.status === 'held' ? 'held back' : outcome.status;
       if (!args.quiet || outcome.status === 'failed') {
-        process.stderr.write(`${progress.clearLine()}${label}: ${displayPath(files[index]!)}: ${why.code}: ${why.message}\n`);
+        const name = args.hidePaths ? `input #${index + 1}${outcome.input ? ` (sha256 ${outcome.input.sha256.slice(0, 16)})` : ''}` : shown(files[index]!);
+        process.stderr.write(`${progress.clearLine()}${label}: ${name}: ${why.code}: ${why.message}\n`);
       }
     }
     progress.update(done, counts);
@@ -272,10 +278,20 @@ async function deidentifyAll(args: DeidArgs, files: string[], outDir: string, jo
   return counts.failed > 0 ? 1 : 0;
 }
 
-const displayPath = (p: string): string => {
-  const rel = relative(process.cwd(), p);
-  return rel && !rel.startsWith('..') ? rel : p;
-};
+/**
+ * How an input is named in messages: relative to the input (file or folder) it was found under, so
+ * that the folders above it, which in real archives often carry a patient's name, are not repeated.
+ */
+function inputNamer(inputs: readonly string[]): (file: string) => string {
+  const roots = inputs.map((i) => { try { return realpathSync.native(resolve(i)); } catch { return resolve(i); } });
+  return (file) => {
+    for (const r of roots) {
+      if (file === r) return basename(file);
+      if (file.startsWith(r + sep)) return relative(r, file);
+    }
+    return basename(file);
+  };
+}
 
 /**
  * Hands out the indexes of the files still to do. Batches shrink towards the end of the list so

@@ -29,6 +29,9 @@ Options:
                          e.g. 700 CT slices: a worker takes 0.15-0.3 s to start)
   --data-dir <dir>       data directory (env CUSTOS_DATA_DIR; default ./custos-data)
   -q, --quiet            print failures only
+  --hide-paths           name inputs in messages by number and SHA-256, not by path (paths in
+                         archives often hold patient names); by default they are named relative
+                         to the input folder they were found in
   -h, --help             show this help
 
 Exit status: 0 every input released, held back or skipped (not DICOM) with a reason; 1 some inputs failed; 2 usage error.
