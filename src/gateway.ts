@@ -58,6 +58,12 @@ function masterKey(dataDir: string): Buffer {
   return loadOrCreateKey(join(dataDir, 'keys', 'master.key')).key.subarray(0, 32);
 }
 
+/** Bytes of rejected input the quarantine holds now (its budget's starting point). */
+async function quarantineBytes(db: Database): Promise<number> {
+  const [row] = await db.query<{ n: string | number }>('SELECT coalesce(sum(bytes), 0) AS n FROM quarantine WHERE blob_key IS NOT NULL');
+  return Number(row?.n ?? 0);
+}
+
 /** A file named by the configuration (certificates, keys), read once on start; a missing one stops the start. */
 function readConfigFile(field: string, path: string): Buffer {
   try {
@@ -122,7 +128,8 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
     cleanup.push(() => processor.stop());
 
     const ingestDeps: IngestDeps = { db, blobs, keys, deploymentKey, routes: config.routes, onQueued: (row) => processor.ingested(row), backlog: () => processor.backlog(), recent, pool,
-      maxInstanceBytes: config.dimse.maxInstanceMiB * 1024 * 1024 };
+      maxInstanceBytes: config.dimse.maxInstanceMiB * 1024 * 1024,
+      quarantineBudget: { maxBytes: config.quarantine.maxMiB * 1024 * 1024, usedBytes: await quarantineBytes(db) } };
     const ingest = (bytes: Buffer, origin: Parameters<typeof ingestInstance>[2]) => ingestInstance(ingestDeps, bytes, origin);
     const onError = (e: Error): void => { process.stderr.write(`custos: instance not stored: ${e instanceof CustosError ? e.code : 'INTERNAL'}: ${e.message}\n`); };
 

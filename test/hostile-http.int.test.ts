@@ -4,7 +4,7 @@
  * nothing quarantined. A good sender is served meanwhile.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { type Socket, connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -62,4 +62,21 @@ test('a multipart error does not echo the request\'s text', async () => {
   assert.equal(res.status, 400);
   const text = await res.text();
   assert.ok(!text.includes('DOE^JOHN'), text);
+});
+
+test('the quarantine keeps rejected input up to its budget; past it only the rows are recorded', { timeout: 60_000 }, async () => {
+  const small = await startGateway(parseGatewayConfig({ dimse: { port: 0 }, http: { port: 0 }, quarantine: { maxMiB: 1 } }), join(tempDir('custos-quarantine-budget-'), 'data'));
+  try {
+    const junk = Array.from({ length: 4 }, (_, i) => Buffer.alloc(400 * 1024, i + 1)); // not DICOM: each quarantined
+    const { parts, contentType } = encodeMultipart(junk, 'application/dicom');
+    const res = await api(small)(`${small.http.url}/dicomweb/studies`, { method: 'POST', headers: { 'content-type': contentType }, body: Buffer.concat(parts) });
+    assert.equal(res.status, 409);
+    const q = (await (await api(small)(`${small.http.url}/api/quarantine`)).json()) as Array<{ id: number; kept: boolean; bytes: number; code: string }>;
+    assert.equal(q.length, 4, 'every rejection has its row');
+    assert.deepEqual(q.sort((a, b) => a.id - b.id).map((x) => x.kept), [true, true, false, false]);
+    const kept = readdirSync(join(small.dataDir, 'blobs'), { recursive: true }).filter((f) => String(f).startsWith('quarantine/') && !String(f).endsWith('/'));
+    assert.equal(kept.length, 2, `blobs kept: ${kept.join(', ')}`);
+  } finally {
+    await small.close();
+  }
 });

@@ -145,11 +145,11 @@ export function adminRoutes(deps: AdminDeps) {
         summary: 'Rejected input kept in quarantine (encrypted), with the reason',
         response: { 200: { type: 'array', items: { type: 'object', properties: {
           id: { type: 'integer' }, receivedAt: { type: 'string' }, source: { type: 'string' }, callingAeTitle: { type: ['string', 'null'] },
-          code: { type: 'string' }, reason: { type: 'string' }, bytes: { type: 'integer' }, sha256: { type: 'string' },
+          code: { type: 'string' }, reason: { type: 'string' }, bytes: { type: 'integer' }, sha256: { type: 'string' }, kept: { type: 'boolean' },
         } } } },
       },
     }, async () => (await deps.db.query<Record<string, unknown>>('SELECT * FROM quarantine ORDER BY id DESC LIMIT 1000')).map((r) => ({
-      id: Number(r.id), receivedAt: iso(r.received_at), source: r.source, callingAeTitle: r.calling_ae, code: r.code, reason: r.reason, bytes: Number(r.bytes), sha256: r.sha256,
+      id: Number(r.id), receivedAt: iso(r.received_at), source: r.source, callingAeTitle: r.calling_ae, code: r.code, reason: r.reason, bytes: Number(r.bytes), sha256: r.sha256, kept: r.blob_key !== null,
     })));
 
     app.get('/api/instances/:id/events', {

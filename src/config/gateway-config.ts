@@ -124,6 +124,10 @@ export const GatewayConfigSchema = z.object({
     /** The ID token claim that names the staff account (provisioned with `custos users add <name> --sso`). */
     usernameClaim: z.string().min(1).default('preferred_username'),
   }).strict().optional(),
+  quarantine: z.object({
+    /** The most rejected input kept (encrypted), in MiB; past it only each rejection's row is recorded. */
+    maxMiB: z.number().int().min(0).max(1_048_576).default(1024),
+  }).strict().prefault({}),
   database: z.object({
     /** postgres://… for a PostgreSQL server; unset: embedded PGlite under the data directory. */
     url: z.string().regex(/^postgres(ql)?:\/\//, 'a PostgreSQL URL starts with postgres:// or postgresql://').optional(),

@@ -32,6 +32,11 @@ export interface IngestDeps {
   pool?: SharedBufferPool;
   /** The configured largest instance (bytes): a deflated dataset may not inflate past it. */
   maxInstanceBytes?: number;
+  /**
+   * The quarantine's size budget: rejected input is kept (encrypted) while `usedBytes` stays within
+   * `maxBytes`; past it only the row (code, reason, size, SHA-256) is recorded, not the bytes.
+   */
+  quarantineBudget?: { maxBytes: number; usedBytes: number };
 }
 
 /** A stored instance as the work loop needs it (a row of `instances`). */
@@ -255,14 +260,22 @@ export function discardStatements(instanceIds: readonly number[], code: string):
 
 /** Keep rejected input, encrypted under a key of its own, with the reason (PHI may be inside). */
 async function quarantine(deps: IngestDeps, bytes: Buffer, sha256: string, origin: Origin, code: string, reason: string): Promise<number | null> {
-  const blobKey = `quarantine/${randomUUID()}`;
-  const { key, wrapped } = deps.keys.oneOff(blobKey);
-  await deps.blobs.putSealed(blobKey, key, bytes);
+  const budget = deps.quarantineBudget;
+  const keep = !budget || budget.usedBytes + bytes.length <= budget.maxBytes;
+  let blobKey: string | null = null;
+  let wrapped: Buffer | null = null;
+  if (keep) {
+    if (budget) budget.usedBytes += bytes.length; // taken before the write, so concurrent rejections cannot overrun it
+    blobKey = `quarantine/${randomUUID()}`;
+    const k = deps.keys.oneOff(blobKey);
+    wrapped = k.wrapped;
+    await deps.blobs.putSealed(blobKey, k.key, bytes);
+  }
   const [row] = await deps.db.query<{ id: number }>(
     'INSERT INTO quarantine (source, calling_ae, code, reason, blob_key, wrapped_key, bytes, sha256) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id',
     [origin.source, origin.callingAeTitle, code, reason, blobKey, wrapped, bytes.length, sha256],
   );
   const id = row ? Number(row.id) : null;
-  await recordEvents(deps.db, [{ kind: 'instance.quarantined', detail: { quarantineId: id, code, source: origin.source } }]);
+  await recordEvents(deps.db, [{ kind: 'instance.quarantined', detail: { quarantineId: id, code, source: origin.source, ...(keep ? {} : { kept: false, why: 'quarantine budget full' }) } }]);
   return id;
 }
