@@ -14,7 +14,7 @@ import { installGuard } from '../src/auth/guard.ts';
 import { type Permission, ROLE_PERMISSIONS } from '../src/auth/permissions.ts';
 import { parseGatewayConfig } from '../src/config/gateway-config.ts';
 import { type Gateway, startGateway } from '../src/gateway.ts';
-import { encodeMultipart } from '../src/net/multipart.ts';
+import { encodeMultipart, parseMultipart } from '../src/net/multipart.ts';
 import { REPO, plant, tempDir } from './helpers.ts';
 import { waitFor } from './peers.ts';
 
@@ -283,6 +283,12 @@ test('every read of originals and of identified lists is in the audit trail with
   const auditor = await createToken({ name: 'audit reader', role: 'auditor' });
   const r = await raw('GET', `/dicomweb/studies/${STUDY}`, bearer(admin.token));
   assert.equal(r.status, 200);
+  // Streamed instance by instance: every original whole, in one multipart body.
+  const wado = await fetch(`${gw.http.url}/dicomweb/studies/${STUDY}`, { headers: bearer(admin.token) });
+  const boundary = /boundary=([^;]+)/.exec(wado.headers.get('content-type')!)![1]!;
+  const bodies = parseMultipart(Buffer.from(await wado.arrayBuffer()), boundary).map((p) => p.body);
+  assert.deepEqual(bodies.map((b) => b.length).sort(), EXAMPLES.map((f) => readFileSync(f).length).sort());
+  assert.ok(EXAMPLES.every((f) => bodies.some((b) => b.equals(readFileSync(f)))), 'an original came back altered');
   await raw('GET', '/dicomweb/studies', bearer(admin.token));
   const trail = await json('GET', '/api/audit?kind=access', bearer(auditor.token));
   assert.equal(trail.status, 200);

@@ -1,10 +1,11 @@
+import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { recordAccess } from '../auth/guard.ts';
 import { isCustosError } from '../errors.ts';
 import { type IngestResult, type Origin, rejectionStatus } from '../pipeline/ingest.ts';
 import type { Database } from '../store/database.ts';
 import { listStudies } from '../store/totals.ts';
-import { contentTypeParams, encodeMultipart, parseMultipart } from './multipart.ts';
+import { closeMultipart, contentTypeParams, framePart, multipartContentType, newBoundary, parseMultipart } from './multipart.ts';
 
 /*
  * DICOMweb for what the gateway holds (PS3.18): STOW-RS to receive, QIDO-RS to list, WADO-RS to
@@ -169,17 +170,23 @@ export function dicomwebRoutes(deps: DicomwebDeps) {
       if (!rows.length) return reply.code(404).send({ error: 'NOT_FOUND', message: 'no such instances here' });
       // Recorded before the bytes leave: a read that fails half-way is still on the record.
       await recordAccess(deps.db, req, 'access.originals', { study, ...(series ? { series } : {}), ...(instance ? { instance } : {}), instances: rows.length });
-      const bodies: Buffer[] = [];
-      for (const r of rows) {
-        try {
-          bodies.push(await deps.original(Number(r.id)));
-        } catch (e) {
-          if (isCustosError(e) && e.code === 'PATIENT_SHREDDED') return reply.code(410).send({ error: e.code, message: 'these instances were destroyed (patient key shredded)' });
-          throw e;
-        }
+      // Streamed one instance at a time: memory holds one original, not the study. The first is
+      // read before the answer starts, so that a shredded patient still gets its 410.
+      let first: Buffer;
+      try {
+        first = await deps.original(Number(rows[0]!.id));
+      } catch (e) {
+        if (isCustosError(e) && e.code === 'PATIENT_SHREDDED') return reply.code(410).send({ error: e.code, message: 'these instances were destroyed (patient key shredded)' });
+        throw e;
       }
-      const { parts, contentType } = encodeMultipart(bodies, 'application/dicom');
-      return reply.type(contentType).send(Buffer.concat(parts));
+      const boundary = newBoundary();
+      async function* body(): AsyncGenerator<Buffer> {
+        yield* framePart(first, 'application/dicom', boundary);
+        // A later instance that fails ends the stream without its closing delimiter: the client sees a truncated answer.
+        for (const r of rows.slice(1)) yield* framePart(await deps.original(Number(r.id)), 'application/dicom', boundary);
+        yield closeMultipart(boundary);
+      }
+      return reply.type(multipartContentType('application/dicom', boundary)).send(Readable.from(body(), { objectMode: false }));
     };
     const originals = { config: { permission: 'originals:read' } } as const;
     app.get('/dicomweb/studies/:study', originals, retrieve);

@@ -12,16 +12,23 @@ export function newBoundary(): string {
   return `custos-${randomBytes(16).toString('hex')}`;
 }
 
+/** One part, framed: its delimiter and headers, its body, and the line end before the next delimiter. */
+export function framePart(body: Buffer | readonly Buffer[], type: string, boundary: string): Buffer[] {
+  const chunks = Buffer.isBuffer(body) ? [body] : body;
+  const length = chunks.reduce((n, c) => n + c.length, 0);
+  return [Buffer.from(`--${boundary}\r\nContent-Type: ${type}\r\nContent-Length: ${length}\r\n\r\n`, 'latin1'), ...chunks, Buffer.from('\r\n', 'latin1')];
+}
+
+/** The closing delimiter of a multipart body. */
+export const closeMultipart = (boundary: string): Buffer => Buffer.from(`--${boundary}--\r\n`, 'latin1');
+
+export const multipartContentType = (type: string, boundary: string): string => `multipart/related; type="${type}"; boundary=${boundary}`;
+
 /** Encode parts of one content type; returns the body buffers and the Content-Type header value. */
 export function encodeMultipart(bodies: ReadonlyArray<Buffer | readonly Buffer[]>, type: string, boundary = newBoundary()): { parts: Buffer[]; contentType: string } {
-  const parts: Buffer[] = [];
-  for (const body of bodies) {
-    const chunks = Buffer.isBuffer(body) ? [body] : body;
-    const length = chunks.reduce((n, c) => n + c.length, 0);
-    parts.push(Buffer.from(`--${boundary}\r\nContent-Type: ${type}\r\nContent-Length: ${length}\r\n\r\n`, 'latin1'), ...chunks, Buffer.from('\r\n', 'latin1'));
-  }
-  parts.push(Buffer.from(`--${boundary}--\r\n`, 'latin1'));
-  return { parts, contentType: `multipart/related; type="${type}"; boundary=${boundary}` };
+  const parts = bodies.flatMap((body) => framePart(body, type, boundary));
+  parts.push(closeMultipart(boundary));
+  return { parts, contentType: multipartContentType(type, boundary) };
 }
 
 /** The parameters of a Content-Type value: `multipart/related; type="application/dicom"; boundary=x`. */
