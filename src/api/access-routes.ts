@@ -1,12 +1,11 @@
 import { errorBody as error } from './schemas.ts';
 import type { FastifyInstance } from 'fastify';
 import type { RecipientConfig } from '../config/gateway-config.ts';
-import { addUser, createToken, disableUser, issuePatientCode, listTokens, listUsers, revokeToken } from '../auth/credentials.ts';
+import { addUser, createToken, disableUser, issuePatientCodeFor, listTokens, listUsers, revokeToken, tokenScope } from '../auth/credentials.ts';
 import { principalOf, refuse } from '../auth/guard.ts';
-import { PERMISSIONS, ROLE_PERMISSIONS, STAFF_ROLES, TOKEN_ROLES, isTokenRole, principalLabel } from '../auth/permissions.ts';
+import { PERMISSIONS, STAFF_ROLES, TOKEN_ROLES, principalLabel } from '../auth/permissions.ts';
 import { isCustosError } from '../errors.ts';
 import type { Database } from '../store/database.ts';
-import { patientRef } from '../store/data-keys.ts';
 
 /*
  * Managing credentials over the API (the same operations as `custos users`, `custos tokens` and
@@ -81,10 +80,8 @@ export function accessRoutes(deps: AccessDeps) {
       },
     }, async (req, reply) => {
       const b = req.body as { name: string; role?: string; permissions?: string[]; recipient?: string; expiresInDays: number };
-      if ([b.role, b.permissions, b.recipient].filter((x) => x !== undefined).length !== 1) return refuse(reply, 400, 'AUTH_INVALID_REQUEST', 'give exactly one of role, permissions or recipient');
-      if (b.recipient !== undefined && !deps.recipients.some((r) => r.id === b.recipient)) return refuse(reply, 400, 'AUTH_INVALID_REQUEST', `no recipient has id ${JSON.stringify(b.recipient)}`);
-      const permissions = b.role !== undefined && isTokenRole(b.role) ? ROLE_PERMISSIONS[b.role] : (b.permissions ?? []);
-      const t = await createToken(deps.db, { name: b.name, permissions, ...(b.recipient ? { recipient: b.recipient } : {}), expiresInDays: b.expiresInDays, createdBy: principalLabel(principalOf(req)) });
+      const scope = tokenScope(b, deps.recipients.map((r) => r.id));
+      const t = await createToken(deps.db, { name: b.name, ...scope, expiresInDays: b.expiresInDays, createdBy: principalLabel(principalOf(req)) });
       return reply.code(201).send({ id: t.id, token: t.token, expiresAt: t.expiresAt.toISOString() });
     });
 
@@ -106,10 +103,8 @@ export function accessRoutes(deps: AccessDeps) {
       },
     }, async (req, reply) => {
       const b = req.body as { patientId: string; issuer: string; hours: number };
-      const ref = patientRef(deps.deploymentKey, b.patientId, b.issuer);
-      const c = await issuePatientCode(deps.db, { patientRef: ref, createdBy: principalLabel(principalOf(req)), hours: b.hours });
-      const [n] = await deps.db.query<{ n: number }>('SELECT count(*)::int AS n FROM instances WHERE patient_ref = $1', [ref]);
-      return reply.code(201).send({ code: c.code, expiresAt: c.expiresAt.toISOString(), instances: n?.n ?? 0 });
+      const c = await issuePatientCodeFor(deps.db, deps.deploymentKey, { ...b, createdBy: principalLabel(principalOf(req)) });
+      return reply.code(201).send({ code: c.code, expiresAt: c.expiresAt.toISOString(), instances: c.instances });
     });
 
     app.get('/api/audit', {

@@ -1,7 +1,8 @@
 import { recordEvents } from '../audit/events.ts';
 import { CustosError } from '../errors.ts';
 import type { Queryable } from '../store/database.ts';
-import { type Permission, type Principal, ROLE_PERMISSIONS, type StaffRole, isPermission, isStaffRole } from './permissions.ts';
+import { patientRef } from '../store/data-keys.ts';
+import { type Permission, type Principal, ROLE_PERMISSIONS, type StaffRole, isPermission, isStaffRole, isTokenRole } from './permissions.ts';
 import {
   dummyPasswordHash, hashPassword, newPassword, newPatientCode, newSession, newToken, parseToken, patientCodeDigest, sameDigest, sha256, verifyPassword,
 } from './secrets.ts';
@@ -66,6 +67,23 @@ export async function ssoUser(db: Queryable, username: string): Promise<{ id: nu
   return u && isStaffRole(u.role) ? { id: Number(u.id), username: u.username, role: u.role } : undefined;
 }
 
+/**
+ * What a token is for, from exactly one of a role, a list of permissions or a recipient (which must
+ * be one of `recipientIds`): the permissions to store, or the recipient it belongs to.
+ */
+export function tokenScope(spec: { role?: string | undefined; permissions?: readonly string[] | undefined; recipient?: string | undefined }, recipientIds: readonly string[]): { permissions: readonly string[]; recipient?: string } {
+  if ([spec.role, spec.permissions, spec.recipient].filter((x) => x !== undefined).length !== 1) throw invalid('give exactly one of role, permissions or recipient');
+  if (spec.recipient !== undefined) {
+    if (!recipientIds.includes(spec.recipient)) throw invalid(`no recipient has id ${JSON.stringify(spec.recipient)} in the configuration`);
+    return { permissions: [], recipient: spec.recipient };
+  }
+  if (spec.role !== undefined) {
+    if (!isTokenRole(spec.role)) throw invalid(`role must be one of admin, privacy-officer, operator, auditor or sender (got ${JSON.stringify(spec.role)})`);
+    return { permissions: ROLE_PERMISSIONS[spec.role] };
+  }
+  return { permissions: spec.permissions ?? [] };
+}
+
 /** Create an API token; the token itself is returned once and never stored. */
 export async function createToken(db: Queryable, t: { name: string; permissions: readonly string[]; recipient?: string; expiresInDays: number; createdBy: string }): Promise<{ id: string; token: string; expiresAt: Date }> {
   if (!NAME.test(t.name)) throw invalid('a token name is 1 to 64 printable ASCII characters');
@@ -126,8 +144,9 @@ export async function createSession(db: Queryable, s: { userId: number; via: 'pa
 /** The principal of a live session (not expired, not idle too long, its account still enabled), with its CSRF token. */
 export async function sessionPrincipal(db: Queryable, sessionId: string): Promise<{ principal: Principal; csrf: string; expiresAt: Date } | undefined> {
   const digest = sha256(sessionId);
-  const [row] = await db.query<{ user_id: number | null; username: string | null; role: string | null; via: string; patient_code_id: number | null; patient_ref: string | null; csrf: string; expires_at: string }>(
-    `SELECT s.user_id, u.username, u.role, s.via, s.patient_code_id, c.patient_ref, s.csrf, s.expires_at FROM sessions s
+  const [row] = await db.query<{ user_id: number | null; username: string | null; role: string | null; via: string; patient_code_id: number | null; patient_ref: string | null; csrf: string; expires_at: string; stale: boolean }>(
+    `SELECT s.user_id, u.username, u.role, s.via, s.patient_code_id, c.patient_ref, s.csrf, s.expires_at,
+       s.last_seen_at < now() - interval '1 minute' AS stale FROM sessions s
        LEFT JOIN users u ON u.id = s.user_id AND u.disabled_at IS NULL
        LEFT JOIN patient_codes c ON c.id = s.patient_code_id AND c.revoked_at IS NULL
      WHERE s.id_sha256 = $1 AND s.expires_at > now() AND s.last_seen_at + make_interval(secs => s.idle_seconds) > now()`, [digest]);
@@ -140,7 +159,8 @@ export async function sessionPrincipal(db: Queryable, sessionId: string): Promis
   } else {
     return undefined; // account disabled or code revoked since
   }
-  await db.query('UPDATE sessions SET last_seen_at = now() WHERE id_sha256 = $1', [digest]);
+  // At most once a minute (a request costs one query, not two): the idle limit is counted in minutes anyway.
+  if (row.stale) await db.query('UPDATE sessions SET last_seen_at = now() WHERE id_sha256 = $1', [digest]);
   return { principal, csrf: row.csrf, expiresAt: new Date(row.expires_at) };
 }
 
@@ -157,6 +177,14 @@ export async function issuePatientCode(db: Queryable, c: { patientRef: string; c
     [digest, c.patientRef, c.createdBy, c.hours]);
   await recordEvents(db, [{ kind: 'auth.patient-code-issued', detail: { by: c.createdBy, codeId: Number(row!.id), patientRef: c.patientRef, hours: c.hours } }]);
   return { id: Number(row!.id), code, expiresAt: new Date(row!.expires_at) };
+}
+
+/** Issue a code for a patient named by Patient ID (and issuer), with how many of their instances are held now. */
+export async function issuePatientCodeFor(db: Queryable, deploymentKey: Buffer, c: { patientId: string; issuer: string; createdBy: string; hours: number }): Promise<{ code: string; expiresAt: Date; instances: number }> {
+  const ref = patientRef(deploymentKey, c.patientId, c.issuer);
+  const { code, expiresAt } = await issuePatientCode(db, { patientRef: ref, createdBy: c.createdBy, hours: c.hours });
+  const [n] = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM instances WHERE patient_ref = $1', [ref]);
+  return { code, expiresAt, instances: n?.n ?? 0 };
 }
 
 /** Redeem a code: once only, before it expires. Returns the code's id, or undefined. */

@@ -1,11 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { addUser, createToken, disableUser, issuePatientCode, listTokens, listUsers, revokeToken } from '../auth/credentials.ts';
-import { ROLE_PERMISSIONS, isTokenRole } from '../auth/permissions.ts';
+import { addUser, createToken, disableUser, issuePatientCodeFor, listTokens, listUsers, revokeToken, tokenScope } from '../auth/credentials.ts';
 import { type GatewayConfig, loadGatewayConfig, parseGatewayConfig } from '../config/gateway-config.ts';
 import { CustosError, isCustosError } from '../errors.ts';
 import { type Database, openDatabase } from '../store/database.ts';
-import { patientRef } from '../store/data-keys.ts';
 import { loadOrCreateKey } from '../store/key-file.ts';
 import { lockLog } from '../store/log-store.ts';
 import { logDirOf } from '../store/open-log.ts';
@@ -87,13 +85,10 @@ export async function tokensMain(argv: string[]): Promise<number> {
   switch (sub) {
     case 'create': {
       if (!v.name) throw new CustosError('USAGE', 'tokens create needs --name');
-      if ([v.role, v.permission, v.recipient].filter((x) => x !== undefined).length !== 1) throw new CustosError('USAGE', 'give exactly one of --role, --permission (repeatable) or --recipient');
-      if (v.role !== undefined && !isTokenRole(v.role)) throw new CustosError('USAGE', `--role is admin, privacy-officer, operator, auditor or sender, not ${JSON.stringify(v.role)}`);
       const days = v.days === undefined ? 90 : Number(v.days);
       const t = await withDatabase(v, async (db, { config }) => {
-        if (v.recipient !== undefined && !config.recipients.some((r) => r.id === v.recipient)) throw new CustosError('USAGE', `no recipient has id ${JSON.stringify(v.recipient)} in the configuration (give --config)`);
-        const permissions = v.role !== undefined && isTokenRole(v.role) ? ROLE_PERMISSIONS[v.role] : (v.permission ?? []);
-        return createToken(db, { name: v.name!, permissions, ...(v.recipient ? { recipient: v.recipient } : {}), expiresInDays: days, createdBy: OPERATOR });
+        const scope = tokenScope({ role: v.role, permissions: v.permission, recipient: v.recipient }, config.recipients.map((r) => r.id));
+        return createToken(db, { name: v.name!, ...scope, expiresInDays: days, createdBy: OPERATOR });
       });
       process.stdout.write(`token ${t.id}, expires ${t.expiresAt.toISOString()}:\n${t.token}\n(shown once: send it as "Authorization: Bearer <token>")\n`);
       return 0;
@@ -119,12 +114,8 @@ export async function patientCodeMain(argv: string[]): Promise<number> {
   if (v.help) { process.stdout.write(PATIENT_CODE_HELP); return 0; }
   if (positionals.length !== 1 || !positionals[0]) throw new CustosError('USAGE', 'patient-code takes one Patient ID');
   const hours = v.hours === undefined ? 72 : Number(v.hours);
-  const { code, expiresAt, instances } = await withDatabase(v, async (db, { dataDir }) => {
-    const ref = patientRef(loadOrCreateKey(join(dataDir, 'keys', 'deid.key')).key, positionals[0]!, v.issuer ?? '');
-    const c = await issuePatientCode(db, { patientRef: ref, createdBy: OPERATOR, hours });
-    const [n] = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM instances WHERE patient_ref = $1', [ref]);
-    return { ...c, instances: n?.n ?? 0 };
-  });
+  const { code, expiresAt, instances } = await withDatabase(v, (db, { dataDir }) =>
+    issuePatientCodeFor(db, loadOrCreateKey(join(dataDir, 'keys', 'deid.key')).key, { patientId: positionals[0]!, issuer: v.issuer ?? '', createdBy: OPERATOR, hours }));
   process.stdout.write(`${code}\nsingle use, valid until ${expiresAt.toISOString()}; ${instances} instance(s) of this patient held now. Hand it to the patient only.\n`);
   return 0;
 }
