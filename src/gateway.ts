@@ -127,8 +127,9 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
     cleanup.push(() => { for (const f of forwarders.values()) f.close?.(); });
     cleanup.push(() => processor.stop());
 
+    const maxInstanceBytes = config.dimse.maxInstanceMiB * 1024 * 1024;
     const ingestDeps: IngestDeps = { db, blobs, keys, deploymentKey, routes: config.routes, onQueued: (row) => processor.ingested(row), backlog: () => processor.backlog(), recent, pool,
-      maxInstanceBytes: config.dimse.maxInstanceMiB * 1024 * 1024,
+      maxInstanceBytes,
       quarantineBudget: { maxBytes: config.quarantine.maxMiB * 1024 * 1024, usedBytes: await quarantineBytes(db) } };
     const ingest = (bytes: Buffer, origin: Parameters<typeof ingestInstance>[2]) => ingestInstance(ingestDeps, bytes, origin);
     const onError = (e: Error): void => { process.stderr.write(`custos: instance not stored: ${e instanceof CustosError ? e.code : 'INTERNAL'}: ${e.message}\n`); };
@@ -136,7 +137,7 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
     const scpPolicy = {
       aeTitle: config.dimse.aeTitle, allowedCallingAeTitles: config.dimse.allowedCallingAeTitles,
       maxAssociations: config.dimse.maxAssociations, maxAssociationsPerSource: config.dimse.maxAssociationsPerSource,
-      artimMs: config.dimse.artimSeconds * 1000, idleMs: config.dimse.idleSeconds * 1000, maxInstanceBytes: config.dimse.maxInstanceMiB * 1024 * 1024, ingest, onError, pool,
+      artimMs: config.dimse.artimSeconds * 1000, idleMs: config.dimse.idleSeconds * 1000, maxInstanceBytes, ingest, onError, pool,
     };
     const dimseServer: Server = await startDimseServer(host, config.dimse.port, scpPolicy)
       .catch((e: NodeJS.ErrnoException) => { throw new CustosError('IO', `cannot listen for DIMSE on ${host}:${config.dimse.port}: ${e.code ?? e.message}`); });
