@@ -32,6 +32,7 @@ import { type Database, openDatabase } from './store/database.ts';
 import { loadOrCreateKey } from './store/key-file.ts';
 import { openLogForWriting } from './store/open-log.ts';
 import { SharedBufferPool } from './store/buffer-pool.ts';
+import { MemoryBudget, type Received, Spool } from './store/spool.ts';
 import { CUSTOS_VERSION } from './version.ts';
 
 export interface Gateway {
@@ -131,13 +132,15 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
     const ingestDeps: IngestDeps = { db, blobs, keys, deploymentKey, routes: config.routes, onQueued: (row) => processor.ingested(row), backlog: () => processor.backlog(), recent, pool,
       maxInstanceBytes,
       quarantineBudget: { maxBytes: config.quarantine.maxMiB * 1024 * 1024, usedBytes: await quarantineBytes(db) } };
-    const ingest = (bytes: Buffer, origin: Parameters<typeof ingestInstance>[2]) => ingestInstance(ingestDeps, bytes, origin);
+    const ingest = (received: Buffer | Received, origin: Parameters<typeof ingestInstance>[2]) => ingestInstance(ingestDeps, received, origin);
+    // What does not fit in memory waits here, encrypted under keys only this process holds.
+    const spool = { spool: new Spool(join(dataDir, 'spool')), memory: new MemoryBudget(config.ingest.memoryMiB * 1024 * 1024), spoolAboveBytes: config.ingest.spoolAboveMiB * 1024 * 1024 };
     const onError = (e: Error): void => { process.stderr.write(`custos: instance not stored: ${e instanceof CustosError ? e.code : 'INTERNAL'}: ${e.message}\n`); };
 
     const scpPolicy = {
       aeTitle: config.dimse.aeTitle, allowedCallingAeTitles: config.dimse.allowedCallingAeTitles,
       maxAssociations: config.dimse.maxAssociations, maxAssociationsPerSource: config.dimse.maxAssociationsPerSource,
-      artimMs: config.dimse.artimSeconds * 1000, idleMs: config.dimse.idleSeconds * 1000, maxInstanceBytes, ingest, onError, pool,
+      artimMs: config.dimse.artimSeconds * 1000, idleMs: config.dimse.idleSeconds * 1000, maxInstanceBytes, ingest, onError, pool, spool,
     };
     const dimseServer: Server = await startDimseServer(host, config.dimse.port, scpPolicy)
       .catch((e: NodeJS.ErrnoException) => { throw new CustosError('IO', `cannot listen for DIMSE on ${host}:${config.dimse.port}: ${e.code ?? e.message}`); });
@@ -195,7 +198,7 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
     };
     const started = new Date();
     let httpUrl = '';
-    await app.register(dicomwebRoutes({ db, ingest, original, bodyLimit: config.http.maxRequestMiB * 1024 * 1024, maxParts: config.http.maxStowParts }));
+    await app.register(dicomwebRoutes({ db, ingest, original, bodyLimit: config.http.maxRequestMiB * 1024 * 1024, maxParts: config.http.maxStowParts, pool, spool }));
     await app.register(adminRoutes({
       db, recipients: config.recipients, started, logSize: () => log.size, wake: () => processor.wake(),
       endpoints: { dimse: { host, port: dimsePort, aeTitle: config.dimse.aeTitle }, get http() { return { url: httpUrl }; }, dataDir },

@@ -64,6 +64,7 @@ test('when the blob cannot be stored the instance is refused and its row taken b
   const full = {
     put: async () => { throw new CustosError('STORE_UNAVAILABLE', 'cannot store blob: ENOSPC'); },
     putSealed: async () => { throw new CustosError('STORE_UNAVAILABLE', 'cannot store blob: ENOSPC'); },
+    putSealedFrom: async () => { throw new CustosError('STORE_UNAVAILABLE', 'cannot store blob: ENOSPC'); },
     get: async () => { throw new CustosError('STORE_MISSING', 'missing'); },
     delete: async () => undefined,
   };
@@ -82,7 +83,7 @@ test('when the blob cannot be stored the instance is refused and its row taken b
 test('flow control: while the work loop is behind, the blob is written before the row; otherwise both at once', async () => {
   const store = new FsBlobStore(join(dataDir, 'blobs'));
   const order: string[] = [];
-  const blobs = { get: store.get.bind(store), delete: store.delete.bind(store), put: store.put.bind(store), putSealed: async (...a: Parameters<typeof store.putSealed>) => { const d = await store.putSealed(...a); order.push('blob durable'); return d; } };
+  const blobs = { get: store.get.bind(store), delete: store.delete.bind(store), put: store.put.bind(store), putSealedFrom: store.putSealedFrom.bind(store), putSealed: async (...a: Parameters<typeof store.putSealed>) => { const d = await store.putSealed(...a); order.push('blob durable'); return d; } };
   const db = { ...gw.db, query: gw.db.query.bind(gw.db), batch: gw.db.batch.bind(gw.db), transaction: gw.db.transaction.bind(gw.db), queryFirst: <T,>(sql: string, params?: readonly unknown[]) => { order.push('row sent'); return gw.db.queryFirst<T>(sql, params); } };
   const deps = (backlog: number) => ({ db, blobs, ...keys(), routes: [], backlog: () => backlog });
   assert.equal((await ingestInstance(deps(0), bytes(2), { source: 'stow', callingAeTitle: null })).status, 'stored');
@@ -98,7 +99,7 @@ test('the acknowledgement does not wait for the description; the received memory
   let describedNow!: () => void;
   const later = new Promise<undefined>((r) => { describedNow = () => r(undefined); });
   // The blob store's description is held back here until the test lets it go.
-  const blobs = { get: store.get.bind(store), delete: store.delete.bind(store), put: store.put.bind(store), putSealed: async (...a: Parameters<typeof store.putSealed>) => { await store.putSealed(...a); return { described: later }; } };
+  const blobs = { get: store.get.bind(store), delete: store.delete.bind(store), put: store.put.bind(store), putSealedFrom: store.putSealedFrom.bind(store), putSealed: async (...a: Parameters<typeof store.putSealed>) => { await store.putSealed(...a); return { described: later }; } };
   const original = bytes(4);
   const received = pool.acquire(original.length).subarray(0, original.length);
   original.copy(received);

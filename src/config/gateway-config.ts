@@ -77,7 +77,7 @@ export const GatewayConfigSchema = z.object({
     artimSeconds: z.number().min(0.1).max(600).default(30),
     /** Seconds without a byte from the peer after which a connection is closed. */
     idleSeconds: z.number().min(0.1).max(3600).default(60),
-    /** Largest instance received over DIMSE (held in memory while it is stored), in MiB. */
+    /** Largest instance received over DIMSE, in MiB (past `ingest.spoolAboveMiB` it is spooled to disk, not held in memory). */
     maxInstanceMiB: z.number().int().min(1).max(4096).default(1024),
     /** A second listener for DICOM TLS (PS3.15 B.1), usually port 2762; client certificates from `caFile`. */
     tls: z.object({
@@ -124,6 +124,13 @@ export const GatewayConfigSchema = z.object({
     /** The ID token claim that names the staff account (provisioned with `custos users add <name> --sso`). */
     usernameClaim: z.string().min(1).default('preferred_username'),
   }).strict().optional(),
+  /** Memory for what is being received (DIMSE instances, STOW-RS bodies); the rest waits in an encrypted spool on disk. */
+  ingest: z.object({
+    /** All receivers together hold at most this much in memory, in MiB; past it, what arrives is spooled. */
+    memoryMiB: z.number().int().min(16).max(65_536).default(512),
+    /** An instance or request body larger than this is spooled, not held in memory, in MiB. */
+    spoolAboveMiB: z.number().int().min(1).max(4096).default(64),
+  }).strict().prefault({}),
   quarantine: z.object({
     /** The most rejected input kept (encrypted), in MiB; past it only each rejection's row is recorded. */
     maxMiB: z.number().int().min(0).max(1_048_576).default(1024),

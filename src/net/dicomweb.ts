@@ -5,7 +5,10 @@ import { isCustosError } from '../errors.ts';
 import { type IngestResult, type Origin, rejectionStatus } from '../pipeline/ingest.ts';
 import type { Database } from '../store/database.ts';
 import { listStudies } from '../store/totals.ts';
-import { closeMultipart, contentTypeParams, framePart, multipartContentType, newBoundary, parseMultipart } from './multipart.ts';
+import type { SharedBufferPool } from '../store/buffer-pool.ts';
+import { ReceiveBuffer, type SpoolPolicy } from '../store/receive-buffer.ts';
+import type { Received } from '../store/spool.ts';
+import { closeMultipart, contentTypeParams, framePart, multipartContentType, newBoundary, splitMultipart } from './multipart.ts';
 
 /*
  * DICOMweb for what the gateway holds (PS3.18): STOW-RS to receive, QIDO-RS to list, WADO-RS to
@@ -14,13 +17,25 @@ import { closeMultipart, contentTypeParams, framePart, multipartContentType, new
 
 export interface DicomwebDeps {
   db: Database;
-  ingest(bytes: Buffer, origin: Origin): Promise<IngestResult>;
+  ingest(received: Received, origin: Origin): Promise<IngestResult>;
   /** The original Part 10 bytes of an instance row. */
   original(instanceId: number): Promise<Buffer>;
   /** Largest request body accepted (bytes). */
   bodyLimit: number;
   /** Most instances in one STOW-RS request. */
   maxParts: number;
+  /** Shared memory for request bodies (the blob writer encrypts a part where it lies). */
+  pool?: SharedBufferPool;
+  /** Where a body goes that memory would not hold; without it, bodies are held in memory. */
+  spool?: SpoolPolicy;
+}
+
+/** A STOW-RS body as received; `done` lets go of it once the request is answered. */
+interface StowBody { received: Received; done: () => void }
+
+/** A request body over the limit: 413, the connection closed (the rest is not read). */
+function bodyTooLarge(limit: number): Error {
+  return Object.assign(new Error(`the request body exceeds the ${limit}-byte limit (http.maxRequestMiB)`), { statusCode: 413, code: 'HTTP_BODY_TOO_LARGE' });
 }
 
 type Json = Record<string, { vr: string; Value?: unknown[] }>;
@@ -37,11 +52,38 @@ const UID = /^[0-9]+(\.[0-9]+)*$/;
 
 export function dicomwebRoutes(deps: DicomwebDeps) {
   return async function plugin(app: FastifyInstance): Promise<void> {
-    app.addContentTypeParser('multipart/related', { parseAs: 'buffer', bodyLimit: deps.bodyLimit }, (_req, body, done) => done(null, body));
+    // The body is received as it arrives into memory while the budget allows, else into the spool:
+    // a large upload costs disk, not memory (hostile input: memory bounded by configuration).
+    app.addContentTypeParser('multipart/related', (req, payload, done) => {
+      const declared = Number(req.headers['content-length']);
+      if (declared > deps.bodyLimit) { done(bodyTooLarge(deps.bodyLimit), undefined); return; }
+      const buffer = new ReceiveBuffer(Number.isFinite(declared) ? declared : 64 << 10, deps.bodyLimit, deps.pool, deps.spool);
+      let size = 0;
+      let settled = false;
+      const fail = (e: Error): void => { if (settled) return; settled = true; buffer.release(); done(e, undefined); };
+      payload.on('data', (chunk: Buffer) => {
+        if (settled) return;
+        size += chunk.length;
+        if (size > deps.bodyLimit) { fail(bodyTooLarge(deps.bodyLimit)); return; }
+        try { buffer.write(chunk); } catch (e) { fail(Object.assign(new Error('the request body could not be held'), { statusCode: 503, code: 'STORE_UNAVAILABLE', cause: e })); }
+      });
+      payload.on('end', () => { if (settled) return; settled = true; done(null, buffer.finish() satisfies StowBody); });
+      payload.on('error', (e: Error) => fail(e));
+      payload.on('close', () => fail(new Error('the request ended before its body')));
+    });
 
     const base = (req: FastifyRequest): string => `${req.protocol}://${req.host}/dicomweb`;
 
     const stow = async (req: FastifyRequest<{ Params: { study?: string } }>, reply: FastifyReply) => {
+      const body = req.body as StowBody | undefined;
+      try {
+        return await stowBody(req, reply, body?.received);
+      } finally {
+        body?.done();
+      }
+    };
+
+    const stowBody = async (req: FastifyRequest<{ Params: { study?: string } }>, reply: FastifyReply, received: Received | undefined) => {
       const { mediaType, params } = contentTypeParams(String(req.headers['content-type'] ?? ''));
       if (mediaType !== 'multipart/related' || !params.boundary) {
         return reply.code(415).send({ error: 'UNSUPPORTED_MEDIA_TYPE', message: 'STOW-RS takes multipart/related; type="application/dicom" with a boundary' });
@@ -51,12 +93,16 @@ export function dicomwebRoutes(deps: DicomwebDeps) {
       }
       const study = req.params.study;
       if (study !== undefined && !UID.test(study)) return reply.code(400).send({ error: 'BAD_UID', message: 'the study UID in the URL is not a UID' });
+      if (!received) return reply.code(400).send({ error: 'MULTIPART_MALFORMED', message: 'the request has no body' });
       let parts;
+      const src = received.open();
       try {
-        parts = parseMultipart(req.body as Buffer, params.boundary, deps.maxParts);
+        parts = splitMultipart(src, params.boundary, deps.maxParts);
       } catch (e) {
         if (isCustosError(e) && e.code === 'MULTIPART_TOO_MANY_PARTS') return reply.code(413).send({ error: e.code, message: `${e.message}: send them in several requests; nothing was stored` });
         return reply.code(400).send({ error: 'MULTIPART_MALFORMED', message: (e as Error).message });
+      } finally {
+        src.close();
       }
       const stored: Json[] = [];
       const failed: Json[] = [];
@@ -73,7 +119,7 @@ export function dicomwebRoutes(deps: DicomwebDeps) {
         }
         let r: IngestResult;
         try {
-          r = await deps.ingest(part.body, { source: 'stow', callingAeTitle: null, ...(study ? { expected: { studyInstanceUID: study } } : {}) });
+          r = await deps.ingest(received.slice(part.start, part.length), { source: 'stow', callingAeTitle: null, ...(study ? { expected: { studyInstanceUID: study } } : {}) });
         } catch (e) {
           req.log.error({ code: isCustosError(e) ? e.code : 'INTERNAL' }, 'STOW instance not stored');
           storageDown = true;

@@ -7,6 +7,8 @@ import { isCustosError } from '../errors.ts';
 import { type IngestResult, type Origin, rejectionStatus } from '../pipeline/ingest.ts';
 import { MAX_RECEIVE_PDU, RawDataset, Scp, constants, responses } from './dimse-lib.ts';
 import type { SharedBufferPool } from '../store/buffer-pool.ts';
+import { ReceiveBuffer, type SpoolPolicy } from '../store/receive-buffer.ts';
+import type { Received } from '../store/spool.ts';
 import { SlabReads, adoptWithReads } from './socket-reads.ts';
 
 const { PresentationContextResult: PCR, RejectResult, RejectSource, RejectReason, Status } = constants;
@@ -62,10 +64,15 @@ export interface ScpPolicy {
   maxInstanceBytes: number;
   /** Calling AE titles allowed; undefined: any (only allowed while bound to loopback). */
   allowedCallingAeTitles?: readonly string[] | undefined;
-  ingest(bytes: Buffer, origin: Origin): Promise<IngestResult>;
+  ingest(received: Received, origin: Origin): Promise<IngestResult>;
   onError?(e: Error): void;
   /** Where received instances are assembled (shared memory used again); without it, fresh memory each. */
   pool?: SharedBufferPool;
+  /**
+   * Where an instance goes when memory would not hold it: past `spoolAboveBytes`, or when `memory`
+   * (shared with every other receiver) has no room. Without a spool, every instance is held in memory.
+   */
+  spool?: SpoolPolicy;
 }
 
 /**
@@ -73,24 +80,19 @@ export interface ScpPolicy {
  * shared memory: the blob writer thread encrypts the instance where it lies instead of being sent a
  * copy. Each fragment is copied as it is written (so nothing keeps the PDU it came in, which
  * deliverWholePdus reuses), into room sized by the previous instance of the association (a series
- * is alike) and doubled when short. Past the size limit it keeps counting but drops the bytes: the
- * instance is then refused, not buffered.
+ * is alike) and doubled when short. An instance that outgrows the memory it may take (its own limit,
+ * or the budget all receivers share) continues in a spool file instead. Past the size limit it keeps
+ * counting but drops the bytes: the instance is then refused, not buffered.
  */
 class DatasetSink extends Writable {
   private readonly limit: number;
-  private buf: Buffer;
-  private used: number;
+  private readonly buffer: ReceiveBuffer;
   size = 0;
-  private readonly pool: SharedBufferPool | undefined;
-  private readonly maxLength: number;
-  constructor(prefix: Buffer, limit: number, expected: number, pool: SharedBufferPool | undefined) {
+  constructor(prefix: Buffer, limit: number, expected: number, pool: SharedBufferPool | undefined, spool: SpoolPolicy | undefined) {
     super({ highWaterMark: MAX_RECEIVE_PDU }); // each write is taken at once: never ask the library to wait
     this.limit = limit;
-    this.pool = pool;
-    this.maxLength = prefix.length + limit;
-    this.buf = this.allocate(prefix.length + Math.min(Math.max(expected, 64 << 10), limit));
-    prefix.copy(this.buf, 0);
-    this.used = prefix.length;
+    this.buffer = new ReceiveBuffer(prefix.length + Math.min(Math.max(expected, 64 << 10), limit), prefix.length + limit, pool, spool);
+    this.buffer.write(prefix);
   }
   get tooLarge(): boolean {
     return this.size > this.limit;
@@ -112,36 +114,29 @@ class DatasetSink extends Writable {
   }
   private take(chunk: Buffer): void {
     this.size += chunk.length;
-    if (this.tooLarge) return;
-    if (this.used + chunk.length > this.buf.length) {
-      // Doubled, but never past the largest instance accepted (its prefix and `limit` bytes).
-      const grown = this.allocate(Math.min(Math.max(this.used + chunk.length, this.buf.length * 2), this.maxLength));
-      this.buf.copy(grown, 0, 0, this.used);
-      this.pool?.release(this.buf);
-      this.buf = grown;
-    }
-    chunk.copy(this.buf, this.used);
-    this.used += chunk.length;
+    if (this.tooLarge) { this.buffer.release(); return; }
+    this.buffer.write(chunk);
   }
-  /** The whole Part 10 file (a view of the shared memory, held once for the caller). */
-  instance(): Buffer {
-    return this.buf.subarray(0, this.used);
+  /** The whole Part 10 file; `done` lets go of it (called once its ingest settles). */
+  instance(): { received: Received; done: () => void } {
+    return this.buffer.finish();
   }
-  /** Too large: the bytes kept so far are not needed. */
-  discard(): void {
-    this.pool?.release(this.buf);
-  }
-  private allocate(bytes: number): Buffer {
-    return this.pool ? this.pool.acquire(bytes) : Buffer.from(new SharedArrayBuffer(bytes));
+  /** Too large, or the association ended: nothing kept is needed. */
+  release(): void {
+    this.buffer.release();
   }
 }
 
-/** A received data set: the whole Part 10 file in `raw`, or nothing when it exceeded the limit. */
+/** A received data set: the whole Part 10 file, or nothing when it exceeded the limit. */
 class ReceivedDataset extends RawDataset {
   readonly tooLarge: number | undefined;
-  constructor(ts: string, raw: Buffer, tooLarge?: number) {
-    super({ sopClassUID: '', sopInstanceUID: '' }, ts, raw);
+  readonly received: Received | undefined;
+  readonly done: () => void;
+  constructor(ts: string, received?: { received: Received; done: () => void }, tooLarge?: number) {
+    super({ sopClassUID: '', sopInstanceUID: '' }, ts, received?.received.memory ?? Buffer.alloc(0));
     this.tooLarge = tooLarge;
+    this.received = received?.received;
+    this.done = received?.done ?? (() => undefined);
   }
 }
 
@@ -204,18 +199,24 @@ function makeScpClass(policy: ScpPolicy) {
 
     /** Data set size of the association's last instance: the next one's room. */
     private lastSize = 0;
+    /** Sinks whose instance went to ingest (which lets go of it), not to be released when the association ends. */
+    private readonly handedOver = new WeakSet<DatasetSink>();
 
     // The file meta information is written first, so the instance is assembled with one copy.
     override createStoreWritableStream(pc: PresentationContext, request: CStoreRequest): Writable {
-      return new DatasetSink(part10Prefix(fileMeta(request.getAffectedSopClassUid(), request.getAffectedSopInstanceUid(), pc.getAcceptedTransferSyntaxUid() ?? IMPLICIT_VR_LITTLE_ENDIAN, this.callingAe)), policy.maxInstanceBytes, this.lastSize, policy.pool);
+      const sink = new DatasetSink(part10Prefix(fileMeta(request.getAffectedSopClassUid(), request.getAffectedSopInstanceUid(), pc.getAcceptedTransferSyntaxUid() ?? IMPLICIT_VR_LITTLE_ENDIAN, this.callingAe)), policy.maxInstanceBytes, this.lastSize, policy.pool, policy.spool);
+      // An association that ends mid-instance leaves nothing held (memory, budget, spool file).
+      (this as unknown as { socket?: Socket }).socket?.once('close', () => { if (!this.handedOver.has(sink)) sink.release(); });
+      return sink;
     }
 
     override createDatasetFromStoreWritableStream(writable: Writable, pc: PresentationContext, callback: (ds: InstanceType<typeof import('dcmjs-dimse').Dataset>) => void): void {
       const sink = writable as DatasetSink;
       const ts = pc.getAcceptedTransferSyntaxUid() ?? IMPLICIT_VR_LITTLE_ENDIAN;
       this.lastSize = sink.size;
-      if (sink.tooLarge) sink.discard();
-      callback(sink.tooLarge ? new ReceivedDataset(ts, Buffer.alloc(0), sink.size) : new ReceivedDataset(ts, sink.instance()));
+      this.handedOver.add(sink);
+      if (sink.tooLarge) sink.release();
+      callback(sink.tooLarge ? new ReceivedDataset(ts, undefined, sink.size) : new ReceivedDataset(ts, sink.instance()));
     }
 
     /**
@@ -268,7 +269,7 @@ function makeScpClass(policy: ScpPolicy) {
         return;
       }
       // The association holds the received bytes until their ingest settles (ingest takes its own holds).
-      policy.ingest(ds.raw, { source: 'dimse', callingAeTitle: this.callingAe, expected: { sopClassUID, sopInstanceUID } }).finally(() => policy.pool?.release(ds.raw)).then(
+      policy.ingest(ds.received!, { source: 'dimse', callingAeTitle: this.callingAe, expected: { sopClassUID, sopInstanceUID } }).finally(() => ds.done()).then(
         (r) => { const s = storeStatus(r); respond(s.status, s.comment); },
         (e: Error) => {
           // Not stored durably: refuse (A700 Out of Resources) so that the sender keeps the instance and retries.

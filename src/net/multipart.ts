@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { BufferSource, type ByteSource } from '../dicom/byte-source.ts';
 import { CustosError } from '../errors.ts';
 
 /*
@@ -43,31 +44,55 @@ export function contentTypeParams(value: string): { mediaType: string; params: R
   return { mediaType: media.trim().toLowerCase(), params };
 }
 
+/** Where a part lies in a multipart body: its headers, and its body's offset and length. */
+export interface PartRange { headers: Record<string, string>; start: number; length: number }
+
+/** Part headers longer than this are not headers (a body whose framing is broken). */
+const MAX_PART_HEADER = 16 << 10;
+const WINDOW = 1 << 20;
+
+/** The first occurrence of `needle` at or after `from`, read a window at a time; -1 if none. */
+function find(src: ByteSource, needle: Buffer, from: number, within = Number.POSITIVE_INFINITY): number {
+  const end = Math.min(src.size, from + within);
+  for (let o = from; o + needle.length <= end; o += WINDOW) {
+    const i = src.read(o, Math.min(WINDOW + needle.length - 1, end - o)).indexOf(needle);
+    if (i >= 0) return o + i;
+  }
+  return -1;
+}
+
 /**
- * Split a multipart/related body into parts; USAGE when the framing is broken, MULTIPART_TOO_MANY_PARTS
- * past `maxParts` (before any part is used). Messages describe, never quote, the input.
+ * Find the parts of a multipart/related body (in memory or spooled: read a window at a time);
+ * USAGE when the framing is broken, MULTIPART_TOO_MANY_PARTS past `maxParts` (before any part is
+ * used). Messages describe, never quote, the input.
  */
-export function parseMultipart(body: Buffer, boundary: string, maxParts = Number.POSITIVE_INFINITY): Part[] {
+export function splitMultipart(src: ByteSource, boundary: string, maxParts = Number.POSITIVE_INFINITY): PartRange[] {
   const delim = Buffer.from(`--${boundary}`, 'latin1');
-  const parts: Part[] = [];
-  let pos = body.indexOf(delim);
+  const next = Buffer.from(`\r\n--${boundary}`, 'latin1');
+  const parts: PartRange[] = [];
+  let pos = find(src, delim, 0);
   if (pos < 0) throw new CustosError('USAGE', `multipart body does not contain the boundary given in Content-Type (${boundary.length} characters)`);
   for (;;) {
     pos += delim.length;
-    if (body[pos] === 0x2d && body[pos + 1] === 0x2d) break; // closing delimiter "--boundary--"
+    if (pos + 2 <= src.size && src.read(pos, 2).equals(Buffer.from('--', 'latin1'))) break; // closing delimiter "--boundary--"
     if (parts.length === maxParts) throw new CustosError('MULTIPART_TOO_MANY_PARTS', `more than ${maxParts} parts in one request`);
-    const headStart = body.indexOf('\r\n', pos) + 2;
-    const headEnd = body.indexOf('\r\n\r\n', headStart - 2);
-    if (headStart < 2 || headEnd < 0) throw new CustosError('USAGE', 'multipart part has no header end');
+    const lineEnd = find(src, Buffer.from('\r\n', 'latin1'), pos, MAX_PART_HEADER);
+    const headEnd = lineEnd < 0 ? -1 : find(src, Buffer.from('\r\n\r\n', 'latin1'), lineEnd, MAX_PART_HEADER);
+    if (headEnd < 0) throw new CustosError('USAGE', 'multipart part has no header end');
     const headers: Record<string, string> = {};
-    for (const line of body.toString('latin1', headStart, headEnd).split('\r\n')) {
+    for (const line of src.read(lineEnd + 2, Math.max(0, headEnd - lineEnd - 2)).toString('latin1').split('\r\n')) {
       const c = line.indexOf(':');
       if (c > 0) headers[line.slice(0, c).trim().toLowerCase()] = line.slice(c + 1).trim();
     }
-    const next = body.indexOf(Buffer.concat([Buffer.from('\r\n', 'latin1'), delim]), headEnd + 4);
-    if (next < 0) throw new CustosError('USAGE', 'multipart body ends without its closing boundary');
-    parts.push({ headers, body: body.subarray(headEnd + 4, next) });
-    pos = next + 2;
+    const end = find(src, next, headEnd + 4);
+    if (end < 0) throw new CustosError('USAGE', 'multipart body ends without its closing boundary');
+    parts.push({ headers, start: headEnd + 4, length: end - (headEnd + 4) });
+    pos = end + 2;
   }
   return parts;
+}
+
+/** The same for a body in memory: each part's body a view of it. */
+export function parseMultipart(body: Buffer, boundary: string, maxParts = Number.POSITIVE_INFINITY): Part[] {
+  return splitMultipart(new BufferSource(body), boundary, maxParts).map((p) => ({ headers: p.headers, body: body.subarray(p.start, p.start + p.length) }));
 }

@@ -1,19 +1,20 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { recordEvents } from '../audit/events.ts';
 import type { RouteConfig } from '../config/gateway-config.ts';
-import { BufferSource } from '../dicom/byte-source.ts';
+import type { ByteSource } from '../dicom/byte-source.ts';
 import { asciiValue } from '../dicom/dataset.ts';
 import { checkPixelData } from '../dicom/pixel-check.ts';
 import { readDicom } from '../dicom/read.ts';
 import { Tags } from '../dicom/tag.ts';
 import { CustosError, isCustosError } from '../errors.ts';
-import type { Described } from '../integrity/describe.ts';
+import { type Described, describeSource } from '../integrity/describe.ts';
 import { recipientsFor } from '../policy/routing.ts';
 import type { RecentOriginals } from './recent-originals.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 import type { SharedBufferPool } from '../store/buffer-pool.ts';
 import { type DataKeys, openBlob, patientRef } from '../store/data-keys.ts';
 import type { Database, Statement } from '../store/database.ts';
+import { type Received, inMemory } from '../store/spool.ts';
 
 export interface IngestDeps {
   db: Database;
@@ -70,9 +71,8 @@ interface Header {
   modality: string; bodyPart: string; transferSyntaxUID: string; patientId: string; issuer: string;
 }
 
-function readHeader(bytes: Buffer, origin: Origin, maxInflatedBytes: number | undefined): Header {
-  // A full parse (pixel data stays a range of the buffer): truncated or malformed files fail here.
-  const source = new BufferSource(bytes);
+function readHeader(source: ByteSource, origin: Origin, maxInflatedBytes: number | undefined): Header {
+  // A full parse (pixel data stays a range of the source): truncated or malformed files fail here.
   const file = readDicom(source, maxInflatedBytes === undefined ? {} : { maxInflatedBytes });
   const v = (t: number): string => asciiValue(file.dataset, t);
   const h: Header = {
@@ -99,20 +99,25 @@ function readHeader(bytes: Buffer, origin: Origin, maxInflatedBytes: number | un
 }
 
 /**
- * Ingest one instance (a whole Part 10 file in memory). Returns only once the instance is durable:
- * its encrypted bytes fsynced in the blob store and its row and forwarding jobs committed — the
- * caller acknowledges (C-STORE success, STOW 200) after this and not before. Bad input is kept in
- * quarantine with its reason and reported as rejected; only storage failures throw.
+ * Ingest one instance (a whole Part 10 file, in memory or spooled to disk; the caller keeps it until
+ * this settles). Returns only once the instance is durable: its encrypted bytes fsynced in the blob
+ * store and its row and forwarding jobs committed — the caller acknowledges (C-STORE success, STOW
+ * 200) after this and not before. Bad input is kept in quarantine with its reason and reported as
+ * rejected; only storage failures throw.
  */
-export async function ingestInstance(deps: IngestDeps, bytes: Buffer, origin: Origin): Promise<IngestResult> {
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
+export async function ingestInstance(deps: IngestDeps, input: Buffer | Received, origin: Origin): Promise<IngestResult> {
+  const received = Buffer.isBuffer(input) ? inMemory(input) : input;
+  const sha256 = received.sha256();
   let h: Header;
+  const source = received.open();
   try {
-    h = readHeader(bytes, origin, deps.maxInstanceBytes);
+    h = readHeader(source, origin, deps.maxInstanceBytes);
   } catch (e) {
     if (!isCustosError(e)) throw e;
-    const quarantineId = await quarantine(deps, bytes, sha256, origin, e.code, e.message);
+    const quarantineId = await quarantine(deps, received, sha256, origin, e.code, e.message);
     return { status: 'rejected', code: e.code, message: e.message, quarantineId, ...(origin.expected?.sopInstanceUID ? { sopInstanceUID: origin.expected.sopInstanceUID } : {}), ...(origin.expected?.sopClassUID ? { sopClassUID: origin.expected.sopClassUID } : {}) };
+  } finally {
+    source.close();
   }
   const ids = { sopClassUID: h.sopClassUID, sopInstanceUID: h.sopInstanceUID };
   const ref = patientRef(deps.deploymentKey, h.patientId, h.issuer);
@@ -128,7 +133,7 @@ export async function ingestInstance(deps: IngestDeps, bytes: Buffer, origin: Or
   deps.keys.remember(ref, dataKey);
   const blobKey = `instances/${sha256.slice(0, 2)}/${sha256}-${randomUUID()}`;
   const recipients = recipientsFor(deps.routes, { Modality: h.modality, BodyPartExamined: h.bodyPart, SOPClassUID: h.sopClassUID, callingAeTitle: origin.callingAeTitle, source: origin.source });
-  const received = JSON.stringify({ source: origin.source, bytes: bytes.length, sha256, transferSyntaxUID: h.transferSyntaxUID, recipients });
+  const receivedEvent = JSON.stringify({ source: origin.source, bytes: received.size, sha256, transferSyntaxUID: h.transferSyntaxUID, recipients });
   const same = `${h.sopInstanceUID}\0${sha256}`;
   const inFlight = inFlightOf(deps);
   for (;;) {
@@ -145,13 +150,13 @@ export async function ingestInstance(deps: IngestDeps, bytes: Buffer, origin: Or
     // (migration 2, custos_ingest); no row for a duplicate.
     const insert = async (key: string): Promise<Array<{ id: number }>> => (await deps.db.queryFirst<{ id: number | null }>(
       'SELECT custos_ingest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) AS id',
-      [h.sopInstanceUID, h.sopClassUID, h.studyInstanceUID, h.seriesInstanceUID, h.modality || null, h.bodyPart || null, h.transferSyntaxUID, ref, key, bytes.length, sha256, origin.source, origin.callingAeTitle, recipients, received],
+      [h.sopInstanceUID, h.sopClassUID, h.studyInstanceUID, h.seriesInstanceUID, h.modality || null, h.bodyPart || null, h.transferSyntaxUID, ref, key, received.size, sha256, origin.source, origin.callingAeTitle, recipients, receivedEvent],
     )).filter((r): r is { id: number } => r.id !== null);
     // The blob and the row are written at once, and the instance is acknowledged only when both are
     // durable. Until then nothing reads it: the work loop learns of it from onQueued below, and after a
     // crash it checks every instance not yet logged (Processor.start), discarding those whose blob
     // did not become whole — never acknowledged, so their senders still hold them.
-    let { row, described } = await storeOnce(deps, blobKey, dataKey, bytes, insert);
+    let { row, described } = await storeOnce(deps, blobKey, dataKey, received, insert);
     if (!row) {
       // Already held (a resend): acknowledge, store nothing new — unless the copy held is one whose
       // blob never became whole (left by a crash, or by a failed write whose row could not be taken
@@ -175,7 +180,7 @@ export async function ingestInstance(deps: IngestDeps, bytes: Buffer, origin: Or
         throw new CustosError('STORE_UNAVAILABLE', 'the instance was stored again meanwhile; retry');
       }
     }
-    deps.recent?.put(Number(row.id), bytes, recipients.length); // one use per job
+    if (received.memory) deps.recent?.put(Number(row.id), received.memory, recipients.length); // one use per job
     deps.onQueued?.({ id: Number(row.id), patient_ref: ref, blob_key: blobKey, source: origin.source, calling_ae: origin.callingAeTitle, log_index: null, ...(described ? { described } : {}) });
     return { status: 'stored', instanceId: Number(row.id), ...ids, recipients };
   } finally {
@@ -196,14 +201,21 @@ const BACKLOG_LIMIT = 8;
  * resolves once both are durable, with the new row, or none when the instance was already held, and
  * the instance's description for the log to come if the blob store makes it.
  */
-async function storeOnce(deps: IngestDeps, blobKey: string, dataKey: Buffer, bytes: Buffer, insert: (blobKey: string) => Promise<Array<{ id: number }>>): Promise<{ row: { id: number } | undefined; described?: Promise<Described | undefined> | undefined }> {
+async function storeOnce(deps: IngestDeps, blobKey: string, dataKey: Buffer, received: Received, insert: (blobKey: string) => Promise<Array<{ id: number }>>): Promise<{ row: { id: number } | undefined; described?: Promise<Described | undefined> | undefined }> {
   let described: Promise<Described | undefined> | undefined;
-  const blob = deps.blobs.putSealed(blobKey, dataKey, bytes, { describe: true }).then((put) => {
-    // The description follows the acknowledgement: the blob store's thread reads the bytes until then.
-    described = put.described;
-    if (described) { deps.pool?.retain(bytes); void described.finally(() => deps.pool?.release(bytes)); }
-    return undefined;
-  }, (e: unknown) => e);
+  const bytes = received.memory;
+  const blob = (bytes
+    ? deps.blobs.putSealed(blobKey, dataKey, bytes, { describe: true }).then((put) => {
+      // The description follows the acknowledgement: the blob store's thread reads the bytes until then.
+      described = put.described;
+      if (described) { deps.pool?.retain(bytes); void described.finally(() => deps.pool?.release(bytes)); }
+      return undefined;
+    })
+    // Spooled (too large to hold): streamed to the blob store, and described from the spool before
+    // the caller removes it (so that the work loop never reads the whole instance back to log it).
+    : Promise.all([withSource(received, (src) => deps.blobs.putSealedFrom(blobKey, dataKey, src)), withSource(received, (src) => describeSource(src)).catch(() => undefined)])
+      .then(([, d]) => { described = Promise.resolve(d); return undefined; })
+  ).then(() => undefined, (e: unknown) => e);
   // Flow control: while the work loop has more than BACKLOG_LIMIT instances on their way, the blob
   // is written first and the row after it — a slower acknowledgement, so that forwarding catches up
   // instead of the queue (and every instance's latency) growing.
@@ -258,22 +270,30 @@ export function discardStatements(instanceIds: readonly number[], code: string):
   }];
 }
 
+async function withSource<T>(received: Received, use: (src: ByteSource) => Promise<T>): Promise<T> {
+  const src = received.open();
+  try { return await use(src); } finally { src.close(); }
+}
+
 /** Keep rejected input, encrypted under a key of its own, with the reason (PHI may be inside). */
-async function quarantine(deps: IngestDeps, bytes: Buffer, sha256: string, origin: Origin, code: string, reason: string): Promise<number | null> {
+async function quarantine(deps: IngestDeps, received: Received, sha256: string, origin: Origin, code: string, reason: string): Promise<number | null> {
   const budget = deps.quarantineBudget;
-  const keep = !budget || budget.usedBytes + bytes.length <= budget.maxBytes;
+  const size = received.size;
+  const keep = !budget || budget.usedBytes + size <= budget.maxBytes;
   let blobKey: string | null = null;
   let wrapped: Buffer | null = null;
   if (keep) {
-    if (budget) budget.usedBytes += bytes.length; // taken before the write, so concurrent rejections cannot overrun it
+    if (budget) budget.usedBytes += size; // taken before the write, so concurrent rejections cannot overrun it
     blobKey = `quarantine/${randomUUID()}`;
     const k = deps.keys.oneOff(blobKey);
     wrapped = k.wrapped;
-    await deps.blobs.putSealed(blobKey, k.key, bytes);
+    const key = blobKey;
+    if (received.memory) await deps.blobs.putSealed(key, k.key, received.memory);
+    else await withSource(received, (src) => deps.blobs.putSealedFrom(key, k.key, src));
   }
   const [row] = await deps.db.query<{ id: number }>(
     'INSERT INTO quarantine (source, calling_ae, code, reason, blob_key, wrapped_key, bytes, sha256) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id',
-    [origin.source, origin.callingAeTitle, code, reason, blobKey, wrapped, bytes.length, sha256],
+    [origin.source, origin.callingAeTitle, code, reason, blobKey, wrapped, size, sha256],
   );
   const id = row ? Number(row.id) : null;
   await recordEvents(deps.db, [{ kind: 'instance.quarantined', detail: { quarantineId: id, code, source: origin.source, ...(keep ? {} : { kept: false, why: 'quarantine budget full' }) } }]);

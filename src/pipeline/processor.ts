@@ -33,6 +33,12 @@ interface JobRow { id: number; instance_id: number; recipient: string; attempts:
 /** A job claimed for delivery, with the instance it delivers. */
 type ClaimedJob = JobRow & { instance: InstanceRow & { transfer_syntax_uid: string } };
 
+/**
+ * A batch stops taking jobs once the originals it holds reach this (memory bounded whatever the
+ * instances' size: at most two batches per recipient, one travelling and one prepared, plus one instance).
+ */
+const BATCH_BYTES = 256 << 20;
+
 /** How long the loop waits for more work after a small batch (adds at most this to latency). */
 const GATHER_MS = 15;
 
@@ -270,10 +276,18 @@ export class Processor {
     }
     const outcomes: Settlement[] = [];
     const sendable: Sendable[] = [];
-    for (const job of jobs) {
+    let held = 0;
+    for (const [i, job] of jobs.entries()) {
+      if (held >= BATCH_BYTES) {
+        // Enough originals held for one batch (large instances): the rest wait for the next one.
+        const rest = jobs.splice(i);
+        this.claimed -= rest.length;
+        await this.requeue(rest);
+        break;
+      }
       try {
         const prepared = await this.prepare(job, job.instance, settings);
-        if ('outcome' in prepared) outcomes.push(prepared); else sendable.push(prepared);
+        if ('outcome' in prepared) outcomes.push(prepared); else { sendable.push(prepared); held += prepared.original?.length ?? 0; }
       } catch (e) {
         // One bad instance (undecodable pixels, a damaged blob…) ends its own job, with the reason;
         // only a storage outage stops the loop (and is retried).

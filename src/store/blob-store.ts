@@ -1,11 +1,14 @@
 import { mkdirSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { mkdir, open, readFile, rm } from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { dirname, join } from 'node:path';
 import { CustosError } from '../errors.ts';
 import type { Described } from '../integrity/describe.ts';
 import type { WriteReply, WriteRequest } from './blob-writer.ts';
-import { sealBlob } from './data-keys.ts';
+import type { ByteSource } from '../dicom/byte-source.ts';
+import { SEALED_OVERHEAD, SEALED_TAG_OFFSET, newBlobIv, sealBlob, sealBlobStream } from './data-keys.ts';
+import { chunksOf } from './spool.ts';
 
 /** Where encrypted objects live; `put` returns only once the object is durable. */
 export interface BlobStore {
@@ -17,6 +20,11 @@ export interface BlobStore {
    * the caller keeps `plain` unchanged); otherwise there is none, and the caller describes it.
    */
   putSealed(key: string, dataKey: Buffer, plain: Buffer, opts?: { describe?: boolean }): Promise<SealedPut>;
+  /**
+   * The same for bytes too large to hold in memory (a spooled instance): read from `src` a window at
+   * a time and encrypted as they are written; resolves once durable.
+   */
+  putSealedFrom(key: string, dataKey: Buffer, src: ByteSource): Promise<void>;
   get(key: string): Promise<Buffer>;
   delete(key: string): Promise<void>;
 }
@@ -135,6 +143,34 @@ export class FsBlobStore implements BlobStore {
     return reply.described ? { described: reply.described } : {};
   }
 
+  async putSealedFrom(key: string, dataKey: Buffer, src: ByteSource): Promise<void> {
+    const path = this.path(key);
+    let fh: import('node:fs/promises').FileHandle | undefined;
+    try {
+      await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+      fh = await open(path, 'wx', 0o600);
+      const file = fh;
+      let at = 0;
+      const writeAt = async (b: Buffer, pos: number): Promise<void> => {
+        for (let o = 0; o < b.length;) o += (await file.write(b, o, b.length - o, pos + o)).bytesWritten;
+      };
+      const sealing = sealBlobStream(dataKey, key, chunksOf(src), newBlobIv());
+      let next = sealing.next();
+      for (; !next.done; next = sealing.next()) { await writeAt(next.value, at); at += next.value.length; }
+      await writeAt(next.value, SEALED_TAG_OFFSET);
+      await fh.datasync();
+      await fh.close();
+      fh = undefined;
+      const d = await open(dirname(path), 'r');
+      try { await d.sync(); } finally { await d.close(); }
+    } catch (e) {
+      await fh?.close().catch(() => undefined);
+      await rm(path, { force: true }).catch(() => undefined);
+      if (e instanceof CustosError) throw e;
+      throw new CustosError('STORE_UNAVAILABLE', `cannot store blob ${key}: ${(e as NodeJS.ErrnoException).code ?? 'EIO'}`);
+    }
+  }
+
   async get(key: string): Promise<Buffer> {
     try {
       return await readFile(this.path(key));
@@ -207,6 +243,31 @@ export class S3BlobStore implements BlobStore {
   async putSealed(key: string, dataKey: Buffer, plain: Buffer): Promise<SealedPut> {
     await this.put(key, sealBlob(dataKey, [plain], key));
     return {};
+  }
+
+  /**
+   * The tag of a sealed blob comes before its body, and an object is uploaded in order: the bytes are
+   * encrypted twice with the same IV, first for the tag alone, then streamed to the service.
+   */
+  async putSealedFrom(key: string, dataKey: Buffer, src: ByteSource): Promise<void> {
+    const iv = newBlobIv();
+    const first = sealBlobStream(dataKey, key, chunksOf(src), iv);
+    let r = first.next();
+    while (!r.done) r = first.next();
+    const tag = r.value;
+    async function* body(): AsyncGenerator<Buffer> {
+      let header = true;
+      for (const b of { [Symbol.iterator]: () => sealBlobStream(dataKey, key, chunksOf(src), iv) }) {
+        if (header) { header = false; yield Buffer.concat([b.subarray(0, SEALED_TAG_OFFSET), tag]); continue; }
+        yield Buffer.from(b); // the window it was read into is read again for the next
+      }
+    }
+    const { client, sdk } = await this.c();
+    try {
+      await client.send(new sdk.PutObjectCommand({ Bucket: this.s.bucket, Key: this.key(key), Body: Readable.from(body(), { objectMode: false }), ContentLength: src.size + SEALED_OVERHEAD, ContentType: 'application/octet-stream' }));
+    } catch (e) {
+      throw this.fail('store', key, e);
+    }
   }
 
   async put(key: string, parts: readonly Buffer[]): Promise<void> {

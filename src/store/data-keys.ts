@@ -55,6 +55,25 @@ function open(key: Buffer, sealed: Buffer, aad: Buffer, what: string): Buffer {
   }
 }
 
+/**
+ * Encrypt a blob streamed from `chunks` (the same format as sealBlob): yields the header (its tag not
+ * yet known: zeros), then each encrypted piece in order, and returns the tag, which belongs at
+ * SEALED_TAG_OFFSET. For a blob too large to hold in memory (a spooled instance). The same `iv`
+ * gives the same bytes again.
+ */
+export function* sealBlobStream(dataKey: Buffer, blobKey: string, chunks: Iterable<Buffer>, iv: Buffer): Generator<Buffer, Buffer> {
+  const c = createCipheriv('aes-256-gcm', dataKey, iv);
+  c.setAAD(Buffer.from(blobKey, 'utf8'));
+  yield Buffer.concat([MAGIC, iv, Buffer.alloc(TAG)]);
+  for (const chunk of chunks) for (const p of steps([chunk])) yield c.update(p);
+  const fin = c.final();
+  if (fin.length) yield fin;
+  return c.getAuthTag();
+}
+export const newBlobIv = (): Buffer => randomBytes(IV);
+export const SEALED_TAG_OFFSET = MAGIC.length + IV;
+export const SEALED_OVERHEAD = MAGIC.length + IV + TAG;
+
 /** Encrypt a blob's parts under a data key; returns the sealed parts to write in order. */
 export const sealBlob = (dataKey: Buffer, parts: readonly Buffer[], blobKey: string): Buffer[] => seal(dataKey, parts, Buffer.from(blobKey, 'utf8'));
 export const openBlob = (dataKey: Buffer, sealed: Buffer, blobKey: string): Buffer => open(dataKey, sealed, Buffer.from(blobKey, 'utf8'), `blob ${blobKey}`);
