@@ -1,3 +1,4 @@
+import { truncateSync, writeFileSync } from 'node:fs';
 import { createDeflateRaw } from 'node:zlib';
 import type { DataElement } from '../src/dicom/dataset.ts';
 import { Tags } from '../src/dicom/tag.ts';
@@ -42,4 +43,35 @@ export async function deflateBomb(inflated = 2 ** 31): Promise<Buffer> {
   z.end();
   await done;
   return Buffer.concat([prefix, metaBytes, ...out]);
+}
+
+/**
+ * A large Secondary Capture instance written as a sparse file: a valid header, then `frames` frames
+ * of 512 × 512 16-bit zeros that take no disk until read. Returns its size in bytes.
+ */
+export function largeInstanceFile(path: string, frames: number, uid: string): number {
+  const us = (tag: number, v: number): DataElement => { const b = Buffer.alloc(2); b.writeUInt16LE(v); return { tag, vr: 'US', value: b }; };
+  const el = (tag: number, vr: DataElement['vr'], v: string): DataElement => ({ tag, vr, value: ascii(v) });
+  const sc = '1.2.840.10008.5.1.4.1.1.7';
+  const header: DataElement[] = [
+    el(Tags.SOPClassUID, 'UI', sc), el(Tags.SOPInstanceUID, 'UI', `${uid}.1.1`), el(Tags.Modality, 'CS', 'OT'),
+    el(Tags.PatientID, 'LO', 'SYNTH-LARGE'),
+    el(Tags.StudyInstanceUID, 'UI', uid), el(Tags.SeriesInstanceUID, 'UI', `${uid}.1`),
+    us(0x00280002, 1), el(0x00280004, 'CS', 'MONOCHROME2'), el(0x00280008, 'IS', String(frames)),
+    us(0x00280010, 512), us(0x00280011, 512), us(0x00280100, 16), us(0x00280101, 16), us(0x00280102, 15), us(0x00280103, 0),
+  ];
+  const meta: DataElement[] = [
+    { tag: Tags.MediaStorageSOPClassUID, vr: 'UI', value: ascii(sc) },
+    { tag: Tags.MediaStorageSOPInstanceUID, vr: 'UI', value: ascii(`${uid}.1.1`) },
+    { tag: Tags.TransferSyntaxUID, vr: 'UI', value: ascii('1.2.840.10008.1.2.1') },
+  ];
+  const prefix = Buffer.alloc(132);
+  prefix.write('DICM', 128, 'latin1');
+  const pixelLength = frames * 512 * 512 * 2;
+  const pixelHeader = Buffer.alloc(12);
+  pixelHeader.writeUInt16LE(0x7fe0, 0); pixelHeader.writeUInt16LE(0x0010, 2); pixelHeader.write('OW', 4, 'latin1'); pixelHeader.writeUInt32LE(pixelLength, 8);
+  const head = Buffer.concat([prefix, encodeMeta({ elements: meta }), ...(encodeDataset({ elements: header }, transferSyntax('1.2.840.10008.1.2.1')) as Buffer[]), pixelHeader]);
+  writeFileSync(path, head);
+  truncateSync(path, head.length + pixelLength);
+  return head.length + pixelLength;
 }

@@ -59,6 +59,20 @@ export function nativeFrames(el: DataElement, d: PixelDescription, source: ByteS
 }
 
 /**
+ * Each native frame in turn, read from the source one at a time where frames are whole bytes (a
+ * large multi-frame instance read from disk is never held whole); each view is valid only during `fn`.
+ */
+export function forEachNativeFrame(el: DataElement, d: PixelDescription, source: ByteSource, fn: (frame: Buffer, index: number) => void): void {
+  const bits = d.rows * d.columns * d.samplesPerPixel * d.bitsAllocated;
+  if (!el.range || bits % 8 !== 0) { nativeFrames(el, d, source).forEach((f, i) => fn(f, i)); return; }
+  const frameSize = bits / 8;
+  if (el.range.length < frameSize * d.numberOfFrames) {
+    throw new CustosError('DICOM_TRUNCATED', `pixel data holds ${el.range.length} bytes, ${d.numberOfFrames} frame(s) need ${frameSize * d.numberOfFrames}`);
+  }
+  for (let i = 0; i < d.numberOfFrames; i++) fn(source.read(el.range.offset + i * frameSize, frameSize), i);
+}
+
+/**
  * Encapsulated pixel data cut into frames (PS3.5 A.4): one fragment per frame when the counts agree,
  * all fragments for a single frame, else the Basic Offset Table groups fragments.
  */

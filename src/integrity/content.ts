@@ -3,7 +3,7 @@ import { type Charset, charsetFor, DEFAULT_CHARSET } from '../dicom/charset.ts';
 import type { ByteSource } from '../dicom/byte-source.ts';
 import { canDecode, decodeFrame, initCodecs } from '../dicom/codecs.ts';
 import { type DataElement, type Dataset, type DicomFile, findElement } from '../dicom/dataset.ts';
-import { type PixelDescription, encapsulatedFrames, nativeFrames, pixelDescription } from '../dicom/frames.ts';
+import { type PixelDescription, encapsulatedFrames, forEachNativeFrame, pixelDescription } from '../dicom/frames.ts';
 import { Tags, tag } from '../dicom/tag.ts';
 import { isStringVR } from '../dicom/vr.ts';
 import { canonicalJSON } from './canonical-json.ts';
@@ -118,7 +118,9 @@ export async function contentDigests(file: DicomFile, source: ByteSource, samePi
   let frames: string[];
   let pixelEncoding: ContentDigests['pixelEncoding'] = 'decoded';
   if (!px.encapsulated) {
-    frames = nativeFrames(px, d, source).map((f) => hashFrame(f, d, !little, d.planarConfiguration === 1));
+    const hashes: string[] = [];
+    forEachNativeFrame(px, d, source, (f) => { hashes.push(hashFrame(f, d, !little, d.planarConfiguration === 1)); });
+    frames = hashes;
   } else if (canDecode(file.transferSyntax.uid)) {
     await initCodecs();
     frames = encapsulatedFrames(px, d, source).map((f) => {

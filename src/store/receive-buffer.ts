@@ -45,7 +45,7 @@ export class ReceiveBuffer {
   /** Room for `bytes` in memory if it may be had, else the spool from here on (with what was held). */
   private grow(bytes: number): void {
     const s = this.spool;
-    const extra = bytes - (this.buf?.length ?? 0);
+    const extra = Math.max(0, bytes - this.reserved);
     if (s && (bytes > s.spoolAboveBytes || !s.memory.reserve(extra))) {
       this.writer = s.spool.create();
       if (this.buf) this.writer.write(this.buf.subarray(0, this.used));

@@ -172,7 +172,7 @@ class SpoolSource implements ByteSource {
       got += n;
     }
     const d = createCipheriv('aes-256-ctr', this.key, counterAt(this.iv, from / BLOCK));
-    this.win = Buffer.concat([d.update(enc), d.final()]);
+    this.win = d.update(enc); // CTR: as long as its input, nothing held back for final()
     this.winOffset = from;
     return this.win.subarray(offset - from, offset - from + length);
   }
