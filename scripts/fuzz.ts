@@ -5,13 +5,17 @@
  * Usage: node scripts/fuzz.ts [cases=1000000] [seed]
  */
 import fc from 'fast-check';
-import { TARGETS } from '../test/fuzz/targets.ts';
+import { TARGETS as PARSERS } from '../test/fuzz/targets.ts';
+import { NETWORK_TARGETS, closeNetworkTargets, startNetworkTargets } from '../test/fuzz/network-targets.ts';
+
+const TARGETS = [...PARSERS, ...NETWORK_TARGETS];
 
 const total = Number(process.argv[2] ?? 1_000_000);
 const seed = Number(process.argv[3] ?? Math.floor(Math.random() * 2 ** 31));
 const perTarget = Math.ceil(total / TARGETS.length);
 console.log(`fuzz: ${TARGETS.length} targets × ${perTarget} cases, seed ${seed}, Node ${process.version}`);
 let failed = 0;
+await startNetworkTargets();
 for (const t of TARGETS) {
   const started = Date.now();
   const r = await fc.check(t.property as fc.IAsyncProperty<[unknown]>, { seed, numRuns: perTarget, timeout: 5_000, markInterruptAsFailure: true });
@@ -24,4 +28,5 @@ for (const t of TARGETS) {
     console.log(`ok    ${t.name}: ${r.numRuns} cases in ${seconds} s, peak RSS ${peak} MiB`);
   }
 }
+await closeNetworkTargets();
 process.exitCode = failed ? 1 : 0;

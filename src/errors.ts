@@ -44,6 +44,8 @@ export type CustosErrorCode =
   | 'INGEST_MISMATCH'
   | 'MULTIPART_TOO_MANY_PARTS'
   | 'HTTP_TOO_SLOW'
+  | 'HTTP_BODY_TOO_LARGE'
+  | 'API_INVALID_REQUEST'
   // access control (docs/security.md)
   | 'AUTH_REQUIRED'
   | 'AUTH_FORBIDDEN'

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { recordEvents } from '../audit/events.ts';
-import { CustosError } from '../errors.ts';
+import { CustosError, isCustosError } from '../errors.ts';
 import type { Database, Queryable } from '../store/database.ts';
 import { sessionPrincipal, tokenPrincipal } from './credentials.ts';
 import { type Permission, type Principal, allows, isPermission, principalLabel } from './permissions.ts';
@@ -57,6 +57,19 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): void {
 
   // Unmatched paths: a plain 404 that does not echo the path back.
   app.setNotFoundHandler((_req, reply) => refuse(reply, 404, 'NOT_FOUND', 'no such route'));
+  // Errors no route answered itself: a stable code for each kind of bad request, never the input
+  // quoted back (a JSON parser's message quotes it), and nothing of an internal failure.
+  app.setErrorHandler((e: Error & { statusCode?: number; code?: string; validation?: unknown }, req, reply) => {
+    if (isCustosError(e)) return refuse(reply, e.code === 'STORE_UNAVAILABLE' ? 503 : 400, e.code, e.message);
+    if (e.validation) return refuse(reply, 400, 'API_INVALID_REQUEST', e.message);
+    const status = e.statusCode ?? 500;
+    if (status === 413) return refuse(reply, 413, 'HTTP_BODY_TOO_LARGE', 'the request body exceeds the configured limit (http.maxRequestMiB)');
+    if (status === 415) return refuse(reply, 415, 'UNSUPPORTED_MEDIA_TYPE', 'this route does not take a body of that media type');
+    if (status === 429) return refuse(reply, 429, 'RATE_LIMITED', 'too many requests from this address; wait a minute');
+    if (status >= 400 && status < 500) return refuse(reply, status, 'API_INVALID_REQUEST', e.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || e instanceof SyntaxError ? 'the body is not valid JSON' : 'the request is malformed');
+    req.log.error({ err: e }, 'request failed');
+    return refuse(reply, 500, 'INTERNAL', 'the request failed inside the gateway; it is logged');
+  });
 
   app.addHook('onRoute', (route) => {
     const c = route.config as { permission?: unknown; public?: unknown } | undefined;

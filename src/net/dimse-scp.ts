@@ -42,6 +42,11 @@ export function isStorageSopClass(uid: string): boolean {
     || /^1\.2\.840\.10008\.5\.1\.4\.(34|38|39|43|44|45)\./.test(uid);
 }
 
+/** A transfer syntax this gateway knows and that is not encapsulated (an unknown or malformed UID: false). */
+function isNativeSyntax(uid: string): boolean {
+  try { return !transferSyntax(uid).encapsulated; } catch { return false; }
+}
+
 /** Pick one proposed syntax: compressed kept as sent, then explicit LE, implicit LE, deflated, big endian. */
 export function chooseTransferSyntax(proposed: readonly string[]): string | undefined {
   const supported = proposed.filter((uid) => { try { transferSyntax(uid); return true; } catch { return false; } });
@@ -174,7 +179,7 @@ function makeScpClass(policy: ScpPolicy) {
         const pc = association.getPresentationContext(id);
         const abstract = pc.getAbstractSyntaxUid();
         if (abstract === VERIFICATION_SOP_CLASS) {
-          const ts = chooseTransferSyntax(pc.getTransferSyntaxUids().filter((t: string) => !transferSyntax(t).encapsulated));
+          const ts = chooseTransferSyntax(pc.getTransferSyntaxUids().filter((t: string) => isNativeSyntax(t)));
           if (ts) pc.setResult(PCR.Accept, ts); else pc.setResult(PCR.RejectTransferSyntaxesNotSupported);
         } else if (isStorageSopClass(abstract)) {
           const ts = chooseTransferSyntax(pc.getTransferSyntaxUids());
