@@ -1,7 +1,8 @@
 import { CustosError } from '../errors.ts';
 import type { ByteSource } from './byte-source.ts';
 import { type DicomFile, findElement } from './dataset.ts';
-import { pixelDescription } from './frames.ts';
+import { canDecode, decodeFrame, initCodecs } from './codecs.ts';
+import { encapsulatedFrames, pixelDescription } from './frames.ts';
 import { Tags } from './tag.ts';
 
 /*
@@ -51,4 +52,41 @@ export function checkPixelData(file: DicomFile, source: ByteSource): void {
   const fragmentLength = read(first + 4, 4).readUInt32LE(0);
   const ok = magicOk(file.transferSyntax.uid, read(first + 8, Math.min(64, fragmentLength)));
   if (ok === false) throw new CustosError('DICOM_PIXEL_ENCODING', `the first fragment of Pixel Data does not begin as transfer syntax ${file.transferSyntax.uid} requires`);
+}
+
+/** Encapsulated pixel data up to this size has its first frame decoded at ingest; above it, only its first bytes are looked at. */
+const DECODE_CHECK_MAX = 64 << 20;
+
+/**
+ * Throws DICOM_PIXEL_ENCODING when the first frame of encapsulated pixel data in a syntax this
+ * gateway decodes cannot be decoded, or decodes to fewer samples than Rows × Columns × Samples:
+ * what the work loop would fail on later (clean-pixel-data, the log's frame digests). After
+ * checkPixelData; one frame is decoded, not the instance.
+ */
+export async function checkFirstFrame(file: DicomFile, source: ByteSource): Promise<void> {
+  const el = findElement(file.dataset, Tags.PixelData);
+  const ts = file.transferSyntax.uid;
+  if (!el?.encapsulated || !canDecode(ts)) return;
+  const d = pixelDescription(file.dataset, file.transferSyntax.littleEndian);
+  const length = el.range?.length ?? el.value?.length ?? 0;
+  if (!d || length > DECODE_CHECK_MAX) return;
+  const refuse = (why: string): CustosError => new CustosError('DICOM_PIXEL_ENCODING', `the first frame of Pixel Data ${why} (transfer syntax ${ts})`);
+  let first: Buffer | undefined;
+  try {
+    first = encapsulatedFrames(el, d, source)[0];
+  } catch (e) {
+    if (e instanceof CustosError) throw refuse('cannot be found: its fragments do not add up');
+    throw e;
+  }
+  if (!first) throw refuse('is missing');
+  await initCodecs();
+  let pixels: Uint8Array;
+  try {
+    pixels = decodeFrame(ts, first, d).pixels;
+  } catch (e) {
+    if (e instanceof CustosError) throw refuse('cannot be decoded');
+    throw e;
+  }
+  const need = d.rows * d.columns * d.samplesPerPixel * Math.ceil(d.bitsAllocated / 8);
+  if (pixels.length < need) throw refuse(`decodes to ${pixels.length} bytes where ${d.rows} × ${d.columns} × ${d.samplesPerPixel} need ${need}`);
 }

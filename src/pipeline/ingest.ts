@@ -3,7 +3,7 @@ import { recordEvents } from '../audit/events.ts';
 import type { RouteConfig } from '../config/gateway-config.ts';
 import type { ByteSource } from '../dicom/byte-source.ts';
 import { asciiValue } from '../dicom/dataset.ts';
-import { checkPixelData } from '../dicom/pixel-check.ts';
+import { checkFirstFrame, checkPixelData } from '../dicom/pixel-check.ts';
 import { readDicom } from '../dicom/read.ts';
 import { Tags } from '../dicom/tag.ts';
 import { CustosError, isCustosError } from '../errors.ts';
@@ -71,7 +71,7 @@ interface Header {
   modality: string; bodyPart: string; transferSyntaxUID: string; patientId: string; issuer: string;
 }
 
-function readHeader(source: ByteSource, origin: Origin, maxInflatedBytes: number | undefined): Header {
+async function readHeader(source: ByteSource, origin: Origin, maxInflatedBytes: number | undefined): Promise<Header> {
   // A full parse (pixel data stays a range of the source): truncated or malformed files fail here.
   const file = readDicom(source, maxInflatedBytes === undefined ? {} : { maxInflatedBytes });
   const v = (t: number): string => asciiValue(file.dataset, t);
@@ -90,7 +90,10 @@ function readHeader(source: ByteSource, origin: Origin, maxInflatedBytes: number
     if (!value) throw new CustosError('DICOM_MISSING_ATTRIBUTE', `${name} ${tag} is missing or empty`);
   }
   // Refuse now what the work loop could never process (deflated: the source is the inflated dataset, checked by length only).
-  if (!file.transferSyntax.deflated) checkPixelData(file, source);
+  if (!file.transferSyntax.deflated) {
+    checkPixelData(file, source);
+    await checkFirstFrame(file, source);
+  }
   const e = origin.expected;
   if (e?.sopClassUID && e.sopClassUID !== h.sopClassUID) throw new CustosError('INGEST_MISMATCH', 'the dataset\'s SOP Class UID differs from the one in the request');
   if (e?.sopInstanceUID && e.sopInstanceUID !== h.sopInstanceUID) throw new CustosError('INGEST_MISMATCH', 'the dataset\'s SOP Instance UID differs from the one in the request');
@@ -111,7 +114,7 @@ export async function ingestInstance(deps: IngestDeps, input: Buffer | Received,
   let h: Header;
   const source = received.open();
   try {
-    h = readHeader(source, origin, deps.maxInstanceBytes);
+    h = await readHeader(source, origin, deps.maxInstanceBytes);
   } catch (e) {
     if (!isCustosError(e)) throw e;
     const quarantineId = await quarantine(deps, received, sha256, origin, e.code, e.message);

@@ -12,7 +12,7 @@ import { makeProfile } from '../../src/deid/profile.ts';
 import { parsePixelRules } from '../../src/deid/pixel-rules.ts';
 import { BufferSource } from '../../src/dicom/byte-source.ts';
 import { charsetFor } from '../../src/dicom/charset.ts';
-import { checkPixelData } from '../../src/dicom/pixel-check.ts';
+import { checkFirstFrame, checkPixelData } from '../../src/dicom/pixel-check.ts';
 import { readDicom } from '../../src/dicom/read.ts';
 import { isCustosError } from '../../src/errors.ts';
 import { parseCheckpoint } from '../../src/integrity/checkpoint.ts';
@@ -97,9 +97,12 @@ export const TARGETS: Target[] = [
     }),
   },
   {
-    name: 'Part 10 parse and the ingest pixel check (mutated)',
-    property: prop(mutatedDicom, (bytes) => {
-      expectCoded(() => { const src = new BufferSource(bytes); const f = readDicom(src); if (!f.transferSyntax.deflated) checkPixelData(f, src); });
+    name: 'Part 10 parse and the ingest pixel checks, first frame decoded (mutated)',
+    property: prop(mutatedDicom, async (bytes) => {
+      const src = new BufferSource(bytes);
+      let f: ReturnType<typeof readDicom> | undefined;
+      expectCoded(() => { f = readDicom(src); if (!f.transferSyntax.deflated) checkPixelData(f, src); else f = undefined; });
+      if (f) await checkFirstFrame(f, src).catch((e: unknown) => { if (!isCustosError(e)) throw e; });
     }),
   },
   {
