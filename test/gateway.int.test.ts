@@ -134,18 +134,22 @@ test('STOW-RS stores each instance, reports per-instance failures (202) and quar
 });
 
 test('an instance whose pixels cannot be decoded is recorded as unlogged and does not stall the work loop', async () => {
-  // 693_J2KI.dcm (CT, JPEG 2000) with its codestream overwritten after the SOC and SIZ markers: the
-  // header parses and the fragment begins as JPEG 2000 (so ingest accepts it), but the frame does not decode.
-  const bad = Buffer.from(readFileSync(join(PYDICOM, '693_J2KI.dcm')));
-  const start = bad.indexOf(Buffer.from([0xff, 0x4f, 0xff, 0x51]));
-  bad.fill(0x5a, start + 4, bad.length - 8);
+  // SC_rgb_rle_2frame.dcm (RLE, two frames) with its second frame overwritten: the header parses and
+  // the first frame decodes (so ingest accepts it: it checks the first frame), but the second does not.
+  const bad = Buffer.from(readFileSync(join(PYDICOM, 'SC_rgb_rle_2frame.dcm')));
+  const pixel = bad.lastIndexOf(Buffer.from([0xe0, 0x7f, 0x10, 0x00]));
+  const bot = pixel + 12;
+  const first = bot + 8 + bad.readUInt32LE(bot + 4);
+  const second = first + 8 + bad.readUInt32LE(first + 4);
+  bad.fill(0x5a, second + 8, second + 8 + bad.readUInt32LE(second + 4));
   const good = readFileSync(join(PYDICOM, 'MR_small.dcm'));
   assert.equal((await stow([bad, good])).status, 200);
   const rows = await waitFor('both logged or unlogged', async () => {
-    const r = await gw.db.query<{ id: number; log_index: number | null; sop_class_uid: string }>(`SELECT id, log_index, sop_class_uid FROM instances WHERE sop_class_uid IN ('1.2.840.10008.5.1.4.1.1.2', '1.2.840.10008.5.1.4.1.1.4') AND source = 'stow' ORDER BY id DESC LIMIT 2`);
+    const r = await gw.db.query<{ id: number; log_index: number | null; sop_class_uid: string }>(`SELECT id, log_index, sop_class_uid FROM instances WHERE sop_class_uid IN ('1.2.840.10008.5.1.4.1.1.7', '1.2.840.10008.5.1.4.1.1.4') AND source = 'stow' ORDER BY id DESC LIMIT 2`);
     return r.length === 2 && r.every((x) => x.log_index !== null) ? r : undefined;
   }, 20_000);
   const [mr, ct] = rows;
+  assert.equal(ct!.sop_class_uid, '1.2.840.10008.5.1.4.1.1.7');
   assert.ok(Number(mr!.log_index) >= 0, 'the good instance after it was logged');
   assert.equal(Number(ct!.log_index), -1);
   const events = (await (await api(gw)(`${gw.http.url}/api/instances/${ct!.id}/events`)).json()) as Array<{ kind: string; detail: { code?: string } }>;
