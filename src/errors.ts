@@ -15,6 +15,7 @@ export type CustosErrorCode =
   | 'DICOM_INFLATE_LIMIT'
   | 'DICOM_PIXEL_LENGTH'
   | 'DICOM_PIXEL_ENCODING'
+  | 'DICOM_BAD_VALUE'
   // de-identification
   | 'DEID_BAD_OPTION'
   | 'DEID_KEY_INVALID'

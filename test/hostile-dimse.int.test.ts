@@ -10,6 +10,11 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { parseGatewayConfig } from '../src/config/gateway-config.ts';
 import { type Gateway, startGateway } from '../src/gateway.ts';
+import type { DataElement } from '../src/dicom/dataset.ts';
+import { Tags } from '../src/dicom/tag.ts';
+import { transferSyntax } from '../src/dicom/transfer-syntax.ts';
+import { encodeDataset } from '../src/dicom/write.ts';
+import { associateRq, cmd, commandSet, pdata, ui, us } from './dimse-pdus.ts';
 import { tempDir } from './helpers.ts';
 
 let gw: Gateway;
@@ -61,4 +66,53 @@ test('one address holds at most its share of the associations; other senders sti
   assert.notEqual(over.status, 0, 'a fourth association from one address was accepted');
   assert.match(over.out, /Local Limit Exceeded|Rejected/i);
   for (const s of [...attacker, ...own]) s.destroy();
+});
+
+/** Send `bytes` on a new connection; resolves with what came back once the gateway closes it (or after `waitMs`). */
+const exchange = (bytes: Buffer, waitMs = 3000): Promise<Buffer> => new Promise((resolve) => {
+  const s = connect({ host: '127.0.0.1', port: gw.dimse.port });
+  const got: Buffer[] = [];
+  const done = (): void => { clearTimeout(t); s.destroy(); resolve(Buffer.concat(got)); };
+  const t = setTimeout(done, waitMs);
+  s.on('data', (d: Buffer) => got.push(d));
+  s.on('error', done);
+  s.on('close', done);
+  s.write(bytes);
+});
+
+/** The Status (0000,0900) of the first DIMSE response in what came back. */
+function responseStatus(answer: Buffer): number | undefined {
+  const at = answer.indexOf(Buffer.from([0x00, 0x00, 0x00, 0x09, 0x02, 0x00, 0x00, 0x00]));
+  return at < 0 ? undefined : answer.readUInt16LE(at + 8);
+}
+
+test('a data fragment for a presentation context never negotiated closes that connection; the gateway stays up', { timeout: 30_000 }, async () => {
+  // Found by the long fuzz run: the library threw from the socket's read, which stopped the process.
+  await sleep(2500); // the connections the test before left are closed by the idle timeout
+  const answer = await exchange(Buffer.concat([associateRq(), pdata(86, 0x02, Buffer.alloc(16))]));
+  assert.equal(answer[0], 0x02, 'the association was accepted first');
+  assert.equal((await echo()).status, 0, 'the gateway still answers');
+});
+
+test('an association from a calling AE title with control characters is rejected', { timeout: 30_000 }, async () => {
+  const answer = await exchange(associateRq('EVIL\0AE'));
+  assert.equal(answer[0], 0x03, 'A-ASSOCIATE-RJ');
+  assert.deepEqual([answer[7], answer[9]], [1, 3], 'rejected permanently: calling AE title not recognized (PS3.8 9.3.4)');
+  assert.equal((await echo()).status, 0);
+});
+
+test('a C-STORE whose SOP Instance UID holds a NUL is refused with DICOM_BAD_VALUE, not failed inside', { timeout: 30_000 }, async () => {
+  // Found by the long fuzz run: the NUL reached the database, which refused it, and the instance was answered A700 "retry later".
+  const ascii = (v: string): Buffer => Buffer.from(v.length % 2 ? `${v}\0` : v, 'latin1');
+  const el = (tag: number, vr: DataElement['vr'], v: string): DataElement => ({ tag, vr, value: ascii(v) });
+  const dataset = Buffer.concat(encodeDataset({ elements: [
+    el(Tags.SOPClassUID, 'UI', '1.2.840.10008.5.1.4.1.1.2'), el(Tags.SOPInstanceUID, 'UI', '2.25.31\u00007'), el(Tags.Modality, 'CS', 'CT'),
+    el(Tags.StudyInstanceUID, 'UI', '2.25.31'), el(Tags.SeriesInstanceUID, 'UI', '2.25.31.1'),
+  ] }, transferSyntax('1.2.840.10008.1.2.1')) as Buffer[]);
+  const store = commandSet([cmd(0x0002, ui('1.2.840.10008.5.1.4.1.1.2')), cmd(0x0100, us(0x0001)), cmd(0x0110, us(7)), cmd(0x0700, us(0)), cmd(0x0800, us(0x0000)), cmd(0x1000, ui('2.25.31.7'))]);
+  const answer = await exchange(Buffer.concat([associateRq(), pdata(3, 0x03, store), pdata(3, 0x02, dataset), Buffer.from([0x05, 0, 0, 0, 0, 4, 0, 0, 0, 0])]));
+  assert.equal(responseStatus(answer), 0xc000, 'C000, not A700');
+  assert.match(answer.toString('latin1'), /DICOM_BAD_VALUE/);
+  const [q] = await gw.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM quarantine WHERE code = 'DICOM_BAD_VALUE'`);
+  assert.equal(q!.n, 1);
 });

@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import dimse from 'dcmjs-dimse';
 import { BufferSource } from '../dicom/byte-source.ts';
@@ -16,6 +17,10 @@ import { decodeCommandSet, encodeCommandSet } from './dimse-command.ts';
  * converts between the uncompressed syntaxes without touching pixel data.
  */
 export const { Client, Scp, Dataset, Transcoding, Implementation, requests, responses, constants, log } = dimse;
+
+// The library's own copy of dcmjs logs a warning with a stack trace for every malformed command set a
+// peer sends (about 2 KB of stderr each): a hostile client could fill the logs. Its errors still show.
+(createRequire(createRequire(import.meta.url).resolve('dcmjs-dimse'))('dcmjs') as { log: { setLevel(level: string): void } }).log.setLevel('error');
 
 const UNCOMPRESSED = new Set([IMPLICIT_VR_LITTLE_ENDIAN, EXPLICIT_VR_LITTLE_ENDIAN, EXPLICIT_VR_BIG_ENDIAN]);
 

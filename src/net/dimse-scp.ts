@@ -31,6 +31,8 @@ interface ReceivingState {
 
 export const VERIFICATION_SOP_CLASS = '1.2.840.10008.1.1';
 
+const AE_TITLE = /^[\x20-\x5b\x5d-\x7e]{0,16}$/;
+
 /**
  * Storage SOP classes are accepted by UID (PS3.4 B.5 lists them, and the list grows every edition):
  * everything under the storage roots, and private SOP classes outside the DICOM root. Query/retrieve,
@@ -163,6 +165,12 @@ function makeScpClass(policy: ScpPolicy) {
       this.requested?.();
       const called = association.getCalledAeTitle().trim();
       this.callingAe = association.getCallingAeTitle().trim();
+      // PS3.8 9.3.2: AE titles are of the default repertoire, without control characters or backslash.
+      if (!AE_TITLE.test(this.callingAe)) {
+        this.callingAe = '';
+        this.sendAssociationReject(RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.CallingAeNotRecognized);
+        return;
+      }
       if (this.overloaded) {
         this.sendAssociationReject(RejectResult.Transient, RejectSource.ServiceProviderPresentation, RejectReason.LocalLimitExceeded);
         return;
@@ -236,8 +244,9 @@ function makeScpClass(policy: ScpPolicy) {
       const lib = this as unknown as ReceivingState;
       const request = lib.dimse;
       if (!request || request.getCommandFieldType() !== C_STORE_RQ || lib.dimseStream) return false;
-      const pc = lib.association?.getPresentationContext(pcId);
-      if (!pc) return false;
+      let pc: PresentationContext | undefined;
+      try { pc = lib.association?.getPresentationContext(pcId); } catch { pc = undefined; } // unknown id: the library throws
+      if (!pc) throw new Error(`P-DATA for presentation context ${pcId}, which was not negotiated`);
       lib.lastPduTime = Date.now();
       lib.statistics.addBytesReceived(offset + length);
       try {
@@ -385,13 +394,22 @@ class PduAssembler {
       if (need > MAX_RECEIVE_PDU + 6) { this.parts = []; this.have = 0; this.fail(new Error(`PDU of ${need} bytes exceeds the ${MAX_RECEIVE_PDU}-byte maximum`)); return; }
       if (have < need) return;
       const fragment = isSingleDataFragment(head, need);
-      if (fragment && this.takeFragment?.(head[10]!, (head[11]! & 0x02) !== 0, parts, 12, need - 12)) {
-        // taken from the reads as they are
-      } else if (fragment) {
-        this.reusable = this.reusable && this.reusable.length >= need ? this.reusable : Buffer.allocUnsafeSlow(MAX_RECEIVE_PDU + 6);
-        this.deliver(joinInto(this.reusable, parts, need));
-      } else {
-        this.deliver(joinInto(Buffer.allocUnsafe(need), parts, need));
+      try {
+        if (fragment && this.takeFragment?.(head[10]!, (head[11]! & 0x02) !== 0, parts, 12, need - 12)) {
+          // taken from the reads as they are
+        } else if (fragment) {
+          this.reusable = this.reusable && this.reusable.length >= need ? this.reusable : Buffer.allocUnsafeSlow(MAX_RECEIVE_PDU + 6);
+          this.deliver(joinInto(this.reusable, parts, need));
+        } else {
+          this.deliver(joinInto(Buffer.allocUnsafe(need), parts, need));
+        }
+      } catch (e) {
+        // The library throws from its PDU handlers on some malformed input (an unknown presentation
+        // context, found by fuzzing): thrown from a socket's read, that would stop the process. The
+        // connection is closed instead.
+        this.parts = []; this.have = 0;
+        this.fail(e instanceof Error ? e : new Error(String(e)));
+        return;
       }
       // What follows the PDU arrived with its last read (a PDU is handed on as soon as it is complete).
       const last = parts[parts.length - 1]!;

@@ -89,6 +89,11 @@ async function readHeader(source: ByteSource, origin: Origin, maxInflatedBytes: 
   for (const [name, tag, value] of [['SOP Class UID', '(0008,0016)', h.sopClassUID], ['SOP Instance UID', '(0008,0018)', h.sopInstanceUID], ['Study Instance UID', '(0020,000D)', h.studyInstanceUID], ['Series Instance UID', '(0020,000E)', h.seriesInstanceUID]] as const) {
     if (!value) throw new CustosError('DICOM_MISSING_ATTRIBUTE', `${name} ${tag} is missing or empty`);
   }
+  // These values are stored, indexed and routed on: a control character (a NUL, which a database
+  // text column cannot hold) is invalid in every one of their VRs (UI, CS, LO; PS3.5 6.1.2.3).
+  for (const [name, tag, value] of [['SOP Class UID', '(0008,0016)', h.sopClassUID], ['SOP Instance UID', '(0008,0018)', h.sopInstanceUID], ['Study Instance UID', '(0020,000D)', h.studyInstanceUID], ['Series Instance UID', '(0020,000E)', h.seriesInstanceUID], ['Modality', '(0008,0060)', h.modality], ['Body Part Examined', '(0018,0015)', h.bodyPart]] as const) {
+    if (/[\x00-\x1f\x7f]/.test(value)) throw new CustosError('DICOM_BAD_VALUE', `${name} ${tag} holds control characters (${value.length} characters)`);
+  }
   // Refuse now what the work loop could never process (deflated: the source is the inflated dataset, checked by length only).
   if (!file.transferSyntax.deflated) {
     checkPixelData(file, source);
