@@ -164,12 +164,15 @@ function evaluate(p: ConsentProvision, r: Request, path: string): { effect: 'per
   // A provision without a type holds only through its nested ones, which refine it and apply only
   // within it (FHIR R4 Consent.provision.provision).
   const own = p.type;
-  if (!conditionsHold(p, r, own)) return undefined;
-  let result = own ? { effect: own, path } : undefined;
+  const holds = conditionsHold(p, r, own);
+  // Where the provision holds only when read as a refusal would be (a permit for research and an ML
+  // training request), its nested refusals still count, its permits do not: doubt never releases.
+  if (!holds && !conditionsHold(p, r, 'deny')) return undefined;
+  let result = holds && own ? { effect: own, path } : undefined;
   const nested = (p.provision ?? []).map((c, i) => evaluate(c, r, `${path}.provision[${i}]`)).filter((x) => x !== undefined);
   const deny = nested.find((x) => x.effect === 'deny');
   if (deny) result = deny;
-  else if (nested.length) result = nested[0];
+  else if (holds && nested.length) result = nested[0];
   return result;
 }
 
