@@ -10,6 +10,7 @@ import { accessRoutes } from './api/access-routes.ts';
 import { adminRoutes } from './api/admin-routes.ts';
 import { authRoutes } from './api/auth-routes.ts';
 import { logRoutes } from './api/log-routes.ts';
+import { fhirRoutes } from './api/fhir-routes.ts';
 import { portalRoutes } from './api/portal-routes.ts';
 import { recipientRoutes } from './api/recipient-routes.ts';
 import { writeInitialAdmin } from './auth/bootstrap.ts';
@@ -212,6 +213,7 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
     await app.register(accessRoutes({ db, recipients: config.recipients, deploymentKey }));
     await app.register(recipientRoutes({ db }));
     await app.register(portalRoutes({ db }));
+    await app.register(fhirRoutes({ db, deploymentKey }));
     try {
       await app.listen({ host, port: config.http.port });
     } catch (e) {

@@ -30,7 +30,10 @@ export type EventKind =
   | 'access.originals'
   | 'access.list'
   | 'access.portal'
-  | 'release.deletion-attested';
+  | 'release.deletion-attested'
+  // consent registry: which consent and version changed, by whom (never its content)
+  | 'consent.recorded'
+  | 'consent.read';
 
 export interface AuditEvent {
   kind: EventKind;

@@ -15,7 +15,8 @@ export const PERMISSIONS = [
   'recipients:admin', // change recipients and agreements (used by the consent issue)
   'quarantine:read',
   'audit:read', // the audit trail
-  'consent:write', // record or withdraw a patient's consent (used by the consent issue)
+  'consent:read', // patients' consents (FHIR Consent: they name the patient)
+  'consent:write', // record or withdraw a patient's consent
   'users:admin', // add, list and disable staff accounts
   'tokens:admin', // create, list and revoke API tokens
   'patient-codes:write', // issue a patient a portal access code
@@ -38,8 +39,8 @@ const STAFF_READ: readonly Permission[] = ['status:read', 'studies:read', 'jobs:
 
 /** The permission table (docs/security.md prints it). */
 export const ROLE_PERMISSIONS: Readonly<Record<TokenRole | 'recipient' | 'patient', readonly Permission[]>> = {
-  admin: [...STAFF_READ, 'originals:read', 'instances:store', 'jobs:write', 'recipients:admin', 'audit:read', 'consent:write', 'users:admin', 'tokens:admin', 'patient-codes:write'],
-  'privacy-officer': [...STAFF_READ, 'originals:read', 'recipients:admin', 'audit:read', 'consent:write', 'patient-codes:write'],
+  admin: [...STAFF_READ, 'originals:read', 'instances:store', 'jobs:write', 'recipients:admin', 'audit:read', 'consent:read', 'consent:write', 'users:admin', 'tokens:admin', 'patient-codes:write'],
+  'privacy-officer': [...STAFF_READ, 'originals:read', 'recipients:admin', 'audit:read', 'consent:read', 'consent:write', 'patient-codes:write'],
   operator: [...STAFF_READ, 'jobs:write'],
   auditor: [...STAFF_READ, 'audit:read'],
   sender: ['instances:store', 'session:self'],

@@ -305,4 +305,24 @@ ${CLAIM_READY_JOBS}
       'CREATE INDEX instances_patient ON instances (patient_ref)',
     ],
   },
+  {
+    // The consent registry (docs/policy.md): every version of every FHIR Consent, found by the
+    // patient's keyed reference (the same HMAC as instances.patient_ref), never by identifier.
+    version: 6,
+    sql: [
+      `CREATE TABLE consents (
+        id text NOT NULL,
+        version integer NOT NULL,
+        patient_ref text NOT NULL,
+        status text NOT NULL,
+        categories text[] NOT NULL,
+        date_time text,
+        resource jsonb NOT NULL,
+        recorded_by text NOT NULL,
+        recorded_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (id, version)
+      )`,
+      'CREATE INDEX consents_patient ON consents (patient_ref, id, version)',
+    ],
+  },
 ];
