@@ -47,6 +47,8 @@ export type CustosErrorCode =
   | 'HTTP_TOO_SLOW'
   | 'HTTP_BODY_TOO_LARGE'
   | 'API_INVALID_REQUEST'
+  | 'POLICY_INVALID'
+  | 'NOT_FOUND'
   // access control (docs/security.md)
   | 'AUTH_REQUIRED'
   | 'AUTH_FORBIDDEN'

@@ -11,6 +11,8 @@ import { adminRoutes } from './api/admin-routes.ts';
 import { authRoutes } from './api/auth-routes.ts';
 import { logRoutes } from './api/log-routes.ts';
 import { fhirRoutes } from './api/fhir-routes.ts';
+import type { SiteMode } from './policy/decision.ts';
+import { policyRoutes } from './api/policy-routes.ts';
 import { portalRoutes } from './api/portal-routes.ts';
 import { recipientRoutes } from './api/recipient-routes.ts';
 import { writeInitialAdmin } from './auth/bootstrap.ts';
@@ -123,7 +125,7 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
     }
     const pool = new SharedBufferPool(64 << 20);
     const recent = new RecentOriginals(256 << 20, pool);
-    const processor = new Processor({ db, blobs, keys, deploymentKey, recipients: config.recipients, forwarding: config.forwarding, forwarders, log: { store: log, signer }, recent });
+    const processor = new Processor({ db, blobs, keys, deploymentKey, recipients: config.recipients, forwarding: config.forwarding, forwarders, log: { store: log, signer }, recent, site: config.policy.purposes as Record<string, SiteMode> });
     await processor.start();
     // Cleanups run last first: the processor stops (its deliveries settled), then associations kept open are released.
     cleanup.push(() => { for (const f of forwarders.values()) f.close?.(); });
@@ -213,7 +215,8 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
     await app.register(accessRoutes({ db, recipients: config.recipients, deploymentKey }));
     await app.register(recipientRoutes({ db }));
     await app.register(portalRoutes({ db }));
-    await app.register(fhirRoutes({ db, deploymentKey }));
+    await app.register(fhirRoutes({ db, deploymentKey, wake: () => processor.wake() }));
+    await app.register(policyRoutes({ db, recipients: config.recipients, wake: () => processor.wake() }));
     try {
       await app.listen({ host, port: config.http.port });
     } catch (e) {

@@ -17,6 +17,7 @@ import { type Gateway, startGateway } from '../src/gateway.ts';
 import { encodeMultipart, parseMultipart } from '../src/net/multipart.ts';
 import { REPO, plant, tempDir } from './helpers.ts';
 import { waitFor } from './peers.ts';
+import { allowReleases } from './policy-helpers.ts';
 
 const work = tempDir('custos-access-');
 const EXAMPLES = ['synthetic-ct-1.dcm', 'synthetic-ct-2.dcm'].map((f) => join(REPO, 'examples', f));
@@ -69,10 +70,12 @@ before(async () => {
   gw = await startGateway(parseGatewayConfig({
     dimse: { port: 0 }, http: { port: 0, signInPerMinute: 500 },
     forwarding: { initialBackoffMs: 50, maxBackoffMs: 100 },
-    recipients: [{ id: 'vendor', deliver: { kind: 'stow', url: stowUrl } }, { id: 'other-vendor', deliver: { kind: 'stow', url: stowUrl } }],
+    policy: { purposes: { TREATDS: 'opt-out' } },
+    recipients: [{ id: 'vendor', purpose: 'TREATDS', deliver: { kind: 'stow', url: stowUrl } }, { id: 'other-vendor', purpose: 'TREATDS', deliver: { kind: 'stow', url: stowUrl } }],
     routes: [{ recipient: 'vendor', match: {} }, { recipient: 'other-vendor', match: {} }],
   }), join(work, 'data'));
   admin = JSON.parse(readFileSync(gw.adminCredentialFile!, 'utf8')) as typeof admin;
+  await allowReleases(gw.http.url, admin.token, ['vendor', 'other-vendor'], ['TREATDS']);
 });
 after(async () => { await gw?.close(); sink?.close(); });
 

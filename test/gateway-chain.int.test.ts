@@ -12,7 +12,8 @@ import { encodeMultipart, parseMultipart } from '../src/net/multipart.ts';
 import { closeOcr } from '../src/pipeline/ocr.ts';
 import { BURNED, independentOcr, renderFrame, writeImage } from './burned-in.ts';
 import { tempDir } from './helpers.ts';
-import { api, waitFor } from './peers.ts';
+import { api, tokenOf, waitFor } from './peers.ts';
+import { allowReleases } from './policy-helpers.ts';
 
 const work = tempDir('custos-chain-');
 const open: Gateway[] = [];
@@ -27,10 +28,12 @@ test('an ultrasound with burned-in name and ID goes out cleaned (OCR finds neith
   const senderToken = ((await created.json()) as { token: string }).token;
   const first = await startGateway(parseGatewayConfig({
     dimse: { port: 0 }, http: { port: 0 },
-    recipients: [{ id: 'vendor', deliver: { kind: 'stow', url: `${second.http.url}/dicomweb`, headers: { authorization: `Bearer ${senderToken}` } }, deid: { options: ['clean-pixel-data'] } }],
+    policy: { purposes: { TREATDS: 'opt-out' } },
+    recipients: [{ id: 'vendor', purpose: 'TREATDS', deliver: { kind: 'stow', url: `${second.http.url}/dicomweb`, headers: { authorization: `Bearer ${senderToken}` } }, deid: { options: ['clean-pixel-data'] } }],
     routes: [{ recipient: 'vendor', match: { modality: ['US'] } }],
   }), join(work, 'first'));
   open.push(first);
+  await allowReleases(first.http.url, tokenOf(first.dataDir), ['vendor'], ['TREATDS']);
 
   const us = join(work, 'us.dcm');
   writeImage(us, { frames: [renderFrame(320, 240, [{ text: BURNED.name, x: 10, y: 30, size: 22, color: 'white' }, { text: BURNED.id, x: 150, y: 220, size: 18, color: 'white' }])], rows: 240, columns: 320, sop: '2.25.6006' });

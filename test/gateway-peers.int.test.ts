@@ -12,7 +12,8 @@ import { generateCT } from '../bench/generate-ct.ts';
 import { pseudonymousUID, recipientKey } from '../src/deid/pseudonyms.ts';
 import { PYDICOM, dcmdump, runCli, tempDir } from './helpers.ts';
 import { makePki } from './pki.ts';
-import { IN_NETNS, type GatewayProc, type OrthancPeer, type Peer, NETNS_FLAG, freePort, rerunInPrivateNetwork, startGatewayProcess, startOrthanc, startStorescp, storescu, waitFor } from './peers.ts';
+import { allowReleases } from './policy-helpers.ts';
+import { IN_NETNS, type GatewayProc, type OrthancPeer, type Peer, NETNS_FLAG, freePort, rerunInPrivateNetwork, startGatewayProcess, startOrthanc, startStorescp, storescu, tokenOf, waitFor } from './peers.ts';
 
 const ORIGINAL = { patientName: 'CompressedSamples^CT1', patientId: '1CT1' }; // from pydicom's CT_small.dcm (synthetic)
 
@@ -40,11 +41,19 @@ if (!IN_NETNS) {
   const status = async (gw: GatewayProc) => (await (await gw.api(`${gw.http}/api/status`)).json()) as { instances: number; jobs: Record<string, number> };
   const orthancInstances = async (): Promise<string[]> => (await (await fetch(`${orthanc.http}/instances`)).json()) as string[];
   const orthancTags = async (id: string) => (await (await fetch(`${orthanc.http}/instances/${id}/simplified-tags`)).json()) as Record<string, string>;
-  const config = (recipients: unknown[], routes: unknown[]) => ({ recipients, routes, forwarding: { initialBackoffMs: 200, maxBackoffMs: 2000 } });
+  const config = (recipients: Array<Record<string, unknown>>, routes: unknown[]) => ({
+    recipients: recipients.map((r) => ({ purpose: 'TREATDS', ...r }) as Record<string, unknown>), routes, forwarding: { initialBackoffMs: 200, maxBackoffMs: 2000 }, policy: { purposes: { TREATDS: 'opt-out' } },
+  });
+  /** A gateway whose recipients are vetted, approved and under an agreement (docs/policy.md). */
+  const startReleasing = async (dataDir: string, cfg: ReturnType<typeof config>): Promise<GatewayProc> => {
+    const gw = await startGatewayProcess(dataDir, cfg);
+    await allowReleases(gw.http, tokenOf(dataDir), cfg.recipients.map((r) => String(r.id)), ['TREATDS']);
+    return gw;
+  };
 
   test('a 200-instance study sent with storescu arrives de-identified at storescp and at Orthanc over DIMSE and STOW-RS, each exactly once', { timeout: 600_000 }, async () => {
     const files = generateCT(200, join(work, 'study-200'), 200, '2.25.1111');
-    const gw = await startGatewayProcess(join(work, 'gw1'), config([
+    const gw = await startReleasing(join(work, 'gw1'), config([
       { id: 'scp', deliver: { kind: 'dimse', host: '127.0.0.1', port: storescp.port, aeTitle: 'STORESCP' } },
       { id: 'orthanc-dimse', deliver: { kind: 'dimse', host: '127.0.0.1', port: orthanc.dicomPort, aeTitle: orthanc.aeTitle } },
       { id: 'orthanc-web', deliver: { kind: 'stow', url: `${orthanc.http}/dicom-web` } },
@@ -118,7 +127,7 @@ if (!IN_NETNS) {
     const implicitScp = await startStorescp(implicitDir, 'IMPLICIT', '+xi');
     const keepDir = join(work, 'keep-scp');
     const keepScp = await startStorescp(keepDir, 'KEEP', '+xa');
-    const gw = await startGatewayProcess(join(work, 'gw3'), config([
+    const gw = await startReleasing(join(work, 'gw3'), config([
       { id: 'keep', deliver: { kind: 'dimse', host: '127.0.0.1', port: keepScp.port, aeTitle: 'KEEP' } },
       { id: 'implicit', deliver: { kind: 'dimse', host: '127.0.0.1', port: implicitScp.port, aeTitle: 'IMPLICIT' } },
     ], [{ recipient: 'keep', match: { modality: ['MR', 'CT', 'NM'] } }, { recipient: 'implicit', match: { callingAeTitle: ['EXPLICIT_SENDER'] } }]));
@@ -152,7 +161,7 @@ if (!IN_NETNS) {
     const scp = spawn('storescp', ['--aetitle', 'SECURE', '+tls', pki.serverKey, pki.serverCert, '+cf', pki.ca, '-rc', '--output-directory', tlsDir, String(port)], { stdio: 'ignore', env: { ...process.env, TCP_NODELAY: '1' } });
     await new Promise((r) => setTimeout(r, 500));
     const tls = { caFile: pki.ca, certFile: pki.clientCert, keyFile: pki.clientKey };
-    const gw = await startGatewayProcess(join(work, 'gw-tls'), config([
+    const gw = await startReleasing(join(work, 'gw-tls'), config([
       { id: 'secure', deliver: { kind: 'dimse', host: '127.0.0.1', port, aeTitle: 'SECURE', tls } },
       { id: 'untrusted', deliver: { kind: 'dimse', host: '127.0.0.1', port, aeTitle: 'SECURE', tls: { certFile: tls.certFile, keyFile: tls.keyFile } } },
     ], [{ recipient: 'secure' }, { recipient: 'untrusted' }]));
@@ -180,7 +189,7 @@ if (!IN_NETNS) {
     const dataDir = join(work, 'gw2');
     const cfg = config([{ id: 'pacs', deliver: { kind: 'dimse', host: '127.0.0.1', port: orthanc.dicomPort, aeTitle: orthanc.aeTitle } }], [{ recipient: 'pacs' }]);
     const before = new Set(await orthancInstances());
-    let gw = await startGatewayProcess(dataDir, cfg);
+    let gw = await startReleasing(dataDir, cfg);
     const sending = storescu(gw.dimsePort, 'CUSTOS', ['-v', ...files]);
     await waitFor('150 instances stored', async () => ((await status(gw)).instances >= 150 ? true : undefined), 120_000, 20);
     gw.proc.kill('SIGKILL');

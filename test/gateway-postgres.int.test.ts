@@ -7,8 +7,9 @@ import { parseGatewayConfig } from '../src/config/gateway-config.ts';
 import { startGateway } from '../src/gateway.ts';
 import { encodeMultipart } from '../src/net/multipart.ts';
 import { REPO, tempDir } from './helpers.ts';
-import { api, freePort, waitFor } from './peers.ts';
+import { api, freePort, tokenOf, waitFor } from './peers.ts';
 import { type PgCluster, startPostgres } from './postgres.ts';
+import { allowReleases } from './policy-helpers.ts';
 
 let pg: PgCluster;
 const work = tempDir('custos-pg-');
@@ -20,11 +21,13 @@ test('on a PostgreSQL server: instances are stored, jobs queued and dead-lettere
   const config = parseGatewayConfig({
     dimse: { port: 0 }, http: { port: 0 }, database: { url: pg.url },
     forwarding: { maxAttempts: 2, initialBackoffMs: 50, maxBackoffMs: 100 },
-    recipients: [{ id: 'offline', deliver: { kind: 'stow', url: `http://127.0.0.1:${dead}/dicomweb` } }],
+    policy: { purposes: { TREATDS: 'opt-out' } },
+    recipients: [{ id: 'offline', purpose: 'TREATDS', deliver: { kind: 'stow', url: `http://127.0.0.1:${dead}/dicomweb` } }],
     routes: [{ recipient: 'offline' }],
   });
   const dataDir = join(work, 'data');
   let gw = await startGateway(config, dataDir);
+  await allowReleases(gw.http.url, tokenOf(gw.dataDir), ['offline'], ['TREATDS']);
   try {
     assert.equal(gw.db.kind, 'postgres');
     const files = readdirSync(join(REPO, 'examples')).filter((f) => f.endsWith('.dcm')).map((f) => readFileSync(join(REPO, 'examples', f)));

@@ -14,7 +14,8 @@ const facts = { Modality: 'CT', BodyPartExamined: 'HEAD', SOPClassUID: CT, calli
 
 test('routing: every criterion of a route must match; each list is any-of; a recipient appears once', () => {
   const routes = parseGatewayConfig({
-    recipients: ['a', 'b', 'c', 'd'].map((id) => ({ id, deliver: { kind: 'stow', url: 'http://127.0.0.1:1/dicomweb' } })),
+    policy: { purposes: { TREATDS: 'opt-out' } },
+    recipients: ['a', 'b', 'c', 'd'].map((id) => ({ id, purpose: 'TREATDS', deliver: { kind: 'stow', url: 'http://127.0.0.1:1/dicomweb' } })),
     routes: [
       { recipient: 'a', match: { modality: ['ct', 'MR'], bodyPart: ['HEAD'] } },
       { recipient: 'b', match: { modality: ['MR'] } },

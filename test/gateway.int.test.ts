@@ -18,7 +18,8 @@ import { putElement } from '../src/dicom/dataset.ts';
 import { Tags } from '../src/dicom/tag.ts';
 import { encodePart10 } from '../src/dicom/write.ts';
 import { REPO, PYDICOM, parse, runCli, tempDir } from './helpers.ts';
-import { api, freePort, waitFor } from './peers.ts';
+import { api, freePort, tokenOf, waitFor } from './peers.ts';
+import { allowReleases } from './policy-helpers.ts';
 
 const EXAMPLES = readdirSync(join(REPO, 'examples')).filter((f) => f.endsWith('.dcm')).map((f) => join(REPO, 'examples', f));
 // The gateway runs in this process: peers must be spawned asynchronously, never with spawnSync.
@@ -41,9 +42,11 @@ before(async () => {
     dimse: { port: 0, aeTitle: 'GATEWAY', allowedCallingAeTitles: ['MODALITY', 'ECHOSCU'], maxAssociations: 1, maxInstanceMiB: 1 },
     http: { port: 0 },
     forwarding: { maxAttempts: 2, initialBackoffMs: 50, maxBackoffMs: 100 },
-    recipients: [{ id: 'nowhere', deliver: { kind: 'dimse', host: '127.0.0.1', port: deadPort, aeTitle: 'NOBODY' } }],
+    policy: { purposes: { TREATDS: 'opt-out' } },
+    recipients: [{ id: 'nowhere', purpose: 'TREATDS', deliver: { kind: 'dimse', host: '127.0.0.1', port: deadPort, aeTitle: 'NOBODY' } }],
     routes: [{ recipient: 'nowhere', match: { source: ['dimse'] } }],
   }), join(work, 'data'));
+  await allowReleases(gw.http.url, tokenOf(gw.dataDir), ['nowhere'], ['TREATDS']);
 });
 after(async () => { await gw?.close(); });
 

@@ -17,7 +17,8 @@ import { readDicom } from '../../src/dicom/read.ts';
 import { Tags } from '../../src/dicom/tag.ts';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { startGatewayProcess, startOrthanc, startStorescp, storescu, waitFor } from '../../test/peers.ts';
+import { startGatewayProcess, startOrthanc, startStorescp, storescu, tokenOf, waitFor } from '../../test/peers.ts';
+import { allowReleases } from '../../test/policy-helpers.ts';
 
 const [work, sendersArg, ...corpora] = process.argv.slice(2) as [string, string, ...string[]];
 const senders = Number(sendersArg ?? 2);
@@ -92,10 +93,12 @@ const pg = process.env.CUSTOS_BENCH_PG ? await (await import('../../test/postgre
 if (pg) process.once('exit', () => { try { pg.stop(); } catch { /* stopped already */ } });
 const gw = await startGatewayProcess(join(work, 'custos'), {
   ...(pg ? { database: { url: pg.url } } : {}),
-  recipients: [{ id: 'scp', deliver: { kind: 'dimse', host: '127.0.0.1', port: scp.port, aeTitle: 'STORESCP' } }],
+  policy: { purposes: { TREATDS: 'opt-out' } },
+  recipients: [{ id: 'scp', purpose: 'TREATDS', deliver: { kind: 'dimse', host: '127.0.0.1', port: scp.port, aeTitle: 'STORESCP' } }],
   routes: [{ recipient: 'scp' }],
 });
 started.push(gw.proc);
+await allowReleases(gw.http, tokenOf(join(work, 'custos')), ['scp'], ['TREATDS']);
 const custos = [];
 let done = 0;
 for (const stream of streams) {

@@ -4,7 +4,8 @@ import { recordEvents } from '../audit/events.ts';
 import { principalOf } from '../auth/guard.ts';
 import { principalLabel } from '../auth/permissions.ts';
 import { checkConsent, operationOutcome } from '../policy/consent-resource.ts';
-import { type ConsentSearch, type StoredConsent, consentHistory, readConsent, recordConsent, searchConsents } from '../policy/consent-registry.ts';
+import { type ConsentSearch, type StoredConsent, consentHistory, consentPatientRef, readConsent, recordConsent, searchConsents } from '../policy/consent-registry.ts';
+import { redecideWithheld } from '../policy/recipient-policy.ts';
 import { patientRef } from '../store/data-keys.ts';
 import type { Database } from '../store/database.ts';
 import { CUSTOS_VERSION } from '../version.ts';
@@ -18,7 +19,7 @@ import { CUSTOS_VERSION } from '../version.ts';
 const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 const ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
-export interface FhirDeps { db: Database; deploymentKey: Buffer }
+export interface FhirDeps { db: Database; deploymentKey: Buffer; /** New work for the work loop (withheld jobs to decide again). */ wake?: () => void }
 
 function outcome(reply: FastifyReply, status: number, code: NonNullable<OperationOutcomeIssue['code']>, diagnostics: string, expression?: string): FastifyReply {
   return reply.code(status).type(FHIR_JSON).send(operationOutcome([{ severity: 'error', code, diagnostics, ...(expression ? { expression: [expression] } : {}) }]));
@@ -90,6 +91,8 @@ export function fhirRoutes(deps: FhirDeps) {
       }
       const stored = await recordConsent(deps.db, deps.deploymentKey, c, principalLabel(principalOf(req)), id);
       await recordEvents(deps.db, [{ kind: 'consent.recorded', detail: { consent: stored.id, version: stored.version, status: c.status, by: principalLabel(principalOf(req)) } }]);
+      // This patient's withheld jobs are decided again (a new permit may release them).
+      if (await redecideWithheld(deps.db, { patientRef: consentPatientRef(deps.deploymentKey, c) })) deps.wake?.();
       reply.header('location', `${base(req)}/Consent/${stored.id}/_history/${stored.version}`);
       return sendConsent(reply, stored, id === undefined ? 201 : 200);
     };

@@ -33,7 +33,11 @@ export type EventKind =
   | 'release.deletion-attested'
   // consent registry: which consent and version changed, by whom (never its content)
   | 'consent.recorded'
-  | 'consent.read';
+  | 'consent.read'
+  // recipients' vetting and agreements; the egress decision
+  | 'policy.vetting'
+  | 'policy.agreement'
+  | 'job.withheld';
 
 export interface AuditEvent {
   kind: EventKind;

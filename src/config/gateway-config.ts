@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { CustosError } from '../errors.ts';
 import { OPTIONS } from '../deid/profile-types.ts';
+import { PURPOSES, lineage } from '../policy/purposes.ts';
 
 /** PS3.5 6.2: AE titles are 1–16 characters of the default repertoire, no backslash or control characters. */
 const aeTitle = z.string().regex(/^[\x20-\x5b\x5d-\x7e]{1,16}$/, 'an AE title is 1 to 16 printable ASCII characters, no backslash').refine((s) => s.trim().length > 0, 'an AE title cannot be blank');
@@ -33,9 +34,17 @@ const StowDestination = z.object({
   headers: z.record(z.string(), z.string()).optional(),
 }).strict();
 
+const fhirId = z.string().regex(/^[A-Za-z0-9\-.]{1,64}$/, 'a FHIR id: letters, digits, - and ., at most 64');
+
 const Recipient = z.object({
   id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/i, 'a recipient id is letters, digits, _ and -, starting with a letter or digit'),
   description: z.string().optional(),
+  /** What this recipient receives data for (v3-ActReason, docs/policy.md): consents and agreements are judged against it. */
+  purpose: z.enum(PURPOSES as [string, ...string[]], { message: `a purpose of use: one of ${PURPOSES.join(', ')}` }),
+  /** The recipient as a FHIR Organization id, as consents name it (default: its id). */
+  organization: fhirId.optional(),
+  /** The AI models it runs, as FHIR Device ids that consents may name. */
+  models: z.array(z.object({ id: fhirId, name: z.string().min(1), version: z.string().min(1).optional() }).strict()).default([]),
   deliver: z.discriminatedUnion('kind', [DimseDestination, StowDestination]),
   deid: z.object({
     /** "basic": PS3.15 Basic Profile with `options`; "none": originals (a PACS inside the hospital). */
@@ -160,9 +169,16 @@ export const GatewayConfigSchema = z.object({
     /** How long a DIMSE association stays open after a batch, for the next one (0: released at once). */
     keepAssociationMs: z.number().int().min(0).max(600_000).default(5_000),
   }).strict().prefault({}),
+  /** The site's policy per purpose (docs/policy.md): opt-in or opt-out. No default: each recipient's purpose needs one. */
+  policy: z.object({
+    purposes: z.partialRecord(z.enum(PURPOSES as [string, ...string[]]), z.enum(['opt-in', 'opt-out'])).default({}),
+  }).strict().prefault({}),
   recipients: z.array(Recipient).default([]),
   routes: z.array(Route).default([]),
 }).strict().superRefine((c, ctx) => {
+  c.recipients.forEach((r, i) => {
+    if (!lineage(r.purpose).some((p) => c.policy.purposes[p])) ctx.addIssue({ code: 'custom', path: ['recipients', i, 'purpose'], message: `${r.purpose} has no site policy: set policy.purposes.${r.purpose} to opt-in or opt-out` });
+  });
   const ids = new Set<string>();
   c.recipients.forEach((r, i) => {
     if (ids.has(r.id)) ctx.addIssue({ code: 'custom', path: ['recipients', i, 'id'], message: `recipient id "${r.id}" is used twice` });

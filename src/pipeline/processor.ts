@@ -8,6 +8,9 @@ import type { NoteSigner } from '../integrity/note.ts';
 import type { Forwarder, Outgoing } from '../net/forwarder.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 import { type DataKeys, openBlob } from '../store/data-keys.ts';
+import { consentsOfPatient } from '../policy/consent-registry.ts';
+import { type ConsentRecord, type Decision, type Reason, type SiteMode, decide } from '../policy/decision.ts';
+import { agreementsOf, currentVetting } from '../policy/recipient-policy.ts';
 import type { Database, Statement } from '../store/database.ts';
 import type { LogStore } from '../store/log-store.ts';
 import { deidentifySource } from './deid-file.ts';
@@ -26,6 +29,8 @@ export interface ProcessorDeps {
   forwarders: ReadonlyMap<string, Forwarder>;
   log: { store: LogStore; signer: NoteSigner };
   recent?: RecentOriginals;
+  /** The site's opt-in or opt-out per purpose (config policy.purposes). */
+  site: Readonly<Record<string, SiteMode>>;
 }
 
 type InstanceRow = IngestedInstance;
@@ -277,6 +282,13 @@ export class Processor {
     const outcomes: Settlement[] = [];
     const sendable: Sendable[] = [];
     let held = 0;
+    // The egress decision first (docs/policy.md): a job it denies is withheld with its reasons and
+    // never de-identified.
+    const decisions = await this.decideJobs(recipient, jobs);
+    for (let k = jobs.length - 1; k >= 0; k--) {
+      const d = decisions.get(Number(jobs[k]!.id));
+      if (d?.outcome === 'deny') outcomes.push({ job: jobs.splice(k, 1)[0]!, outcome: { kind: 'withheld', reasons: d.reasons } });
+    }
     for (const [i, job] of jobs.entries()) {
       if (held >= BATCH_BYTES) {
         // Enough originals held for one batch (large instances): the rest wait for the next one.
@@ -295,7 +307,41 @@ export class Processor {
         outcomes.push({ job, outcome: { kind: 'dead', code: isCustosError(e) ? e.code : 'INTERNAL', message: (e as Error).message } });
       }
     }
-    return { jobs, settings, forwarder, sendable, outcomes };
+    return { jobs: [...jobs, ...outcomes.filter((o) => o.outcome.kind === 'withheld').map((o) => o.job)], settings, forwarder, sendable, outcomes };
+  }
+
+  /**
+   * The egress decision for each of a recipient's jobs, now: its vetting and agreements read once,
+   * each patient's consents once.
+   */
+  private async decideJobs(recipient: string, jobs: readonly ClaimedJob[]): Promise<Map<number, Decision>> {
+    const out = new Map<number, Decision>();
+    const r = this.d.recipients.find((x) => x.id === recipient);
+    if (!r || !jobs.length) return out;
+    const [vetting, agreements, facts] = await Promise.all([
+      currentVetting(this.d.db, recipient),
+      agreementsOf(this.d.db, recipient),
+      this.d.db.query<{ id: number; study_instance_uid: string; sop_class_uid: string; modality: string | null; body_part: string | null }>(
+        'SELECT id, study_instance_uid, sop_class_uid, modality, body_part FROM instances WHERE id = ANY($1::bigint[])', [jobs.map((j) => j.instance_id)]),
+    ]);
+    const consents = new Map<string, ConsentRecord[]>();
+    const now = new Date();
+    for (const job of jobs) {
+      const f = facts.find((x) => Number(x.id) === Number(job.instance_id));
+      if (!f) continue;
+      const ref = job.instance.patient_ref;
+      if (!consents.has(ref)) consents.set(ref, await consentsOfPatient(this.d.db, ref));
+      out.set(Number(job.id), decide({
+        purpose: r.purpose,
+        release: { studyInstanceUID: f.study_instance_uid, sopClassUID: f.sop_class_uid, modality: f.modality ?? undefined, bodyPart: f.body_part ?? undefined },
+        consents: consents.get(ref)!,
+        site: this.d.site,
+        recipient: { id: r.id, organization: r.organization ?? r.id, devices: r.models.map((m) => m.id), vetting: vetting && { status: vetting.status, version: vetting.version }, deid: { profile: r.deid.profile, options: r.deid.options, key: r.deid.key } },
+        agreements,
+        now,
+      }));
+    }
+    return out;
   }
 
   /**
@@ -304,7 +350,18 @@ export class Processor {
    */
   private async send(batch: Batch): Promise<Error | undefined> {
     try {
-      const { settings, forwarder, sendable, outcomes } = batch;
+      const { settings, forwarder, outcomes } = batch;
+      let sendable = batch.sendable;
+      if (sendable.length && forwarder && settings) {
+        // Decided again just before it leaves: a withdrawal or an agreement ending meanwhile stops it.
+        const again = await this.decideJobs(sendable[0]!.job.recipient, sendable.map((x) => x.job as ClaimedJob));
+        sendable = sendable.filter((x) => {
+          const d = again.get(Number(x.job.id));
+          if (d?.outcome !== 'deny') return true;
+          outcomes.push({ job: x.job, outcome: { kind: 'withheld', reasons: d.reasons } });
+          return false;
+        });
+      }
       if (sendable.length && forwarder && settings) {
         const results = await forwarder.deliver(sendable.map((s) => s.out));
         const derived: Array<{ input: Described; output: Described }> = [];
@@ -388,6 +445,11 @@ export class Processor {
     for (const { job, outcome: o } of list) {
       const base = { instanceId: Number(job.instance_id), jobId: Number(job.id), recipient: job.recipient };
       if (o.kind === 'done') continue;
+      if (o.kind === 'withheld') {
+        statements.push({ sql: `UPDATE jobs SET state = 'withheld', withheld_reasons = $2::jsonb, updated_at = now() WHERE id = $1`, params: [job.id, JSON.stringify(o.reasons)] });
+        events.push({ kind: 'job.withheld', ...base, detail: { reasons: o.reasons.map((r) => r.code), ...(o.reasons.find((r) => r.consent) ? { consents: o.reasons.flatMap((r) => (r.consent ? [r.consent] : [])) } : {}) } });
+        continue;
+      }
       if (o.kind === 'retry') {
         const delay = backoffMs(job.attempts + 1, f);
         statements.push({ sql: `UPDATE jobs SET state = 'pending', attempts = attempts + 1, next_attempt_at = now() + ($2::int * interval '1 millisecond'), last_error_code = $3, last_error = $4, updated_at = now() WHERE id = $1`, params: [job.id, delay, o.code, o.message] });
@@ -415,5 +477,6 @@ type Settlement = {
   job: JobRow;
   outcome:
     | { kind: 'done'; sopInstanceUID: string; bytes: number }
-    | { kind: 'retry' | 'dead' | 'held'; code: string; message: string };
+    | { kind: 'retry' | 'dead' | 'held'; code: string; message: string }
+    | { kind: 'withheld'; reasons: Reason[] };
 };

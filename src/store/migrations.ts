@@ -325,4 +325,36 @@ ${CLAIM_READY_JOBS}
       'CREATE INDEX consents_patient ON consents (patient_ref, id, version)',
     ],
   },
+  {
+    // Recipients' vetting and data-use agreements (docs/policy.md), every version kept with who made
+    // it; jobs the egress decision withholds wait in state 'withheld' with their reasons.
+    version: 7,
+    sql: [
+      `CREATE TABLE vetting (
+        recipient text NOT NULL,
+        version integer NOT NULL,
+        status text NOT NULL CHECK (status IN ('draft', 'approved', 'suspended', 'revoked')),
+        record jsonb NOT NULL,
+        filled_by text NOT NULL,
+        decided_by text,
+        changed_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (recipient, version)
+      )`,
+      `CREATE TABLE agreements (
+        id text NOT NULL,
+        version integer NOT NULL,
+        recipient text NOT NULL,
+        status text NOT NULL CHECK (status IN ('active', 'terminated')),
+        terms jsonb NOT NULL,
+        changed_by text NOT NULL,
+        changed_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (id, version)
+      )`,
+      'CREATE INDEX agreements_recipient ON agreements (recipient, id, version)',
+      'ALTER TABLE jobs DROP CONSTRAINT jobs_state_check',
+      `ALTER TABLE jobs ADD CONSTRAINT jobs_state_check CHECK (state IN ('pending', 'running', 'done', 'held', 'dead', 'withheld'))`,
+      'ALTER TABLE jobs ADD COLUMN withheld_reasons jsonb',
+      `CREATE INDEX jobs_withheld ON jobs (recipient, id) WHERE state = 'withheld'`,
+    ],
+  },
 ];

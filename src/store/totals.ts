@@ -7,7 +7,7 @@ import type { Queryable } from './database.ts';
  * monitoring system polls these; on PGlite each query holds the one connection every ingest waits for.
  */
 
-export const JOB_STATES = ['pending', 'running', 'done', 'held', 'dead'] as const;
+export const JOB_STATES = ['pending', 'running', 'done', 'held', 'dead', 'withheld'] as const;
 export type JobState = typeof JOB_STATES[number];
 
 /** Instances held: those the log step marked (their series' totals) and those not yet (their partial index, instances_unlogged). */
@@ -54,7 +54,7 @@ export async function listStudies(db: Queryable, opts: { order: 'recent' | 'arri
  */
 export async function jobCounts(db: Queryable, recipient?: string): Promise<Record<JobState, number>> {
   const rows = await db.query<{ state: string; n: string | number }>(
-    `SELECT state, count(*) AS n FROM jobs WHERE state IN ('pending', 'running', 'held', 'dead') AND ($1::text IS NULL OR recipient = $1) GROUP BY state
+    `SELECT state, count(*) AS n FROM jobs WHERE state IN ('pending', 'running', 'held', 'dead', 'withheld') AND ($1::text IS NULL OR recipient = $1) GROUP BY state
      UNION ALL SELECT 'done', coalesce(sum(done), 0) FROM job_totals WHERE ($1::text IS NULL OR recipient = $1)`, [recipient ?? null]);
   return Object.fromEntries(JOB_STATES.map((s) => [s, Number(rows.find((r) => r.state === s)?.n ?? 0)])) as Record<JobState, number>;
 }

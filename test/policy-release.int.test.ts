@@ -1,0 +1,175 @@
+/**
+ * Consent, vetting and agreements decide every release, end to end: storescu in, two storescp
+ * recipients out — a treatment decision-support AI (TREATDS, opt-out) and a model-training set
+ * (MLTRAINING, opt-in). Synthetic patients only.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { parseGatewayConfig } from '../src/config/gateway-config.ts';
+import { type Gateway, startGateway } from '../src/gateway.ts';
+import { REPO, tempDir } from './helpers.ts';
+import { type Peer, api, freePort, startStorescp, storescu, tokenOf, waitFor } from './peers.ts';
+import { agreementTerms, allowReleases } from './policy-helpers.ts';
+
+const work = tempDir('custos-policy-');
+let gw: Gateway;
+let treatment: Peer & { log: () => string };
+let training: (Peer & { log: () => string }) | undefined;
+let trainingPort: number;
+const treatmentDir = join(work, 'treatment');
+const trainingDir = join(work, 'training');
+const ACT_REASON = 'http://terminology.hl7.org/CodeSystem/v3-ActReason';
+
+before(async () => {
+  treatment = await startStorescp(treatmentDir, 'TREATAI', '+xa', false);
+  trainingPort = await freePort(); // the training set's receiver starts later (a queue builds up)
+  gw = await startGateway(parseGatewayConfig({
+    dimse: { port: 0 }, http: { port: 0 },
+    forwarding: { initialBackoffMs: 100, maxBackoffMs: 300, maxAttempts: 100 },
+    policy: { purposes: { TREATDS: 'opt-out', MLTRAINING: 'opt-in' } },
+    recipients: [
+      { id: 'treatment-ai', purpose: 'TREATDS', deliver: { kind: 'dimse', host: '127.0.0.1', port: treatment.port, aeTitle: 'TREATAI' } },
+      { id: 'training-set', purpose: 'MLTRAINING', organization: 'vendor-train', deliver: { kind: 'dimse', host: '127.0.0.1', port: trainingPort, aeTitle: 'TRAINSET' } },
+    ],
+    routes: [{ recipient: 'treatment-ai' }, { recipient: 'training-set' }],
+  }), join(work, 'data'));
+});
+after(async () => { await gw?.close(); await treatment?.stop(); await training?.stop(); });
+
+let serial = 0;
+/** A synthetic CT of one patient, as its own study. */
+function instanceOf(patientId: string): { file: string; study: string } {
+  serial++;
+  const file = join(work, `ct-${serial}.dcm`);
+  copyFileSync(join(REPO, 'examples', 'synthetic-ct-1.dcm'), file);
+  const study = `2.25.8800${serial}`;
+  execFileSync('dcmodify', ['-nb', '-m', `(0010,0020)=${patientId}`, '-i', '(0010,0021)=SYNTH-HOSP', '-m', `(0020,000D)=${study}`, '-m', `(0020,000E)=${study}.1`, '-m', `(0008,0018)=${study}.1.1`, file]);
+  return { file, study };
+}
+
+type Job = { id: number; recipient: string; state: string; withheldReasons: Array<{ code: string; consent?: { id: string; version: number } }> | null; instanceId: number };
+const jobs = async (): Promise<Job[]> => (await (await api(gw)(`${gw.http.url}/api/jobs?limit=1000`)).json()) as Job[];
+const studyJobs = async (study: string): Promise<Job[]> => {
+  const rows = await gw.db.query<{ id: number }>('SELECT j.id FROM jobs j JOIN instances i ON i.id = j.instance_id WHERE i.study_instance_uid = $1', [study]);
+  const ids = new Set(rows.map((r) => Number(r.id)));
+  return (await jobs()).filter((j) => ids.has(j.id));
+};
+const jobOf = async (study: string, recipient: string): Promise<Job | undefined> => (await studyJobs(study)).find((j) => j.recipient === recipient);
+const settled = (study: string, recipient: string, state: string) => waitFor(`${recipient} job of ${study} to be ${state}`, async () => {
+  const j = await jobOf(study, recipient);
+  return j?.state === state ? j : undefined;
+}, 30_000, 100);
+
+async function consent(patientId: string, type: 'permit' | 'deny'): Promise<string> {
+  const res = await api(gw)(`${gw.http.url}/fhir/Consent`, {
+    method: 'POST', headers: { 'content-type': 'application/fhir+json' },
+    body: JSON.stringify({
+      resourceType: 'Consent', status: 'active',
+      scope: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/consentscope', code: 'patient-privacy' }] },
+      category: [{ coding: [{ system: 'http://loinc.org', code: '64292-6' }] }],
+      patient: { identifier: { system: 'SYNTH-HOSP', value: patientId } }, dateTime: '2026-12-01',
+      provision: { type, purpose: [{ system: ACT_REASON, code: 'MLTRAINING' }] },
+    }),
+  });
+  assert.equal(res.status, 201);
+  return ((await res.json()) as { id: string }).id;
+}
+
+const send = async (file: string): Promise<void> => { const r = await storescu(gw.dimse.port, 'CUSTOS', [file]); assert.equal(r.status, 0, r.output); };
+
+test('nothing leaves for a recipient that is not vetted and under an agreement', async () => {
+  const s = instanceOf('SYNTH-P0');
+  await send(s.file);
+  const t = await settled(s.study, 'treatment-ai', 'withheld');
+  assert.deepEqual(t.withheldReasons?.map((r) => r.code), ['RECIPIENT_NOT_VETTED', 'AGREEMENT_NONE_VALID']);
+  assert.equal(readdirSync(treatmentDir).length, 0);
+  // Vetted, approved by a second person, and an agreement signed: the withheld job is decided again and delivered.
+  await allowReleases(gw.http.url, tokenOf(gw.dataDir), ['treatment-ai', 'training-set'], ['TREATDS', 'MLTRAINING']);
+  await settled(s.study, 'treatment-ai', 'done');
+  const train = await settled(s.study, 'training-set', 'withheld');
+  assert.deepEqual(train.withheldReasons?.map((r) => r.code), ['CONSENT_REQUIRED'], 'opt-in: no consent, no training');
+});
+
+test('a patient who denied ML training reaches the treatment AI and never the training set; one who permitted it reaches both', async () => {
+  const denied = instanceOf('SYNTH-P1');
+  const permitted = instanceOf('SYNTH-P2');
+  const denial = await consent('SYNTH-P1', 'deny');
+  await consent('SYNTH-P2', 'permit');
+  training = await startTrainingOn(trainingPort);
+  await send(denied.file);
+  await send(permitted.file);
+  await settled(denied.study, 'treatment-ai', 'done');
+  await settled(permitted.study, 'treatment-ai', 'done');
+  await settled(permitted.study, 'training-set', 'done');
+  const j = await settled(denied.study, 'training-set', 'withheld');
+  assert.deepEqual(j.withheldReasons, [{ code: 'CONSENT_DENIED', consent: { id: denial, version: 1, provision: 'provision' } }]);
+  assert.equal(readdirSync(trainingDir).length, 1, 'only the permitting patient reached the training set');
+});
+
+async function startTrainingOn(port: number): Promise<Peer & { log: () => string }> {
+  const { spawn } = await import('node:child_process');
+  mkdirSync(trainingDir, { recursive: true });
+  const proc = spawn('storescp', ['--aetitle', 'TRAINSET', '+xa', '--output-directory', trainingDir, String(port)], { stdio: 'ignore' });
+  await waitFor('storescp on the training port', async () => {
+    const { connect } = await import('node:net');
+    return new Promise<true | undefined>((resolve) => { const s = connect(port, '127.0.0.1'); s.once('connect', () => { s.destroy(); resolve(true); }); s.once('error', () => resolve(undefined)); });
+  }, 10_000, 100);
+  return { port, proc, log: () => '', stop: async () => { proc.kill(); await new Promise((r) => proc.once('exit', r)); } };
+}
+
+test('a withdrawal while a study is queued stops it', async () => {
+  await training!.stop(); // the training set is unreachable: its jobs wait in the queue
+  const s = instanceOf('SYNTH-P3');
+  const id = await consent('SYNTH-P3', 'permit');
+  await send(s.file);
+  await waitFor('the training job to be retried', async () => ((await jobOf(s.study, 'training-set'))?.state === 'pending' ? true : undefined), 30_000, 100);
+  const current = await (await api(gw)(`${gw.http.url}/fhir/Consent/${id}`)).json();
+  const withdrawn = await api(gw)(`${gw.http.url}/fhir/Consent/${id}`, { method: 'PUT', headers: { 'content-type': 'application/fhir+json' }, body: JSON.stringify({ ...current, status: 'inactive' }) });
+  assert.equal(withdrawn.status, 200);
+  training = await startTrainingOn(trainingPort);
+  const j = await settled(s.study, 'training-set', 'withheld');
+  assert.deepEqual(j.withheldReasons?.map((r) => r.code), ['CONSENT_REQUIRED']);
+  assert.equal(readdirSync(trainingDir).length, 1, 'nothing more reached the training set');
+});
+
+test('an agreement that expires stops delivery; a renewed one releases what was withheld', async () => {
+  const admin = api(gw);
+  const policy = (await (await admin(`${gw.http.url}/api/recipients/treatment-ai/policy`)).json()) as { agreements: Array<{ id: string; terms: Record<string, unknown> }> };
+  const agreement = policy.agreements[0]!;
+  const expiring = await admin(`${gw.http.url}/api/agreements/${agreement.id}`, {
+    method: 'PUT', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ ...agreement.terms, validTo: new Date(Date.now() + 1500).toISOString() }),
+  });
+  assert.equal(expiring.status, 200, await expiring.clone().text());
+  await new Promise((r) => setTimeout(r, 2000));
+  const s = instanceOf('SYNTH-P4');
+  const before = readdirSync(treatmentDir).length;
+  await send(s.file);
+  const j = await settled(s.study, 'treatment-ai', 'withheld');
+  assert.deepEqual(j.withheldReasons?.map((r) => r.code), ['AGREEMENT_NONE_VALID']);
+  assert.equal(readdirSync(treatmentDir).length, before);
+  const renewed = await admin(`${gw.http.url}/api/agreements/${agreement.id}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(agreementTerms(['TREATDS', 'MLTRAINING'])) });
+  assert.equal(renewed.status, 200);
+  assert.ok(((await renewed.json()) as { jobsDecidedAgain: number }).jobsDecidedAgain >= 1);
+  await settled(s.study, 'treatment-ai', 'done');
+  assert.equal(readdirSync(treatmentDir).length, before + 1);
+});
+
+test('a suspended recipient receives nothing; approval needs a privacy officer other than whoever filled in the record', async () => {
+  const admin = api(gw);
+  const suspend = await admin(`${gw.http.url}/api/recipients/treatment-ai/vetting/decision`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ status: 'suspended' }) });
+  assert.equal(suspend.status, 200);
+  const s = instanceOf('SYNTH-P5');
+  await send(s.file);
+  const j = await settled(s.study, 'treatment-ai', 'withheld');
+  assert.deepEqual(j.withheldReasons?.map((r) => r.code), ['RECIPIENT_NOT_APPROVED']);
+  // The admin token is no privacy officer: it cannot approve.
+  const self = await admin(`${gw.http.url}/api/recipients/treatment-ai/vetting/decision`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ status: 'approved' }) });
+  assert.equal(self.status, 403);
+  const events = await gw.db.query<{ detail: Record<string, unknown> }>(`SELECT detail FROM events WHERE kind = 'job.withheld'`);
+  assert.ok(events.length >= 5);
+  assert.ok(!JSON.stringify(events).includes('SYNTH-P'), 'no patient identifier in the audit detail');
+});
