@@ -11,7 +11,8 @@ import { adminRoutes } from './api/admin-routes.ts';
 import { authRoutes } from './api/auth-routes.ts';
 import { logRoutes } from './api/log-routes.ts';
 import { fhirRoutes } from './api/fhir-routes.ts';
-import type { SiteMode } from './policy/decision.ts';
+import { type SiteMode, weakerDeid } from './policy/decision.ts';
+import { agreementsOf } from './policy/recipient-policy.ts';
 import { policyRoutes } from './api/policy-routes.ts';
 import { portalRoutes } from './api/portal-routes.ts';
 import { recipientRoutes } from './api/recipient-routes.ts';
@@ -126,6 +127,15 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
     const pool = new SharedBufferPool(64 << 20);
     const recent = new RecentOriginals(256 << 20, pool);
     const processor = new Processor({ db, blobs, keys, deploymentKey, recipients: config.recipients, forwarding: config.forwarding, forwarders, log: { store: log, signer }, recent, site: config.policy.purposes as Record<string, SiteMode> });
+    // A recipient's de-identification may never be weaker than an agreement in force requires
+    // (docs/policy.md): a configuration that weakens it is refused, not applied.
+    for (const [i, r] of config.recipients.entries()) {
+      for (const a of await agreementsOf(db, r.id)) {
+        if (a.status !== 'active' || Date.parse(a.validTo) <= Date.now()) continue;
+        const weaker = weakerDeid({ profile: r.deid.profile, options: r.deid.options, key: r.deid.key }, a.minimumDeid);
+        if (weaker) throw new CustosError('CONFIG_INVALID', `recipients[${i}].deid is weaker than agreement ${a.id} (version ${a.version}) requires: ${weaker}`);
+      }
+    }
     await processor.start();
     // Cleanups run last first: the processor stops (its deliveries settled), then associations kept open are released.
     cleanup.push(() => { for (const f of forwarders.values()) f.close?.(); });

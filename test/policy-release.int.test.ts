@@ -173,3 +173,27 @@ test('a suspended recipient receives nothing; approval needs a privacy officer o
   assert.ok(events.length >= 5);
   assert.ok(!JSON.stringify(events).includes('SYNTH-P'), 'no patient identifier in the audit detail');
 });
+
+test('a recipient\'s de-identification can never be weaker than its agreement: such an agreement, or such a configuration, is refused', async () => {
+  const admin = api(gw);
+  const stricter = await admin(`${gw.http.url}/api/recipients/treatment-ai/agreements`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(agreementTerms(['TREATDS'], { minimumDeid: { profile: 'basic', options: ['clean-pixel-data'], key: 'recipient' } })),
+  });
+  assert.equal(stricter.status, 409);
+  assert.equal(((await stricter.json()) as { error: string }).error, 'POLICY_INVALID');
+  // The agreement in force requires nothing the configuration lacks; sending originals would be weaker than a Basic Profile agreement.
+  const basic = await admin(`${gw.http.url}/api/recipients/treatment-ai/agreements`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(agreementTerms(['TREATDS'], { minimumDeid: { profile: 'basic', options: [], key: 'recipient' } })),
+  });
+  assert.equal(basic.status, 201);
+  const dataDir = gw.dataDir;
+  await gw.close();
+  const weakened = parseGatewayConfig({
+    dimse: { port: 0 }, http: { port: 0 }, policy: { purposes: { TREATDS: 'opt-out' } },
+    recipients: [{ id: 'treatment-ai', purpose: 'TREATDS', deliver: { kind: 'dimse', host: '127.0.0.1', port: treatment.port, aeTitle: 'TREATAI' }, deid: { profile: 'none' } }],
+  });
+  await assert.rejects(startGateway(weakened, dataDir), (e: Error & { code?: string }) => e.code === 'CONFIG_INVALID' && /weaker than agreement/.test(e.message));
+  gw = undefined as unknown as Gateway;
+});

@@ -8,6 +8,7 @@ import { isCustosError } from '../errors.ts';
 import {
   AgreementTermsSchema, VettingRecordSchema, agreementRecipient, agreementsOf, currentVetting, decideVetting, fillVetting, recordAgreement, redecideWithheld, vettingHistory,
 } from '../policy/recipient-policy.ts';
+import { weakerDeid } from '../policy/decision.ts';
 import type { Database } from '../store/database.ts';
 
 /*
@@ -86,6 +87,8 @@ export function policyRoutes(deps: PolicyDeps) {
       if (!r) return reply;
       const terms = parse(AgreementTermsSchema, req.body, reply);
       if (!terms) return reply;
+      const weaker = weakerDeid({ profile: r.deid.profile, options: r.deid.options, key: r.deid.key }, terms.minimumDeid);
+      if (weaker) return refuse(reply, 409, 'POLICY_INVALID', `the recipient's de-identification is weaker than this agreement requires (${weaker}): strengthen its configuration first`);
       const a = await recordAgreement(deps.db, r.id, terms, principalLabel(principalOf(req)));
       await changed(r.id, 'policy.agreement', { agreement: a.id, version: a.version, status: a.status, by: a.changedBy });
       return reply.code(201).send(a);
@@ -97,6 +100,9 @@ export function policyRoutes(deps: PolicyDeps) {
       if (!recipient) return refuse(reply, 404, 'NOT_FOUND', 'no such agreement');
       const terms = parse(AgreementTermsSchema, req.body, reply);
       if (!terms) return reply;
+      const r = deps.recipients.find((x) => x.id === recipient);
+      const weaker = r && weakerDeid({ profile: r.deid.profile, options: r.deid.options, key: r.deid.key }, terms.minimumDeid);
+      if (weaker) return refuse(reply, 409, 'POLICY_INVALID', `the recipient's de-identification is weaker than this agreement requires (${weaker}): strengthen its configuration first`);
       const a = await recordAgreement(deps.db, recipient, terms, principalLabel(principalOf(req)), id);
       const again = await changed(recipient, 'policy.agreement', { agreement: a.id, version: a.version, status: a.status, by: a.changedBy });
       return { ...a, jobsDecidedAgain: again };
