@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { basename, join, resolve, relative, sep } from 'node:path';
 import { mkdirSync, readFileSync, realpathSync, statSync, writeFileSync, renameSync } from 'node:fs';
@@ -42,6 +43,10 @@ export async function deidMain(argv: string[]): Promise<number> {
     'pixel-allow': { type: 'string', multiple: true, default: [] },
     quiet: { type: 'boolean', short: 'q', default: false },
     'hide-paths': { type: 'boolean', default: false },
+    purpose: { type: 'string' },
+    'site-policy': { type: 'string' },
+    consents: { type: 'string' },
+    agreement: { type: 'string' },
   });
   if (v.help) { process.stdout.write(DEID_HELP); return 0; }
   if (positionals.length === 0) throw new CustosError('USAGE', 'no input given');
@@ -76,6 +81,7 @@ export async function deidMain(argv: string[]): Promise<number> {
     quiet: v.quiet!,
     hidePaths: v['hide-paths']!,
     ...(v.record ? { recordInLog: dataDir } : {}),
+    ...(v.purpose !== undefined ? { release: { purpose: v.purpose, site: v['site-policy'], consents: v.consents, agreement: v.agreement } } : {}),
   });
 }
 
@@ -97,6 +103,17 @@ export interface DeidArgs {
   recordInLog?: string;
   /** Clean Pixel Data settings. */
   pixels?: PixelCleaningSettings;
+  /** Decide each release first (docs/policy.md): the purpose, the site's policy, consent and agreement files. */
+  release?: { purpose: string; site: string | undefined; consents: string | undefined; agreement: string | undefined };
+}
+
+/** An input the egress decision withheld: not de-identified, not written; its reasons (codes only). */
+export interface WithheldOutcome { status: 'withheld'; input: { sha256: string; bytes: number }; reasons: string[] }
+
+function countReasons(withheld: readonly WithheldOutcome[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const w of withheld) for (const r of w.reasons) out[r] = (out[r] ?? 0) + 1;
+  return out;
 }
 
 /** The receipt of a run (JSON, no PHI): what was applied, with which key id, and what happened to each input. */
@@ -106,8 +123,10 @@ export interface Receipt {
   profile: { standard: 'DICOM PS3.15 Annex E'; edition: string; name: 'basic'; options: string[]; methodCodes: string[] };
   keyId: string;
   recipient?: string;
-  summary: { inputs: number; released: number; heldBack: number; skipped: number; failed: number; inputBytes: number; outputBytes: number };
-  instances: InstanceOutcome[];
+  summary: { inputs: number; released: number; heldBack: number; skipped: number; failed: number; inputBytes: number; outputBytes: number; withheld?: number; withheldByReason?: Record<string, number> };
+  /** With --purpose: the purpose and the agreement the releases were decided under. */
+  release?: { purpose: string; agreement: { id: string; version: number } };
+  instances: Array<InstanceOutcome | WithheldOutcome>;
 }
 
 /**
@@ -150,7 +169,28 @@ export async function runDeid(args: DeidArgs): Promise<number> {
       throw new CustosError('USAGE', `--out ${args.out} must not be an input nor contain one (${input}): outputs never mix with or replace inputs`);
     }
   }
-  const files = collectInputs(args.inputs, outDir);
+  let files = collectInputs(args.inputs, outDir);
+  // The egress decision, before any work: a withheld input is not de-identified.
+  const withheld: Array<{ index: number; outcome: WithheldOutcome }> = [];
+  let releaseBasis: Receipt['release'];
+  if (args.release) {
+    const { loadReleasePolicy, decideFile } = await import('./release-check.ts');
+    const policy = loadReleasePolicy(args.release);
+    releaseBasis = { purpose: policy.purpose, agreement: { id: policy.agreementFile.id, version: policy.agreementFile.version } };
+    const deid = { profile: 'basic' as const, options: args.options, key: args.recipient ? 'recipient' as const : 'deployment' as const };
+    const now = new Date();
+    const shown = inputNamer(args.inputs);
+    const kept: string[] = [];
+    files.forEach((file, index) => {
+      const d = decideFile(file, policy, deid, now);
+      if (d?.outcome !== 'deny') { kept.push(file); return; }
+      const bytes = readFileSync(file);
+      const outcome: WithheldOutcome = { status: 'withheld', input: { sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length }, reasons: [...new Set(d.reasons.map((r) => r.code))] };
+      withheld.push({ index, outcome });
+      if (!args.quiet) process.stderr.write(`withheld: ${args.hidePaths ? `input #${index + 1} (sha256 ${outcome.input.sha256.slice(0, 16)})` : shown(file)}: ${outcome.reasons.join(', ')}\n`);
+    });
+    files = kept;
+  }
   const cleaning = args.options.includes('clean-pixel-data');
   const jobs = Math.max(1, Math.min(args.jobs, files.length));
   const small = cleaning ? files.length <= IN_PROCESS_FILES_OCR : staysOnMainThread(files.length, meanSize(files));
@@ -158,13 +198,13 @@ export async function runDeid(args: DeidArgs): Promise<number> {
   // this thread loads its own and reads the key.
   const pool = jobs > 1 && (args.jobsExplicit || !small) ? new WorkerPool(jobs - 1) : undefined;
   try {
-    return await deidentifyAll(args, files, outDir, jobs, pool);
+    return await deidentifyAll(args, files, outDir, jobs, pool, withheld.map((w) => w.outcome), releaseBasis);
   } finally {
     pool?.close();
   }
 }
 
-async function deidentifyAll(args: DeidArgs, files: string[], outDir: string, jobs: number, pool: WorkerPool | undefined): Promise<number> {
+async function deidentifyAll(args: DeidArgs, files: string[], outDir: string, jobs: number, pool: WorkerPool | undefined, withheld: WithheldOutcome[] = [], releaseBasis?: Receipt['release']): Promise<number> {
   const { makeProfile, TABLE_EDITION, OPTION_CODES, keyIdOf, recipientKey, deidentifyFile, removeStaleTemporaries, removeTempDirs, loadOrCreateKey } = await deidModules();
   let profile: Profile;
   try {
@@ -247,8 +287,12 @@ async function deidentifyAll(args: DeidArgs, files: string[], outDir: string, jo
     },
     keyId,
     ...(args.recipient ? { recipient: args.recipient } : {}),
-    summary: { inputs: files.length, released: counts.released, heldBack: counts.held, skipped: counts.skipped, failed: counts.failed, inputBytes, outputBytes },
-    instances: outcomes,
+    summary: {
+      inputs: files.length + withheld.length, released: counts.released, heldBack: counts.held, skipped: counts.skipped, failed: counts.failed, inputBytes, outputBytes,
+      ...(releaseBasis ? { withheld: withheld.length, withheldByReason: countReasons(withheld) } : {}),
+    },
+    ...(releaseBasis ? { release: releaseBasis } : {}),
+    instances: [...outcomes, ...withheld],
   };
   if (args.recordInLog && released.length) {
     const { openLogForWriting } = await import('../store/open-log.ts');
@@ -270,8 +314,8 @@ async function deidentifyAll(args: DeidArgs, files: string[], outDir: string, jo
   if (!args.quiet) {
     const mb = inputBytes / 1e6;
     process.stdout.write(
-      `released ${counts.released}, held back ${counts.held}, skipped ${counts.skipped}, failed ${counts.failed} ` +
-        `of ${files.length} input(s) in ${seconds.toFixed(2)} s (${(files.length / seconds).toFixed(1)} files/s, ${(mb / seconds).toFixed(1)} MB/s)\n` +
+      `released ${counts.released}, held back ${counts.held}, skipped ${counts.skipped}, failed ${counts.failed}${releaseBasis ? `, withheld ${withheld.length}` : ''} ` +
+        `of ${files.length + withheld.length} input(s) in ${seconds.toFixed(2)} s (${(files.length / seconds).toFixed(1)} files/s, ${(mb / seconds).toFixed(1)} MB/s)\n` +
         `output: ${outDir}\nreceipt: ${receiptPath}\nkey id: ${keyId}\n`,
     );
   }

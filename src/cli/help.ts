@@ -17,6 +17,13 @@ Options:
                          ${OPTIONS.join(',\n                         ')}
   --key-file <path>      pseudonymisation key (default <data-dir>/keys/deid.key, created on first use, mode 0600)
   --recipient <name>     derive a separate key for this recipient, so two recipients' data cannot be joined
+  --purpose <code>       decide each release first (docs/policy.md): a v3-ActReason purpose such as
+                         MLTRAINING, TREATDS or HRESCH. Needs --site-policy and --agreement; withheld
+                         inputs are not de-identified and are counted by reason in the receipt
+  --site-policy <mode>   opt-in (only with a patient's consent) or opt-out (unless a patient refused)
+  --consents <file>      patients' consents: a FHIR R4 Bundle or NDJSON of Consent resources
+  --agreement <file>     the data-use agreement (JSON: id, version, recipient {organization, models,
+                         vetting {status, version}}, terms as in docs/policy.md)
   --pixel-text phi|all   with clean-pixel-data: remove burned-in text that is PHI (the patient's names,
                          IDs, dates, institution; PHI patterns; unreadable words) or all text (default phi)
   --pixel-rules <file>   JSON rules of known text regions to blank (see docs/pixels.md)
