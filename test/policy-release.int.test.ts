@@ -103,7 +103,11 @@ test('a patient who denied ML training reaches the treatment AI and never the tr
   await send(permitted.file);
   await settled(denied.study, 'treatment-ai', 'done');
   await settled(permitted.study, 'treatment-ai', 'done');
-  await settled(permitted.study, 'training-set', 'done');
+  const released = await settled(permitted.study, 'training-set', 'done') as Job & { releaseBasis: { consents: Array<{ effect: string }>; agreement: { id: string }; obligations: string[]; siteMode: string } };
+  assert.deepEqual(released.releaseBasis.consents.map((c) => c.effect), ['permit'], 'the release records the consent it went out under');
+  assert.equal(released.releaseBasis.siteMode, 'opt-in');
+  assert.ok(released.releaseBasis.agreement.id);
+  assert.ok(released.releaseBasis.obligations.includes('AOD'));
   const j = await settled(denied.study, 'training-set', 'withheld');
   assert.deepEqual(j.withheldReasons, [{ code: 'CONSENT_DENIED', consent: { id: denial, version: 1, provision: 'provision' } }]);
   assert.equal(readdirSync(trainingDir).length, 1, 'only the permitting patient reached the training set');

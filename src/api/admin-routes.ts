@@ -32,6 +32,8 @@ const job = {
     lastError: { type: ['string', 'null'] }, outputSopInstanceUid: { type: ['string', 'null'] }, updatedAt: { type: 'string', format: 'date-time' },
     /** Why the egress decision withholds it (docs/policy.md), while it is withheld. */
     withheldReasons: { type: ['array', 'null'], items: { type: 'object', additionalProperties: true } },
+    /** What a delivered job was released under: consents and versions, agreement, vetting, obligations. */
+    releaseBasis: { type: ['object', 'null'], additionalProperties: true },
   },
 } as const;
 
@@ -99,13 +101,14 @@ export function adminRoutes(deps: AdminDeps) {
     }, async (req) => {
       const q = req.query as { state?: string; recipient?: string; limit: number; offset: number };
       const rows = await deps.db.query<Record<string, unknown>>(
-        `SELECT id, instance_id, recipient, state, attempts, next_attempt_at, last_error_code, last_error, output_sop_instance_uid, updated_at, withheld_reasons FROM jobs
+        `SELECT id, instance_id, recipient, state, attempts, next_attempt_at, last_error_code, last_error, output_sop_instance_uid, updated_at, withheld_reasons, release_basis FROM jobs
          WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR recipient = $2) ORDER BY id DESC LIMIT $3 OFFSET $4`,
         [q.state ?? null, q.recipient ?? null, q.limit, q.offset]);
       return rows.map((r) => ({
         id: Number(r.id), instanceId: Number(r.instance_id), recipient: r.recipient, state: r.state, attempts: r.attempts, nextAttemptAt: iso(r.next_attempt_at),
         lastErrorCode: r.last_error_code, lastError: r.last_error, outputSopInstanceUid: r.output_sop_instance_uid, updatedAt: iso(r.updated_at),
         withheldReasons: r.withheld_reasons === null || r.withheld_reasons === undefined ? null : typeof r.withheld_reasons === 'string' ? JSON.parse(r.withheld_reasons) : r.withheld_reasons,
+        releaseBasis: r.release_basis === null || r.release_basis === undefined ? null : typeof r.release_basis === 'string' ? JSON.parse(r.release_basis) : r.release_basis,
       }));
     });
 

@@ -357,6 +357,7 @@ export class Processor {
         const again = await this.decideJobs(sendable[0]!.job.recipient, sendable.map((x) => x.job as ClaimedJob));
         sendable = sendable.filter((x) => {
           const d = again.get(Number(x.job.id));
+          if (d?.outcome === 'permit') x.basis = { ...d.basis, obligations: d.obligations, retentionDays: d.retentionDays, ...(d.maxRisk !== undefined ? { maxRisk: d.maxRisk } : {}) };
           if (d?.outcome !== 'deny') return true;
           outcomes.push({ job: x.job, outcome: { kind: 'withheld', reasons: d.reasons } });
           return false;
@@ -368,7 +369,7 @@ export class Processor {
         sendable.forEach((s, i) => {
           const res = results[i]!;
           if (res.ok) {
-            outcomes.push({ job: s.job, outcome: { kind: 'done', sopInstanceUID: s.out.sopInstanceUID, bytes: s.out.bytes } });
+            outcomes.push({ job: s.job, outcome: { kind: 'done', sopInstanceUID: s.out.sopInstanceUID, bytes: s.out.bytes, ...(s.basis ? { basis: s.basis } : {}) } });
             if (s.input && s.output) derived.push({ input: s.input, output: s.output });
           } else {
             const last = s.job.attempts + 1 >= this.d.forwarding.maxAttempts;
@@ -441,6 +442,9 @@ export class Processor {
     if (done.length) {
       // Marked done, each with its job.forwarded event (migration 3).
       statements.push({ sql: 'SELECT custos_settle_done($1::bigint[], $2::text[], $3::bigint[])', params: [done.map((d) => d.id), done.map((d) => d.sopInstanceUID), done.map((d) => d.bytes)] });
+      // Each release keeps the decision it went out under: consents and versions, agreement, vetting, obligations.
+      const based = done.filter((d) => d.basis);
+      if (based.length) statements.push({ sql: 'UPDATE jobs SET release_basis = v.b::jsonb FROM unnest($1::bigint[], $2::text[]) AS v(id, b) WHERE jobs.id = v.id', params: [based.map((d) => d.id), based.map((d) => JSON.stringify(d.basis))] });
     }
     for (const { job, outcome: o } of list) {
       const base = { instanceId: Number(job.instance_id), jobId: Number(job.id), recipient: job.recipient };
@@ -468,7 +472,9 @@ export class Processor {
 /** Newly logged instances as the next claim records them (custos_log_and_claim), and other statements to run first. */
 type LoggedBatch = { ids: number[]; indexes: number[]; statements: Statement[] };
 
-type Sendable = { job: JobRow; out: Outgoing; input?: Described; output?: Described; original?: Buffer };
+type Sendable = { job: JobRow; out: Outgoing; input?: Described; output?: Described; original?: Buffer; basis?: ReleaseBasis };
+/** What a release was decided under (docs/policy.md), kept with its job for the accountability record. */
+type ReleaseBasis = Record<string, unknown>;
 
 /** A recipient's claimed jobs after de-identification; `settings` and `forwarder` are unset for an unknown recipient. */
 type Batch = { jobs: JobRow[]; settings: { profile: Profile | null; key: Buffer } | undefined; forwarder: Forwarder | undefined; sendable: Sendable[]; outcomes: Settlement[] };
@@ -476,7 +482,7 @@ type Batch = { jobs: JobRow[]; settings: { profile: Profile | null; key: Buffer 
 type Settlement = {
   job: JobRow;
   outcome:
-    | { kind: 'done'; sopInstanceUID: string; bytes: number }
+    | { kind: 'done'; sopInstanceUID: string; bytes: number; basis?: ReleaseBasis }
     | { kind: 'retry' | 'dead' | 'held'; code: string; message: string }
     | { kind: 'withheld'; reasons: Reason[] };
 };

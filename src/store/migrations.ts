@@ -354,6 +354,8 @@ ${CLAIM_READY_JOBS}
       'ALTER TABLE jobs DROP CONSTRAINT jobs_state_check',
       `ALTER TABLE jobs ADD CONSTRAINT jobs_state_check CHECK (state IN ('pending', 'running', 'done', 'held', 'dead', 'withheld'))`,
       'ALTER TABLE jobs ADD COLUMN withheld_reasons jsonb',
+      // The decision a delivered job went out under (docs/policy.md): its basis and obligations.
+      'ALTER TABLE jobs ADD COLUMN release_basis jsonb',
       `CREATE INDEX jobs_withheld ON jobs (recipient, id) WHERE state = 'withheld'`,
     ],
   },
