@@ -11,8 +11,10 @@ import { adminRoutes } from './api/admin-routes.ts';
 import { authRoutes } from './api/auth-routes.ts';
 import { logRoutes } from './api/log-routes.ts';
 import { fhirRoutes } from './api/fhir-routes.ts';
-import { type SiteMode, weakerDeid } from './policy/decision.ts';
-import { agreementsOf } from './policy/recipient-policy.ts';
+import type { SiteMode } from './policy/decision.ts';
+import type { RecipientConfig } from './config/gateway-config.ts';
+import { weakerThanAgreements } from './policy/recipient-policy.ts';
+import { RecipientRegistry } from './policy/recipient-registry.ts';
 import { policyRoutes } from './api/policy-routes.ts';
 import { portalRoutes } from './api/portal-routes.ts';
 import { recipientRoutes } from './api/recipient-routes.ts';
@@ -117,32 +119,41 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
       blobs = new FsBlobStore(join(dataDir, 'blobs'));
     }
 
-    const forwarders = new Map<string, Forwarder>();
-    for (const r of config.recipients) {
-      const d = r.deliver;
-      forwarders.set(r.id, d.kind === 'dimse'
-        ? new DimseForwarder({ host: d.host, port: d.port, aeTitle: d.aeTitle, callingAeTitle: d.callingAeTitle ?? config.dimse.aeTitle, timeoutMs: config.forwarding.timeoutMs, tls: d.tls && readTls(d.tls, r.id) }, config.forwarding.keepAssociationMs)
-        : new StowForwarder({ url: d.url, headers: d.headers, timeoutMs: config.forwarding.timeoutMs }));
+    // Recipients live in the database (docs/policy.md); the configuration file adds and changes them.
+    // A recipient's de-identification may never be weaker than an agreement in force requires: a
+    // configuration that weakens it is refused, not applied.
+    const registry = new RecipientRegistry(db, config.routes);
+    await registry.load(config.recipients, async (r, i) => {
+      const weaker = await weakerThanAgreements(db, r);
+      if (weaker) throw new CustosError('CONFIG_INVALID', `recipients[${i}].deid ${weaker}`);
+    });
+    for (const [i, route] of config.routes.entries()) {
+      if (!registry.get(route.recipient)) throw new CustosError('CONFIG_INVALID', `configuration is invalid:\nroutes[${i}].recipient: no recipient has id "${route.recipient}"`);
     }
+    const forwarders = new Map<string, Forwarder>();
+    const makeForwarder = (r: RecipientConfig): Forwarder => {
+      const d = r.deliver;
+      return d.kind === 'dimse'
+        ? new DimseForwarder({ host: d.host, port: d.port, aeTitle: d.aeTitle, callingAeTitle: d.callingAeTitle ?? config.dimse.aeTitle, timeoutMs: config.forwarding.timeoutMs, tls: d.tls && readTls(d.tls, r.id) }, config.forwarding.keepAssociationMs)
+        : new StowForwarder({ url: d.url, headers: d.headers, timeoutMs: config.forwarding.timeoutMs });
+    };
+    for (const r of registry.recipients) forwarders.set(r.id, makeForwarder(r));
+    registry.onChange((id) => {
+      forwarders.get(id)?.close?.();
+      forwarders.delete(id);
+      const r = registry.get(id);
+      if (r) forwarders.set(id, makeForwarder(r));
+    });
     const pool = new SharedBufferPool(64 << 20);
     const recent = new RecentOriginals(256 << 20, pool);
-    const processor = new Processor({ db, blobs, keys, deploymentKey, recipients: config.recipients, forwarding: config.forwarding, forwarders, log: { store: log, signer }, recent, site: config.policy.purposes as Record<string, SiteMode> });
-    // A recipient's de-identification may never be weaker than an agreement in force requires
-    // (docs/policy.md): a configuration that weakens it is refused, not applied.
-    for (const [i, r] of config.recipients.entries()) {
-      for (const a of await agreementsOf(db, r.id)) {
-        if (a.status !== 'active' || Date.parse(a.validTo) <= Date.now()) continue;
-        const weaker = weakerDeid({ profile: r.deid.profile, options: r.deid.options, key: r.deid.key }, a.minimumDeid);
-        if (weaker) throw new CustosError('CONFIG_INVALID', `recipients[${i}].deid is weaker than agreement ${a.id} (version ${a.version}) requires: ${weaker}`);
-      }
-    }
+    const processor = new Processor({ db, blobs, keys, deploymentKey, recipients: registry.recipients, forwarding: config.forwarding, forwarders, log: { store: log, signer }, recent, site: config.policy.purposes as Record<string, SiteMode> });
     await processor.start();
     // Cleanups run last first: the processor stops (its deliveries settled), then associations kept open are released.
     cleanup.push(() => { for (const f of forwarders.values()) f.close?.(); });
     cleanup.push(() => processor.stop());
 
     const maxInstanceBytes = config.dimse.maxInstanceMiB * 1024 * 1024;
-    const ingestDeps: IngestDeps = { db, blobs, keys, deploymentKey, routes: config.routes, onQueued: (row) => processor.ingested(row), backlog: () => processor.backlog(), recent, pool,
+    const ingestDeps: IngestDeps = { db, blobs, keys, deploymentKey, routes: registry.routes, onQueued: (row) => processor.ingested(row), backlog: () => processor.backlog(), recent, pool,
       maxInstanceBytes,
       quarantineBudget: { maxBytes: config.quarantine.maxMiB * 1024 * 1024, usedBytes: await quarantineBytes(db) } };
     const ingest = (received: Buffer | Received, origin: Parameters<typeof ingestInstance>[2]) => ingestInstance(ingestDeps, received, origin);
@@ -213,7 +224,7 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
     let httpUrl = '';
     await app.register(dicomwebRoutes({ db, ingest, original, bodyLimit: config.http.maxRequestMiB * 1024 * 1024, maxParts: config.http.maxStowParts, pool, spool }));
     await app.register(adminRoutes({
-      db, recipients: config.recipients, started, logSize: () => log.size, wake: () => processor.wake(),
+      db, recipients: registry.recipients, started, logSize: () => log.size, wake: () => processor.wake(),
       endpoints: { dimse: { host, port: dimsePort, aeTitle: config.dimse.aeTitle }, get http() { return { url: httpUrl }; }, dataDir },
     }));
     await app.register(logRoutes(() => log));
@@ -222,11 +233,11 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
       db, secureCookies: Boolean(config.http.tls) || config.http.behindTlsProxy, signInPerMinute: config.http.signInPerMinute,
       oidc: config.oidc && new OidcLogin({ ...config.oidc, clientSecret: oidcSecret }, db),
     }));
-    await app.register(accessRoutes({ db, recipients: config.recipients, deploymentKey }));
+    await app.register(accessRoutes({ db, recipients: registry.recipients, deploymentKey }));
     await app.register(recipientRoutes({ db }));
     await app.register(portalRoutes({ db }));
     await app.register(fhirRoutes({ db, deploymentKey, wake: () => processor.wake() }));
-    await app.register(policyRoutes({ db, recipients: config.recipients, wake: () => processor.wake() }));
+    await app.register(policyRoutes({ db, registry, wake: () => processor.wake() }));
     try {
       await app.listen({ host, port: config.http.port });
     } catch (e) {

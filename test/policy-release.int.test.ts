@@ -178,6 +178,32 @@ test('a suspended recipient receives nothing; approval needs a privacy officer o
   assert.ok(!JSON.stringify(events).includes('SYNTH-P'), 'no patient identifier in the audit detail');
 });
 
+test('recipients are managed through the API: added with their own match, versioned, never weakened below their agreement, removed', async () => {
+  const admin = api(gw);
+  const def = { purpose: 'TREATDS', organization: 'vendor-api', models: [{ id: 'model-api', name: 'API model', version: '1' }], deliver: { kind: 'dimse', host: '127.0.0.1', port: treatment.port, aeTitle: 'TREATAI' }, deid: { profile: 'basic', options: [] }, match: { modality: ['CT'] } };
+  const added = await admin(`${gw.http.url}/api/recipients/api-vendor`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(def) });
+  assert.equal(added.status, 201, await added.clone().text());
+  await allowReleases(gw.http.url, tokenOf(gw.dataDir), ['api-vendor'], ['TREATDS']);
+  const s = instanceOf('SYNTH-P6');
+  await send(s.file);
+  await settled(s.study, 'api-vendor', 'done');
+  // A new version that keeps the Basic Profile is taken; the agreement requires nothing more, so originals would be weaker only against a Basic Profile agreement.
+  const basicAgreement = await admin(`${gw.http.url}/api/recipients/api-vendor/agreements`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(agreementTerms(['TREATDS'], { minimumDeid: { profile: 'basic', options: [], key: 'recipient' } })) });
+  assert.equal(basicAgreement.status, 201);
+  const weakened = await admin(`${gw.http.url}/api/recipients/api-vendor`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...def, deid: { profile: 'none' } }) });
+  assert.equal(weakened.status, 409);
+  const renamed = await admin(`${gw.http.url}/api/recipients/api-vendor`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...def, description: 'second version' }) });
+  assert.equal(renamed.status, 200);
+  const versions = (await (await admin(`${gw.http.url}/api/recipients/api-vendor/versions`)).json()) as Array<{ version: number; changedBy: string }>;
+  assert.deepEqual(versions.map((v) => v.version), [2, 1]);
+  assert.ok(versions.every((v) => v.changedBy.startsWith('token:')), 'each change names who made it');
+  assert.equal((await admin(`${gw.http.url}/api/recipients/api-vendor`, { method: 'DELETE' })).status, 200);
+  const after = instanceOf('SYNTH-P7');
+  await send(after.file);
+  assert.ok(await jobOf(after.study, 'treatment-ai'), 'routed to the configured recipient (jobs exist once acknowledged)');
+  assert.equal(await jobOf(after.study, 'api-vendor'), undefined, 'a removed recipient is routed nothing');
+});
+
 test('a recipient\'s de-identification can never be weaker than its agreement: such an agreement, or such a configuration, is refused', async () => {
   const admin = api(gw);
   const stricter = await admin(`${gw.http.url}/api/recipients/treatment-ai/agreements`, {

@@ -6,17 +6,23 @@ import { principalLabel } from '../auth/permissions.ts';
 import type { RecipientConfig } from '../config/gateway-config.ts';
 import { isCustosError } from '../errors.ts';
 import {
-  AgreementTermsSchema, VettingRecordSchema, agreementRecipient, agreementsOf, currentVetting, decideVetting, fillVetting, recordAgreement, redecideWithheld, vettingHistory,
+  AgreementTermsSchema, VettingRecordSchema, agreementRecipient, weakerThanAgreements, agreementsOf, currentVetting, decideVetting, fillVetting, recordAgreement, redecideWithheld, vettingHistory,
 } from '../policy/recipient-policy.ts';
 import { weakerDeid } from '../policy/decision.ts';
 import type { Database } from '../store/database.ts';
+import { RecipientDefinitionSchema, type RecipientRegistry } from '../policy/recipient-registry.ts';
 
 /*
  * Recipients' vetting and data-use agreements (docs/policy.md). Each change is a new version with
  * who made it, is audited, and sends the recipient's withheld jobs back to be decided again.
  */
 
-export interface PolicyDeps { db: Database; recipients: readonly RecipientConfig[]; wake: () => void }
+export interface PolicyDeps { db: Database; registry: RecipientRegistry; wake: () => void }
+
+/** A definition as shown: endpoint credentials (STOW-RS headers) are not. */
+function redacted(d: RecipientConfig): RecipientConfig {
+  return d.deliver.kind === 'stow' && d.deliver.headers ? { ...d, deliver: { ...d.deliver, headers: Object.fromEntries(Object.keys(d.deliver.headers).map((k) => [k, '(set)'])) } } : d;
+}
 
 /** The body checked against a schema: the value, or a 400 naming the field. */
 function parse<T>(schema: z.ZodType<T>, body: unknown, reply: FastifyReply): T | undefined {
@@ -38,12 +44,12 @@ export function policyRoutes(deps: PolicyDeps) {
 
     const recipientOr404 = (req: FastifyRequest, reply: FastifyReply): RecipientConfig | undefined => {
       const { id } = req.params as { id: string };
-      const r = deps.recipients.find((x) => x.id === id);
+      const r = deps.registry.get(id);
       if (!r) refuse(reply, 404, 'NOT_FOUND', 'no such recipient in the configuration');
       return r;
     };
 
-    const changed = async (recipient: string, kind: 'policy.vetting' | 'policy.agreement', detail: Record<string, unknown>): Promise<number> => {
+    const changed = async (recipient: string, kind: 'policy.vetting' | 'policy.agreement' | 'policy.recipient', detail: Record<string, unknown>): Promise<number> => {
       await recordEvents(deps.db, [{ kind, recipient, detail }]);
       const again = await redecideWithheld(deps.db, { recipient });
       if (again) deps.wake();
@@ -54,7 +60,7 @@ export function policyRoutes(deps: PolicyDeps) {
       const r = recipientOr404(req, reply);
       if (!r) return reply;
       return {
-        recipient: { id: r.id, purpose: r.purpose, organization: r.organization ?? r.id, models: r.models, deid: r.deid },
+        recipient: { id: r.id, version: deps.registry.version(r.id), purpose: r.purpose, organization: r.organization ?? r.id, models: r.models, deid: r.deid },
         vetting: await currentVetting(deps.db, r.id) ?? null,
         vettingHistory: await vettingHistory(deps.db, r.id),
         agreements: await agreementsOf(deps.db, r.id),
@@ -62,6 +68,33 @@ export function policyRoutes(deps: PolicyDeps) {
     });
 
     const admin = { config: { permission: 'recipients:admin' } } as const;
+
+    app.get('/api/recipients/:id/versions', { config: { permission: 'recipients:read' }, schema: { summary: "Every version of a recipient's definition, newest first, with who made it" } }, async (req, reply) => {
+      const { id } = req.params as { id: string };
+      const versions = await deps.registry.history(id);
+      if (!versions.length) return refuse(reply, 404, 'NOT_FOUND', 'no such recipient');
+      return versions.map((v) => ({ ...v, definition: redacted(v.definition) }));
+    });
+
+    app.put('/api/recipients/:id', { ...admin, schema: { summary: 'Add a recipient, or a new version of one (purpose, organization, models, endpoint, de-identification, match)' } }, async (req, reply) => {
+      const { id } = req.params as { id: string };
+      const def = parse(RecipientDefinitionSchema, { ...(req.body as object), id }, reply);
+      if (!def) return reply;
+      const weaker = await weakerThanAgreements(deps.db, def);
+      if (weaker) return refuse(reply, 409, 'POLICY_INVALID', `this de-identification ${weaker}`);
+      const v = await deps.registry.put(def, principalLabel(principalOf(req)));
+      await changed(id, 'policy.recipient', { version: v.version, by: v.changedBy });
+      return reply.code(v.version === 1 ? 201 : 200).send({ ...v, definition: redacted(v.definition) });
+    });
+
+    app.delete('/api/recipients/:id', { ...admin, schema: { summary: 'Remove a recipient: it receives nothing more (its queued jobs end as dead)' } }, async (req, reply) => {
+      const { id } = req.params as { id: string };
+      if (!deps.registry.get(id)) return refuse(reply, 404, 'NOT_FOUND', 'no such recipient');
+      const v = await deps.registry.remove(id, principalLabel(principalOf(req)));
+      await recordEvents(deps.db, [{ kind: 'policy.recipient', recipient: id, detail: { version: v.version, removed: true, by: v.changedBy } }]);
+      deps.wake();
+      return { id, version: v.version, removed: true };
+    });
     app.post('/api/recipients/:id/vetting', { ...admin, schema: { summary: 'Fill in a vetting record (a draft, to be approved by another privacy officer)' } }, async (req, reply) => {
       const r = recipientOr404(req, reply);
       if (!r) return reply;
@@ -100,7 +133,7 @@ export function policyRoutes(deps: PolicyDeps) {
       if (!recipient) return refuse(reply, 404, 'NOT_FOUND', 'no such agreement');
       const terms = parse(AgreementTermsSchema, req.body, reply);
       if (!terms) return reply;
-      const r = deps.recipients.find((x) => x.id === recipient);
+      const r = deps.registry.get(recipient);
       const weaker = r && weakerDeid({ profile: r.deid.profile, options: r.deid.options, key: r.deid.key }, terms.minimumDeid);
       if (weaker) return refuse(reply, 409, 'POLICY_INVALID', `the recipient's de-identification is weaker than this agreement requires (${weaker}): strengthen its configuration first`);
       const a = await recordAgreement(deps.db, recipient, terms, principalLabel(principalOf(req)), id);

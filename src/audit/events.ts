@@ -37,6 +37,7 @@ export type EventKind =
   // recipients' vetting and agreements; the egress decision
   | 'policy.vetting'
   | 'policy.agreement'
+  | 'policy.recipient'
   | 'job.withheld';
 
 export interface AuditEvent {

@@ -36,7 +36,7 @@ const StowDestination = z.object({
 
 const fhirId = z.string().regex(/^[A-Za-z0-9\-.]{1,64}$/, 'a FHIR id: letters, digits, - and ., at most 64');
 
-const Recipient = z.object({
+export const RecipientSchema = z.object({
   id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/i, 'a recipient id is letters, digits, _ and -, starting with a letter or digit'),
   description: z.string().optional(),
   /** What this recipient receives data for (v3-ActReason, docs/policy.md): consents and agreements are judged against it. */
@@ -55,7 +55,7 @@ const Recipient = z.object({
   }).strict().prefault({}),
 }).strict();
 
-const Match = z.object({
+export const MatchSchema = z.object({
   modality: z.array(z.string().min(1)).optional(),
   bodyPart: z.array(z.string().min(1)).optional(),
   sopClassUid: z.array(uid).optional(),
@@ -66,7 +66,7 @@ const Match = z.object({
 const Route = z.object({
   recipient: z.string(),
   /** Every listed criterion must match (each list: any of its values); no criteria: every instance. */
-  match: Match.prefault({}),
+  match: MatchSchema.prefault({}),
 }).strict();
 
 export const GatewayConfigSchema = z.object({
@@ -173,7 +173,7 @@ export const GatewayConfigSchema = z.object({
   policy: z.object({
     purposes: z.partialRecord(z.enum(PURPOSES as [string, ...string[]]), z.enum(['opt-in', 'opt-out'])).default({}),
   }).strict().prefault({}),
-  recipients: z.array(Recipient).default([]),
+  recipients: z.array(RecipientSchema).default([]),
   routes: z.array(Route).default([]),
 }).strict().superRefine((c, ctx) => {
   c.recipients.forEach((r, i) => {
@@ -184,9 +184,7 @@ export const GatewayConfigSchema = z.object({
     if (ids.has(r.id)) ctx.addIssue({ code: 'custom', path: ['recipients', i, 'id'], message: `recipient id "${r.id}" is used twice` });
     ids.add(r.id);
   });
-  c.routes.forEach((r, i) => {
-    if (!ids.has(r.recipient)) ctx.addIssue({ code: 'custom', path: ['routes', i, 'recipient'], message: `no recipient has id "${r.recipient}"` });
-  });
+  // Routes may also name recipients added through the API: checked when the gateway starts.
   if (c.oidc && !new URL(c.oidc.redirectUri).pathname.endsWith('/auth/oidc/callback')) ctx.addIssue({ code: 'custom', path: ['oidc', 'redirectUri'], message: 'must end with /auth/oidc/callback' });
   if (c.forwarding.maxBackoffMs < c.forwarding.initialBackoffMs) ctx.addIssue({ code: 'custom', path: ['forwarding', 'maxBackoffMs'], message: 'must be at least initialBackoffMs' });
 });

@@ -62,7 +62,8 @@ export function backoffMs(attempts: number, f: GatewayConfig['forwarding']): num
  */
 export class Processor {
   private readonly d: ProcessorDeps;
-  private readonly profiles = new Map<string, { profile: Profile | null; key: Buffer }>();
+  /** Settings per recipient definition (a new version is a new object, so settings are made anew). */
+  private readonly profiles = new WeakMap<RecipientConfig, { profile: Profile | null; key: Buffer }>();
   private running = false;
   private wakeUp: (() => void) | undefined;
   private loop: Promise<void> | undefined;
@@ -82,12 +83,18 @@ export class Processor {
 
   constructor(deps: ProcessorDeps) {
     this.d = deps;
-    for (const r of deps.recipients) {
-      this.profiles.set(r.id, {
-        profile: r.deid.profile === 'none' ? null : makeProfile(r.deid.options),
-        key: r.deid.key === 'recipient' ? recipientKey(deps.deploymentKey, r.id) : deps.deploymentKey,
-      });
+  }
+
+  /** A recipient's de-identification settings, made once per version of its definition. */
+  private settingsOf(recipient: string): { profile: Profile | null; key: Buffer } | undefined {
+    const r = this.d.recipients.find((x) => x.id === recipient);
+    if (!r) return undefined;
+    let s = this.profiles.get(r);
+    if (!s) {
+      s = { profile: r.deid.profile === 'none' ? null : makeProfile(r.deid.options), key: r.deid.key === 'recipient' ? recipientKey(this.d.deploymentKey, r.id) : this.d.deploymentKey };
+      this.profiles.set(r, s);
     }
+    return s;
   }
 
   async start(): Promise<void> {
@@ -274,7 +281,7 @@ export class Processor {
   /** De-identify a recipient's claimed jobs: what to send, and the jobs already settled (held, dead). */
   private async prepareBatch(recipient: string, jobs: ClaimedJob[]): Promise<Batch> {
     const forwarder = this.d.forwarders.get(recipient);
-    const settings = this.profiles.get(recipient);
+    const settings = this.settingsOf(recipient);
     if (!forwarder || !settings) {
       // The recipient was removed from the configuration: keep the jobs, say why.
       return { jobs, settings: undefined, forwarder: undefined, sendable: [], outcomes: jobs.map((j) => ({ job: j, outcome: { kind: 'dead', code: 'RECIPIENT_UNKNOWN', message: `recipient "${recipient}" is not in the configuration` } })) };

@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { OPTIONS } from '../deid/profile-types.ts';
 import { CustosError } from '../errors.ts';
 import type { Database, Queryable } from '../store/database.ts';
-import type { Agreement, VettingStatus } from './decision.ts';
+import { type Agreement, type VettingStatus, weakerDeid } from './decision.ts';
+import type { RecipientConfig } from '../config/gateway-config.ts';
 import { PURPOSES } from './purposes.ts';
 
 /*
@@ -147,4 +148,18 @@ export async function redecideWithheld(db: Queryable, by: { recipient?: string; 
        AND ($2::text IS NULL OR instance_id IN (SELECT id FROM instances WHERE patient_ref = $2)) RETURNING id`,
     [by.recipient ?? null, by.patientRef ?? null]);
   return rows.length;
+}
+
+/**
+ * Why a recipient's de-identification is weaker than an agreement in force requires ("is weaker
+ * than agreement X (version n) requires: …"), or undefined when it is not.
+ */
+export async function weakerThanAgreements(db: Queryable, r: RecipientConfig): Promise<string | undefined> {
+  const now = Date.now();
+  for (const a of await agreementsOf(db, r.id)) {
+    if (a.status !== 'active' || Date.parse(a.validTo) <= now) continue;
+    const weaker = weakerDeid({ profile: r.deid.profile, options: r.deid.options, key: r.deid.key }, a.minimumDeid);
+    if (weaker) return `is weaker than agreement ${a.id} (version ${a.version}) requires: ${weaker}`;
+  }
+  return undefined;
 }

@@ -359,4 +359,20 @@ ${CLAIM_READY_JOBS}
       `CREATE INDEX jobs_withheld ON jobs (recipient, id) WHERE state = 'withheld'`,
     ],
   },
+  {
+    // Recipients' definitions (docs/policy.md): every version, with who made it; the configuration
+    // file seeds the first version of a recipient the database lacks.
+    version: 8,
+    sql: [
+      `CREATE TABLE recipients (
+        id text NOT NULL,
+        version integer NOT NULL,
+        removed boolean NOT NULL DEFAULT false,
+        definition jsonb NOT NULL,
+        changed_by text NOT NULL,
+        changed_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (id, version)
+      )`,
+    ],
+  },
 ];
