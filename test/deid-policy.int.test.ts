@@ -79,3 +79,40 @@ test('custos deid --purpose refuses incomplete or malformed policy input with a 
   assert.match(r.stderr, /entry\[0\]: Consent\.status/);
   assert.ok(!r.stderr.includes('SYNTH-D'));
 });
+
+test('custos deid --recipient --purpose decides against the gateway\'s database: its recipient, vetting, agreements, site policy and consents', async () => {
+  const { parseGatewayConfig } = await import('../src/config/gateway-config.ts');
+  const { startGateway } = await import('../src/gateway.ts');
+  const { allowReleases } = await import('./policy-helpers.ts');
+  const { api, tokenOf } = await import('./peers.ts');
+  const dir = tempDir();
+  const dataDir = join(dir, 'data');
+  const cfg = {
+    dimse: { port: 0 }, http: { port: 0 }, policy: { purposes: { MLTRAINING: 'opt-in' } },
+    recipients: [{ id: 'training-set', purpose: 'MLTRAINING', organization: 'vendor-train', deliver: { kind: 'stow', url: 'http://127.0.0.1:9/dicomweb' } }],
+  };
+  const cfgPath = join(dir, 'custos.json');
+  writeFileSync(cfgPath, JSON.stringify(cfg));
+  const gw = await startGateway(parseGatewayConfig(cfg), dataDir);
+  const inputs = join(dir, 'in');
+  mkdirSync(inputs);
+  patientFile(inputs, 21, 'SYNTH-E');
+  patientFile(inputs, 22, 'SYNTH-F');
+  try {
+    await allowReleases(gw.http.url, tokenOf(dataDir), ['training-set'], ['MLTRAINING']);
+    const res = await api(gw)(`${gw.http.url}/fhir/Consent`, { method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body: JSON.stringify(consent('SYNTH-E', 'permit')) });
+    assert.equal(res.status, 201);
+    const busy = runCli(['deid', inputs, '--out', join(dir, 'busy'), '--recipient', 'training-set', '--purpose', 'MLTRAINING', '--config', cfgPath, '--data-dir', dataDir]);
+    assert.notEqual(busy.status, 0);
+    assert.match(busy.stderr, /STORE_IN_USE/, 'the embedded database is the running gateway\'s');
+  } finally {
+    await gw.close();
+  }
+  const out = join(dir, 'out');
+  const r = runCli(['deid', inputs, '--out', out, '--recipient', 'training-set', '--purpose', 'MLTRAINING', '--config', cfgPath, '--data-dir', dataDir]);
+  assert.equal(r.status, 0, r.stderr);
+  const receipt = JSON.parse(readFileSync(join(out, 'custos-receipt.json'), 'utf8')) as { summary: { released: number; withheldByReason: Record<string, number> }; release: Record<string, unknown> };
+  assert.equal(receipt.summary.released, 1);
+  assert.deepEqual(receipt.summary.withheldByReason, { CONSENT_REQUIRED: 1 });
+  assert.deepEqual(receipt.release, { purpose: 'MLTRAINING', recipient: 'training-set', recipientVersion: 1 });
+});

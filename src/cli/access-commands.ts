@@ -18,7 +18,8 @@ import { PATIENT_CODE_HELP, TOKENS_HELP, USERS_HELP } from './help.ts';
 
 const OPERATOR = `cli:${process.env.USER ?? process.env.LOGNAME ?? 'operator'}`;
 
-async function withDatabase<T>(v: { config?: string | undefined; 'data-dir'?: string | undefined }, fn: (db: Database, ctx: { config: GatewayConfig; dataDir: string }) => Promise<T>): Promise<T> {
+/** The gateway's database for a command that reads it (closed with `close`); refused while the gateway runs on the embedded one. */
+export async function openGatewayDatabase(v: { config?: string | undefined; 'data-dir'?: string | undefined }): Promise<{ db: Database; config: GatewayConfig; dataDir: string; close: () => Promise<void> }> {
   const config = v.config ? loadGatewayConfig(v.config) : parseGatewayConfig({});
   const dataDir = dataDirOf(v['data-dir'] ?? config.dataDir);
   let unlock: (() => void) | undefined;
@@ -32,13 +33,19 @@ async function withDatabase<T>(v: { config?: string | undefined; 'data-dir'?: st
   }
   try {
     const db = await openDatabase({ url: config.database.url, dir: join(dataDir, 'db') });
-    try {
-      return await fn(db, { config, dataDir });
-    } finally {
-      await db.close();
-    }
-  } finally {
+    return { db, config, dataDir, close: async () => { try { await db.close(); } finally { unlock?.(); } } };
+  } catch (e) {
     unlock?.();
+    throw e;
+  }
+}
+
+async function withDatabase<T>(v: { config?: string | undefined; 'data-dir'?: string | undefined }, fn: (db: Database, ctx: { config: GatewayConfig; dataDir: string }) => Promise<T>): Promise<T> {
+  const { db, config, dataDir, close } = await openGatewayDatabase(v);
+  try {
+    return await fn(db, { config, dataDir });
+  } finally {
+    await close();
   }
 }
 

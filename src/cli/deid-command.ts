@@ -47,6 +47,7 @@ export async function deidMain(argv: string[]): Promise<number> {
     'site-policy': { type: 'string' },
     consents: { type: 'string' },
     agreement: { type: 'string' },
+    config: { type: 'string' },
   });
   if (v.help) { process.stdout.write(DEID_HELP); return 0; }
   if (positionals.length === 0) throw new CustosError('USAGE', 'no input given');
@@ -81,7 +82,7 @@ export async function deidMain(argv: string[]): Promise<number> {
     quiet: v.quiet!,
     hidePaths: v['hide-paths']!,
     ...(v.record ? { recordInLog: dataDir } : {}),
-    ...(v.purpose !== undefined ? { release: { purpose: v.purpose, site: v['site-policy'], consents: v.consents, agreement: v.agreement } } : {}),
+    ...(v.purpose !== undefined ? { release: { purpose: v.purpose, site: v['site-policy'], consents: v.consents, agreement: v.agreement, recipient: v.recipient, config: v.config, dataDir: v['data-dir'] } } : {}),
   });
 }
 
@@ -104,7 +105,7 @@ export interface DeidArgs {
   /** Clean Pixel Data settings. */
   pixels?: PixelCleaningSettings;
   /** Decide each release first (docs/policy.md): the purpose, the site's policy, consent and agreement files. */
-  release?: { purpose: string; site: string | undefined; consents: string | undefined; agreement: string | undefined };
+  release?: { purpose: string; site: string | undefined; consents: string | undefined; agreement: string | undefined; recipient?: string | undefined; config?: string | undefined; dataDir?: string | undefined };
 }
 
 /** An input the egress decision withheld: not de-identified, not written; its reasons (codes only). */
@@ -125,7 +126,7 @@ export interface Receipt {
   recipient?: string;
   summary: { inputs: number; released: number; heldBack: number; skipped: number; failed: number; inputBytes: number; outputBytes: number; withheld?: number; withheldByReason?: Record<string, number> };
   /** With --purpose: the purpose and the agreement the releases were decided under. */
-  release?: { purpose: string; agreement: { id: string; version: number } };
+  release?: { purpose: string; agreement?: { id: string; version: number }; recipient?: string; recipientVersion?: number | undefined };
   instances: Array<InstanceOutcome | WithheldOutcome>;
 }
 
@@ -174,18 +175,27 @@ export async function runDeid(args: DeidArgs): Promise<number> {
   const withheld: Array<{ index: number; outcome: WithheldOutcome }> = [];
   let releaseBasis: Receipt['release'];
   if (args.release) {
-    const { loadReleasePolicy, decideFile } = await import('./release-check.ts');
-    const policy = loadReleasePolicy(args.release);
-    releaseBasis = { purpose: policy.purpose, agreement: { id: policy.agreementFile.id, version: policy.agreementFile.version } };
+    const { loadReleasePolicy, loadGatewayReleasePolicy, decideFiles } = await import('./release-check.ts');
+    const r = args.release;
+    // With an agreement file: offline. Without one: the gateway's database, for --recipient.
+    const policy = r.agreement !== undefined || r.recipient === undefined
+      ? loadReleasePolicy(r)
+      : await loadGatewayReleasePolicy({ purpose: r.purpose, recipient: r.recipient, config: r.config, dataDir: r.dataDir });
     const deid = { profile: 'basic' as const, options: args.options, key: args.recipient ? 'recipient' as const : 'deployment' as const };
-    const now = new Date();
+    let decisions: Awaited<ReturnType<typeof decideFiles>>;
+    try {
+      decisions = await decideFiles(files, policy, deid, new Date());
+    } finally {
+      await policy.close();
+    }
+    releaseBasis = { purpose: policy.purpose, ...(policy.source.kind === 'files' ? { agreement: policy.source.agreement } : { recipient: policy.source.recipient, recipientVersion: policy.source.recipientVersion }) };
     const shown = inputNamer(args.inputs);
     const kept: string[] = [];
     files.forEach((file, index) => {
-      const d = decideFile(file, policy, deid, now);
+      const d = decisions[index];
       if (d?.outcome !== 'deny') { kept.push(file); return; }
       const bytes = readFileSync(file);
-      const outcome: WithheldOutcome = { status: 'withheld', input: { sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length }, reasons: [...new Set(d.reasons.map((r) => r.code))] };
+      const outcome: WithheldOutcome = { status: 'withheld', input: { sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length }, reasons: [...new Set(d.reasons.map((x) => x.code))] };
       withheld.push({ index, outcome });
       if (!args.quiet) process.stderr.write(`withheld: ${args.hidePaths ? `input #${index + 1} (sha256 ${outcome.input.sha256.slice(0, 16)})` : shown(file)}: ${outcome.reasons.join(', ')}\n`);
     });

@@ -24,6 +24,9 @@ Options:
   --consents <file>      patients' consents: a FHIR R4 Bundle or NDJSON of Consent resources
   --agreement <file>     the data-use agreement (JSON: id, version, recipient {organization, models,
                          vetting {status, version}}, terms as in docs/policy.md)
+                         Without --agreement, --purpose with --recipient <id> reads the gateway's
+                         database instead (--config, --data-dir): its recipient, vetting, agreements,
+                         site policy and consents (the embedded database only while the gateway is stopped)
   --pixel-text phi|all   with clean-pixel-data: remove burned-in text that is PHI (the patient's names,
                          IDs, dates, institution; PHI patterns; unreadable words) or all text (default phi)
   --pixel-rules <file>   JSON rules of known text regions to blank (see docs/pixels.md)

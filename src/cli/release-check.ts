@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Consent } from '@medplum/fhirtypes';
 import { z } from 'zod';
 import { asciiValue } from '../dicom/dataset.ts';
@@ -7,7 +8,7 @@ import { readDicom } from '../dicom/read.ts';
 import { Tags } from '../dicom/tag.ts';
 import { CustosError } from '../errors.ts';
 import { checkConsent } from '../policy/consent-resource.ts';
-import { type ConsentRecord, type DeidSettings, type Decision, type SiteMode, decide } from '../policy/decision.ts';
+import { type Agreement, type ConsentRecord, type DecisionInput, type DeidSettings, type Decision, type RecipientFacts, type SiteMode, decide } from '../policy/decision.ts';
 import { AgreementTermsSchema } from '../policy/recipient-policy.ts';
 import { isPurpose } from '../policy/purposes.ts';
 
@@ -17,11 +18,17 @@ import { isPurpose } from '../policy/purposes.ts';
  * A withheld input is neither de-identified nor written; the receipt counts it by reason.
  */
 
+/** What the decision needs besides each file's header: from files (offline) or from the gateway's database. */
 export interface ReleasePolicy {
   purpose: string;
-  site: SiteMode;
-  consents: ConsentRecord[];
-  agreementFile: z.infer<typeof AgreementFileSchema>;
+  site: Readonly<Record<string, SiteMode>>;
+  recipient: Omit<RecipientFacts, 'deid'>;
+  agreements: Agreement[];
+  /** The patient's consents (matched by identifier; never logged). */
+  consentsOf(patientId: string, issuer: string): Promise<ConsentRecord[]>;
+  /** Where the policy came from, for the receipt. */
+  source: { kind: 'files'; agreement: { id: string; version: number } } | { kind: 'gateway'; recipient: string; recipientVersion: number | undefined };
+  close(): Promise<void>;
 }
 
 /** The agreement file: an agreement's terms, its id and version, and the recipient's vetting as the privacy office recorded it. */
@@ -79,43 +86,87 @@ export function loadReleasePolicy(opts: { purpose: string; site: string | undefi
     const i = parsed.error.issues[0]!;
     throw new CustosError('USAGE', `${opts.agreement}: ${i.path.map(String).join('.') || '(top level)'}: ${i.message}`);
   }
-  return { purpose: opts.purpose, site: opts.site, consents: opts.consents ? loadConsents(opts.consents) : [], agreementFile: parsed.data };
+  const a = parsed.data;
+  const consents = opts.consents ? loadConsents(opts.consents) : [];
+  return {
+    purpose: opts.purpose,
+    site: { [opts.purpose]: opts.site },
+    recipient: { id: a.recipient.organization, organization: a.recipient.organization, devices: a.recipient.models, vetting: a.recipient.vetting },
+    agreements: [{ id: a.id, version: a.version, status: a.terms.status, purposes: a.terms.purposes, modalities: a.terms.modalities, bodyParts: a.terms.bodyParts, minimumDeid: a.terms.minimumDeid, validFrom: a.terms.validFrom, validTo: a.terms.validTo, retentionDays: a.terms.retentionDays, maxRisk: a.terms.maxRisk }],
+    consentsOf: async (patientId, issuer) => consents.filter((c) => {
+      const id = c.resource.patient?.identifier;
+      return id?.value === patientId && (id.system ?? '') === issuer;
+    }),
+    source: { kind: 'files', agreement: { id: a.id, version: a.version } },
+    close: async () => undefined,
+  };
+}
+
+/**
+ * The same from the gateway's database: the recipient's current definition, vetting and
+ * agreements, the site policy from the configuration, and each patient's consents by their keyed
+ * reference. The embedded database is refused while the gateway runs (STORE_IN_USE).
+ */
+export async function loadGatewayReleasePolicy(opts: { purpose: string; recipient: string; config?: string | undefined; dataDir?: string | undefined }): Promise<ReleasePolicy> {
+  if (!isPurpose(opts.purpose)) throw new CustosError('USAGE', '--purpose is a v3-ActReason code Custos decides on (docs/policy.md)');
+  const { openGatewayDatabase } = await import('./access-commands.ts');
+  const { db, config, dataDir, close } = await openGatewayDatabase({ config: opts.config, 'data-dir': opts.dataDir });
+  try {
+    const { RecipientRegistry } = await import('../policy/recipient-registry.ts');
+    const { agreementsOf, currentVetting } = await import('../policy/recipient-policy.ts');
+    const { consentsOfPatient } = await import('../policy/consent-registry.ts');
+    const { patientRef } = await import('../store/data-keys.ts');
+    const { loadOrCreateKey } = await import('../store/key-file.ts');
+    const registry = new RecipientRegistry(db, []);
+    await registry.load([]);
+    const r = registry.get(opts.recipient);
+    if (!r) throw new CustosError('USAGE', `the gateway has no recipient ${JSON.stringify(opts.recipient)}`);
+    const vetting = await currentVetting(db, r.id);
+    const key = loadOrCreateKey(join(dataDir, 'keys', 'deid.key')).key;
+    return {
+      purpose: opts.purpose,
+      site: config.policy.purposes as Record<string, SiteMode>,
+      recipient: { id: r.id, organization: r.organization ?? r.id, devices: r.models.map((m) => m.id), vetting: vetting && { status: vetting.status, version: vetting.version } },
+      agreements: await agreementsOf(db, r.id),
+      consentsOf: (patientId, issuer) => consentsOfPatient(db, patientRef(key, patientId, issuer)),
+      source: { kind: 'gateway', recipient: r.id, recipientVersion: registry.version(r.id) },
+      close,
+    };
+  } catch (e) {
+    await close();
+    throw e;
+  }
 }
 
 const da = (v: string): string | undefined => (/^\d{8}$/.test(v) ? `${v.slice(0, 4)}-${v.slice(4, 6)}-${v.slice(6, 8)}` : undefined);
 
 /**
- * The decision for one input file, from its header (read, never copied); undefined when the header
- * cannot be read (de-identification then reports why).
+ * The decision for each input file, from its header (read, never copied); none for a file whose
+ * header cannot be read (de-identification then reports why).
  */
-export function decideFile(path: string, p: ReleasePolicy, deid: DeidSettings, now: Date): Decision | undefined {
-  let src: FileSource | undefined;
-  try {
-    src = new FileSource(path);
-    const f = readDicom(src);
-    const v = (t: number): string => asciiValue(f.dataset, t);
-    const patientId = v(Tags.PatientID);
-    const issuer = v(Tags.IssuerOfPatientID);
-    // The patient's consents, matched on identifier here in memory (never logged).
-    const consents = p.consents.filter((c) => {
-      const id = c.resource.patient?.identifier;
-      return id?.value === patientId && (id.system ?? '') === issuer;
-    });
-    const a = p.agreementFile;
-    return decide({
-      purpose: p.purpose,
-      release: { studyInstanceUID: v(Tags.StudyInstanceUID), sopClassUID: v(Tags.SOPClassUID), modality: v(Tags.Modality) || undefined, bodyPart: v(Tags.BodyPartExamined) || undefined, studyDate: da(v(Tags.StudyDate)) },
-      consents,
-      site: { [p.purpose]: p.site },
-      recipient: { id: a.recipient.organization, organization: a.recipient.organization, devices: a.recipient.models, vetting: a.recipient.vetting, deid },
-      agreements: [{ id: a.id, version: a.version, status: a.terms.status, purposes: a.terms.purposes, modalities: a.terms.modalities, bodyParts: a.terms.bodyParts, minimumDeid: a.terms.minimumDeid, validFrom: a.terms.validFrom, validTo: a.terms.validTo, retentionDays: a.terms.retentionDays, maxRisk: a.terms.maxRisk }],
-      now,
-    });
-  } catch (e) {
-    if (e instanceof CustosError) return undefined;
-    throw e;
-  } finally {
-    src?.close();
+export async function decideFiles(files: readonly string[], p: ReleasePolicy, deid: DeidSettings, now: Date): Promise<Array<Decision | undefined>> {
+  const cache = new Map<string, ConsentRecord[]>();
+  const out: Array<Decision | undefined> = [];
+  for (const path of files) {
+    let src: FileSource | undefined;
+    let facts: { patientId: string; issuer: string; release: DecisionInput['release'] } | undefined;
+    try {
+      src = new FileSource(path);
+      const f = readDicom(src);
+      const v = (t: number): string => asciiValue(f.dataset, t);
+      facts = {
+        patientId: v(Tags.PatientID), issuer: v(Tags.IssuerOfPatientID),
+        release: { studyInstanceUID: v(Tags.StudyInstanceUID), sopClassUID: v(Tags.SOPClassUID), modality: v(Tags.Modality) || undefined, bodyPart: v(Tags.BodyPartExamined) || undefined, studyDate: da(v(Tags.StudyDate)) },
+      };
+    } catch (e) {
+      if (!(e instanceof CustosError)) throw e;
+    } finally {
+      src?.close();
+    }
+    if (!facts) { out.push(undefined); continue; }
+    const who = `${facts.issuer}\u0000${facts.patientId}`;
+    if (!cache.has(who)) cache.set(who, await p.consentsOf(facts.patientId, facts.issuer));
+    out.push(decide({ purpose: p.purpose, release: facts.release, consents: cache.get(who)!, site: p.site, recipient: { ...p.recipient, deid }, agreements: p.agreements, now }));
   }
+  return out;
 }
-
