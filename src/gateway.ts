@@ -37,6 +37,7 @@ import { DataKeys, openBlob } from './store/data-keys.ts';
 import { type Database, openDatabase } from './store/database.ts';
 import { loadOrCreateKey } from './store/key-file.ts';
 import { openLogForWriting } from './store/open-log.ts';
+import { sealAudit } from './audit/seal.ts';
 import { SharedBufferPool } from './store/buffer-pool.ts';
 import { MemoryBudget, type Received, Spool } from './store/spool.ts';
 import { CUSTOS_VERSION } from './version.ts';
@@ -151,6 +152,14 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
     // Cleanups run last first: the processor stops (its deliveries settled), then associations kept open are released.
     cleanup.push(() => { for (const f of forwarders.values()) f.close?.(); });
     cleanup.push(() => processor.stop());
+    // The audit trail is sealed into the log every audit.sealSeconds, and once more on the way out.
+    let sealing: Promise<unknown> = Promise.resolve();
+    const seal = (settleMs?: number): Promise<unknown> => (sealing = sealing.then(() => sealAudit(db, log, signer, settleMs)).catch((e: Error) => {
+      process.stderr.write(`custos: audit seal not made (retried): ${e instanceof CustosError ? `${e.code}: ` : ''}${e.message}\n`);
+    }));
+    const sealTimer = setInterval(() => { void seal(); }, config.audit.sealSeconds * 1000);
+    sealTimer.unref();
+    cleanup.push(async () => { clearInterval(sealTimer); await seal(0); });
 
     const maxInstanceBytes = config.dimse.maxInstanceMiB * 1024 * 1024;
     const ingestDeps: IngestDeps = { db, blobs, keys, deploymentKey, routes: registry.routes, onQueued: (row) => processor.ingested(row), backlog: () => processor.backlog(), recent, pool,

@@ -151,3 +151,14 @@ studies and where de-identified copies of them went.
 Options: --config <file> (for database.url), --data-dir <dir> (env CUSTOS_DATA_DIR; default ./custos-data)
 With the embedded database, stop the gateway first (or use the API: POST /api/patient-codes).
 `;
+
+export const AUDIT_HELP = `Usage: custos audit verify [--config <file>] [--data-dir <dir>] [--json]
+
+Check the audit trail against its seals in the integrity log: every batch of audit records the
+gateway sealed is hashed again from the database and compared with the signed seal in the log. A
+record edited or deleted after it was sealed, an extra record inside a sealed range, or a seal
+missing from either side is reported. Records newer than the last seal are counted, not checked.
+The embedded database can be read only while the gateway is stopped.
+
+Exit status: 0 intact, 1 tampering found, 2 usage or storage error.
+`;

@@ -140,6 +140,11 @@ export const GatewayConfigSchema = z.object({
     /** An instance or request body larger than this is spooled, not held in memory, in MiB. */
     spoolAboveMiB: z.number().int().min(1).max(4096).default(64),
   }).strict().prefault({}),
+  /** The audit trail (docs/accountability.md). */
+  audit: z.object({
+    /** How often its new records are sealed into the integrity log, in seconds. */
+    sealSeconds: z.number().min(0.1).max(3600).default(10),
+  }).strict().prefault({}),
   quarantine: z.object({
     /** The most rejected input kept (encrypted), in MiB; past it only each rejection's row is recorded. */
     maxMiB: z.number().int().min(0).max(1_048_576).default(1024),

@@ -48,11 +48,28 @@ export interface SeriesStatement {
   signer: string;
 }
 
+/**
+ * "The audit trail's records firstEvent..lastEvent (count of them) hash to digest, after the seal
+ * before it (previous)": a batch of audit records committed into the log, so that a record edited
+ * or deleted afterwards is detected (custos audit verify). The digest reveals nothing of the records.
+ */
+export interface AuditSealStatement {
+  type: 'custos/audit-seal/v1';
+  seq: number;
+  firstEvent: number;
+  lastEvent: number;
+  count: number;
+  digest: string;
+  previous: string;
+  time: string;
+  signer: string;
+}
+
 /** Statements about one instance. */
 export type InstanceStatement = IngestStatement | DerivationStatement;
-export type Statement = InstanceStatement | SeriesStatement;
+export type Statement = InstanceStatement | SeriesStatement | AuditSealStatement;
 
-export const isInstanceStatement = (s: Statement): s is InstanceStatement => s.type !== 'custos/series/v1';
+export const isInstanceStatement = (s: Statement): s is InstanceStatement => s.type === 'custos/ingest/v1' || s.type === 'custos/derivation/v1';
 
 export interface SignedStatement { statement: Statement; signature: string }
 

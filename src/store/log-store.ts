@@ -47,6 +47,8 @@ export class LogStore {
   private readonly byStudy = new Map<string, number[]>();
   private readonly bySeriesMember = new Map<string, number[]>();
   private readonly bySeriesStatement = new Map<string, number[]>();
+  /** Records by statement type, for those found by kind (audit seals). */
+  private readonly byKind = new Map<string, number[]>();
   private checkpointText = '';
   private checkpointValue: Checkpoint | undefined;
   private publishTimer: NodeJS.Timeout | undefined;
@@ -207,6 +209,7 @@ export class LogStore {
   private lookups(rec: LogRecord): Array<[Map<string, number[]>, string]> {
     const s = rec.signed?.statement;
     if (!s) return [];
+    if (s.type === 'custos/audit-seal/v1') return [[this.byKind, s.type]];
     const pairs: Array<[Map<string, number[]>, string | null | undefined]> = s.type === 'custos/series/v1'
       ? [[this.bySeriesStatement, s.series.seriesInstanceUID], [this.byStudy, s.series.studyInstanceUID]]
       : [[this.bySop, s.instance.sopInstanceUID], [this.byStudy, s.instance.studyInstanceUID], [this.byPixelRoot, s.content.pixelRoot],
@@ -268,6 +271,11 @@ export class LogStore {
     this.recent.delete(rec.index);
     this.recent.set(rec.index, rec);
     if (this.recent.size > RECENT_RECORDS) this.recent.delete(this.recent.keys().next().value!);
+  }
+
+  /** Audit seals, oldest first. */
+  findAuditSeals(): number[] {
+    return this.byKind.get('custos/audit-seal/v1') ?? [];
   }
 
   findBySop(uid: string): number[] {

@@ -375,4 +375,20 @@ ${CLAIM_READY_JOBS}
       )`,
     ],
   },
+  {
+    // Seals of the audit trail (docs/accountability.md): each batch of events, in id order, hashed
+    // and committed into the integrity log; `custos audit verify` recomputes them.
+    version: 9,
+    sql: [
+      `CREATE TABLE audit_seals (
+        seq integer PRIMARY KEY,
+        first_event bigint NOT NULL,
+        last_event bigint NOT NULL,
+        count integer NOT NULL,
+        digest text NOT NULL,
+        log_index bigint NOT NULL,
+        sealed_at timestamptz NOT NULL DEFAULT now()
+      )`,
+    ],
+  },
 ];
