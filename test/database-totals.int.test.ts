@@ -96,7 +96,7 @@ test('an upgraded database starts its totals from the rows it holds (migration 4
     await db.query('DELETE FROM schema_migrations WHERE version = 4');
     await db.close();
     db = await openDatabase({ dir, maintenanceIntervalMs: 2 ** 31 - 1 });
-    assert.deepEqual({ instances: await instanceCount(db), jobs: await jobCounts(db) }, { instances: 10, jobs: { pending: 4, running: 2, done: 4, held: 0, dead: 0 } });
+    assert.deepEqual({ instances: await instanceCount(db), jobs: await jobCounts(db) }, { instances: 10, jobs: { pending: 4, running: 2, done: 4, held: 0, dead: 0, withheld: 0 } });
     await settleDone(db, (await logAndClaim(db, ids.slice(6), 6)).slice(0, 3));
     await assertTotals(db, 'after the upgrade');
   } finally {
