@@ -108,6 +108,7 @@ export class FileSource implements ByteSource {
   }
 }
 
-function truncated(offset: number, length: number, size: number): CustosError {
+/** DICOM_TRUNCATED for a read past the end of a source. */
+export function truncated(offset: number, length: number, size: number): CustosError {
   return new CustosError('DICOM_TRUNCATED', `file is truncated: needed ${length} bytes at offset ${offset}, file ends at ${size}`);
 }

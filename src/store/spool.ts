@@ -1,7 +1,7 @@
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readdirSync, readSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { BufferSource, type ByteSource } from '../dicom/byte-source.ts';
+import { BufferSource, type ByteSource, truncated } from '../dicom/byte-source.ts';
 import { CustosError } from '../errors.ts';
 
 /*
@@ -159,7 +159,7 @@ class SpoolSource implements ByteSource {
     this.size = size;
   }
   read(offset: number, length: number): Buffer {
-    if (offset < 0 || offset + length > this.size) throw new CustosError('DICOM_TRUNCATED', `file is truncated: needed ${length} bytes at offset ${offset}, file ends at ${this.size}`);
+    if (offset < 0 || offset + length > this.size) throw truncated(offset, length, this.size);
     if (offset >= this.winOffset && offset + length <= this.winOffset + this.win.length) {
       return this.win.subarray(offset - this.winOffset, offset - this.winOffset + length);
     }
@@ -190,7 +190,7 @@ class RangeSource implements ByteSource {
     this.size = size;
   }
   read(offset: number, length: number): Buffer {
-    if (offset < 0 || offset + length > this.size) throw new CustosError('DICOM_TRUNCATED', `file is truncated: needed ${length} bytes at offset ${offset}, file ends at ${this.size}`);
+    if (offset < 0 || offset + length > this.size) throw truncated(offset, length, this.size);
     return this.src.read(this.start + offset, length);
   }
   close(): void { this.src.close(); }
