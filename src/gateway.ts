@@ -16,6 +16,7 @@ import type { RecipientConfig } from './config/gateway-config.ts';
 import { weakerThanAgreements } from './policy/recipient-policy.ts';
 import { RecipientRegistry } from './policy/recipient-registry.ts';
 import { policyRoutes } from './api/policy-routes.ts';
+import { auditRoutes } from './api/audit-routes.ts';
 import { portalRoutes } from './api/portal-routes.ts';
 import { recipientRoutes } from './api/recipient-routes.ts';
 import { writeInitialAdmin } from './auth/bootstrap.ts';
@@ -247,6 +248,7 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
     await app.register(portalRoutes({ db }));
     await app.register(fhirRoutes({ db, deploymentKey, wake: () => processor.wake() }));
     await app.register(policyRoutes({ db, registry, wake: () => processor.wake() }));
+    await app.register(auditRoutes({ db, deploymentKey, recipients: registry.recipients, gateway: `custos:${config.dimse.aeTitle}` }));
     try {
       await app.listen({ host, port: config.http.port });
     } catch (e) {

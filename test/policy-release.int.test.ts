@@ -204,6 +204,29 @@ test('recipients are managed through the API: added with their own match, versio
   assert.equal(await jobOf(after.study, 'api-vendor'), undefined, 'a removed recipient is routed nothing');
 });
 
+test('the audit trail of one patient, as FHIR AuditEvents: what came in, what left, what was withheld and why, and nothing of others', async () => {
+  const admin = api(gw);
+  const search = async (q: string) => (await (await admin(`${gw.http.url}/fhir/AuditEvent?${q}`)).json()) as { total: number; entry?: Array<{ resource: { type: { code: string }; subtype: Array<{ code: string }>; outcome: string; outcomeDesc?: string; purposeOfEvent?: Array<{ coding: Array<{ code: string }> }>; agent: Array<{ who: { display?: string; reference?: string } }>; entity: Array<{ what: { identifier?: { system: string; value: string } } }> } }> };
+  const p1 = await search('patient=SYNTH-HOSP|SYNTH-P1&_count=100');
+  const kinds = p1.entry!.map((e) => `${e.resource.type.code}/${e.resource.subtype.map((x) => x.code).join('+')}/${e.resource.outcome}`).sort();
+  // Received once, logged once, disclosed to the treatment AI, withheld from the training set.
+  assert.deepEqual(kinds, ['110100/attest/0', '110104/disclose+transmit/0', '110104/disclose/4', '110107/receive/0'].sort());
+  const refs = new Set(p1.entry!.flatMap((e) => e.resource.entity.flatMap((x) => (x.what.identifier?.system === 'urn:custos:patient-ref' ? [x.what.identifier.value] : []))));
+  assert.equal(refs.size, 1, 'one patient, and only that one');
+  const withheld = p1.entry!.find((e) => e.resource.outcome === '4')!.resource;
+  assert.equal(withheld.outcomeDesc, 'CONSENT_DENIED');
+  assert.equal(withheld.purposeOfEvent?.[0]?.coding[0]?.code, 'MLTRAINING');
+  assert.ok(withheld.agent.some((a) => a.who.reference === 'Organization/training-set'));
+  // Searches by type and outcome, and the exports.
+  const denied = await search('type=110104&outcome=4&_count=200');
+  assert.ok(denied.total >= 3 && denied.entry!.every((e) => e.resource.outcome === '4'));
+  const ndjson = await (await admin(`${gw.http.url}/fhir/AuditEvent?patient=SYNTH-HOSP|SYNTH-P1&_format=ndjson`)).text();
+  assert.equal(ndjson.trim().split('\n').length, 4);
+  const csv = await (await admin(`${gw.http.url}/fhir/AuditEvent?patient=SYNTH-HOSP|SYNTH-P1&_format=csv`)).text();
+  assert.equal(csv.trim().split('\n').length, 5, 'a header and four rows');
+  assert.ok(!csv.includes('SYNTH-P1') && !ndjson.includes('SYNTH-P1'), 'patients appear only as their keyed reference');
+});
+
 test('a recipient\'s de-identification can never be weaker than its agreement: such an agreement, or such a configuration, is refused', async () => {
   const admin = api(gw);
   const stricter = await admin(`${gw.http.url}/api/recipients/treatment-ai/agreements`, {
