@@ -245,7 +245,7 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
     }));
     await app.register(accessRoutes({ db, recipients: registry.recipients, deploymentKey }));
     await app.register(recipientRoutes({ db }));
-    await app.register(portalRoutes({ db }));
+    await app.register(portalRoutes({ db, recipients: registry.recipients, hospital: `custos:${config.dimse.aeTitle}` }));
     await app.register(fhirRoutes({ db, deploymentKey, wake: () => processor.wake() }));
     await app.register(policyRoutes({ db, registry, wake: () => processor.wake() }));
     await app.register(auditRoutes({ db, deploymentKey, recipients: registry.recipients, gateway: `custos:${config.dimse.aeTitle}` }));

@@ -227,6 +227,30 @@ test('the audit trail of one patient, as FHIR AuditEvents: what came in, what le
   assert.ok(!csv.includes('SYNTH-P1') && !ndjson.includes('SYNTH-P1'), 'patients appear only as their keyed reference');
 });
 
+test('the accounting of disclosures of one patient, for staff and for the patient\'s own session, and as a letter', async () => {
+  const admin = api(gw);
+  type Accounting = { disclosures: Array<{ recipient: string; outcome: string; purpose: string; instances: number; reasons?: string[]; basis?: Array<{ agreement: { id: string } | null }>; deidentification?: { profile: string } }> };
+  const staff = (await (await admin(`${gw.http.url}/api/accounting?patient=SYNTH-HOSP|SYNTH-P1`)).json()) as Accounting;
+  const rows = staff.disclosures.map((d) => [d.recipient, d.outcome, d.purpose, d.instances]).sort();
+  assert.deepEqual(rows, [['training-set', 'withheld', 'MLTRAINING', 1], ['treatment-ai', 'released', 'TREATDS', 1]]);
+  assert.deepEqual(staff.disclosures.find((d) => d.outcome === 'withheld')!.reasons, ['CONSENT_DENIED']);
+  const released = staff.disclosures.find((d) => d.outcome === 'released')!;
+  assert.equal(released.deidentification?.profile, 'basic');
+  assert.ok(released.basis?.[0]?.agreement?.id, 'the agreement it went out under');
+  const letter = await (await admin(`${gw.http.url}/api/accounting?patient=SYNTH-HOSP|SYNTH-P1&format=html`)).text();
+  assert.match(letter, /Where your images went/);
+  assert.match(letter, /CONSENT_DENIED/);
+  assert.ok(!letter.includes('SYNTH-P1'));
+  // The patient's own session: the same record, and only theirs.
+  const code = (await (await admin(`${gw.http.url}/api/patient-codes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ patientId: 'SYNTH-P1', issuer: 'SYNTH-HOSP' }) })).json()) as { code: string };
+  const session = await fetch(`${gw.http.url}/portal/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: code.code }) });
+  assert.equal(session.status, 200);
+  const cookie = String(session.headers.get('set-cookie')).split(';')[0]!;
+  const own = (await (await fetch(`${gw.http.url}/portal/api/accounting`, { headers: { cookie } })).json()) as Accounting;
+  assert.deepEqual(own.disclosures.map((d) => [d.recipient, d.outcome, d.purpose, d.instances]).sort(), rows);
+  assert.equal((await fetch(`${gw.http.url}/api/accounting?patient=SYNTH-HOSP|SYNTH-P2`, { headers: { cookie } })).status, 403, 'a patient cannot read another\'s');
+});
+
 test('a recipient\'s de-identification can never be weaker than its agreement: such an agreement, or such a configuration, is refused', async () => {
   const admin = api(gw);
   const stricter = await admin(`${gw.http.url}/api/recipients/treatment-ai/agreements`, {

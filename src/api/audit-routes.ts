@@ -2,7 +2,10 @@ import type { Bundle } from '@medplum/fhirtypes';
 import type { FastifyInstance } from 'fastify';
 import { type AuditRow, KINDS, PATIENT_REF_SYSTEM, toAuditEvent } from '../audit/audit-event.ts';
 import type { EventKind } from '../audit/events.ts';
-import { refuse } from '../auth/guard.ts';
+import { accountingFor, accountingLetter } from '../audit/accounting.ts';
+import { recordEvents } from '../audit/events.ts';
+import { principalOf, refuse } from '../auth/guard.ts';
+import { principalLabel } from '../auth/permissions.ts';
 import type { RecipientConfig } from '../config/gateway-config.ts';
 import { patientRef } from '../store/data-keys.ts';
 import type { Database } from '../store/database.ts';
@@ -36,6 +39,19 @@ function bounds(d: string): [Date, Date] {
 
 export function auditRoutes(deps: AuditRouteDeps) {
   return async function plugin(app: FastifyInstance): Promise<void> {
+    app.get('/api/accounting', {
+      config: { permission: 'audit:read' },
+      schema: { summary: "A patient's accounting of disclosures: every release and every withheld one (patient=<issuer of Patient ID>|<Patient ID>); format=html gives a letter", querystring: { type: 'object', properties: { patient: { type: 'string', minLength: 1 }, format: { type: 'string', enum: ['json', 'html'] } }, required: ['patient'] } },
+    }, async (req, reply) => {
+      const q = req.query as { patient: string; format?: string };
+      const t = token(q.patient);
+      const ref = patientRef(deps.deploymentKey, t.value, t.system ?? '');
+      const rows = await accountingFor(deps.db, ref, deps.recipients);
+      await recordEvents(deps.db, [{ kind: 'access.accounting', detail: { by: principalLabel(principalOf(req)), rows: rows.length } }]);
+      if (q.format === 'html') return reply.type('text/html; charset=utf-8').send(accountingLetter(rows, deps.gateway));
+      return { patientRef: ref, disclosures: rows };
+    });
+
     app.get('/fhir/AuditEvent', {
       config: { permission: 'audit:read' },
       schema: { summary: 'The audit trail as FHIR AuditEvents: date, patient, agent, entity, type, subtype, outcome, purpose, _count, _offset; _format=ndjson or csv exports every match' },

@@ -3,14 +3,28 @@ import { recordEvents } from '../audit/events.ts';
 import { principalOf } from '../auth/guard.ts';
 import { principalLabel } from '../auth/permissions.ts';
 import type { Database } from '../store/database.ts';
+import { accountingFor, accountingLetter } from '../audit/accounting.ts';
+import type { RecipientConfig } from '../config/gateway-config.ts';
 
 /*
  * The patient's own view, with the session an access code gave: their studies held here and, for
  * each, which recipients received de-identified copies and when. Only that patient's rows.
  */
 
-export function portalRoutes(deps: { db: Database }) {
+export function portalRoutes(deps: { db: Database; recipients?: readonly RecipientConfig[]; hospital?: string }) {
   return async function plugin(app: FastifyInstance): Promise<void> {
+    app.get('/portal/api/accounting', {
+      config: { permission: 'portal:read' },
+      schema: { summary: "The signed-in patient's accounting of disclosures: where their images went, and transfers stopped and why; format=html gives a printable letter", querystring: { type: 'object', properties: { format: { type: 'string', enum: ['json', 'html'] } } } },
+    }, async (req, reply) => {
+      const p = principalOf(req);
+      if (p.kind !== 'patient') throw new Error('unreachable: portal:read belongs to patients only');
+      const rows = await accountingFor(deps.db, p.patientRef, deps.recipients ?? []);
+      await recordEvents(deps.db, [{ kind: 'access.portal', detail: { by: principalLabel(p), accounting: rows.length } }]);
+      if ((req.query as { format?: string }).format === 'html') return reply.type('text/html; charset=utf-8').send(accountingLetter(rows, deps.hospital ?? 'Custos'));
+      return { disclosures: rows };
+    });
+
     app.get('/portal/api/studies', {
       config: { permission: 'portal:read' },
       schema: {

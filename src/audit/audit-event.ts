@@ -57,6 +57,7 @@ export const KINDS: Record<EventKind, Kind> = {
   'access.originals': { type: ACCESSED, subtype: [life('access')], action: 'R', outcome: '0' },
   'access.list': { type: QUERY, subtype: [life('access')], action: 'E', outcome: '0' },
   'access.portal': { type: PATIENT_RECORD, subtype: [life('access')], action: 'R', outcome: '0' },
+  'access.accounting': { type: PATIENT_RECORD, subtype: [life('access'), life('report')], action: 'R', outcome: '0' },
   'release.deletion-attested': { type: APPLICATION, subtype: [life('destroy'), life('attest')], action: 'D', outcome: '0' },
   'consent.recorded': { type: PATIENT_RECORD, subtype: [life('amend')], action: 'U', outcome: '0' },
   'consent.read': { type: PATIENT_RECORD, subtype: [life('access')], action: 'R', outcome: '0' },

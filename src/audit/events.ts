@@ -30,6 +30,7 @@ export type EventKind =
   | 'access.originals'
   | 'access.list'
   | 'access.portal'
+  | 'access.accounting'
   | 'release.deletion-attested'
   // consent registry: which consent and version changed, by whom (never its content)
   | 'consent.recorded'
