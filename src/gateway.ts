@@ -17,6 +17,8 @@ import { weakerThanAgreements } from './policy/recipient-policy.ts';
 import { RecipientRegistry } from './policy/recipient-registry.ts';
 import { policyRoutes } from './api/policy-routes.ts';
 import { auditRoutes } from './api/audit-routes.ts';
+import { retentionRoutes } from './api/retention-routes.ts';
+import { runRetention } from './policy/retention.ts';
 import { portalRoutes } from './api/portal-routes.ts';
 import { recipientRoutes } from './api/recipient-routes.ts';
 import { writeInitialAdmin } from './auth/bootstrap.ts';
@@ -52,13 +54,15 @@ export interface Gateway {
   readonly routes: readonly RouteDeclaration[];
   /** The file holding the first admin credential, while it exists (created on a new data directory). */
   readonly adminCredentialFile?: string;
+  /** Purge what expired by `now` (default: the current time); the scheduler runs it every retention.intervalMinutes. */
+  retention(now?: Date): Promise<{ originals: number; quarantine: number; keptByHold: number }>;
   close(): Promise<void>;
 }
 
 const isLoopback = (host: string): boolean => host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 
 /** The master key that wraps patients' data keys: env CUSTOS_MASTER_KEY (64 hex digits) or keys/master.key. */
-function masterKey(dataDir: string): Buffer {
+export function masterKey(dataDir: string): Buffer {
   const env = process.env.CUSTOS_MASTER_KEY;
   if (env !== undefined) {
     if (!/^[0-9a-fA-F]{64}$/.test(env.trim())) throw new CustosError('KEY_INVALID', 'CUSTOS_MASTER_KEY must be 64 hex digits (32 bytes)');
@@ -161,6 +165,16 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
     const sealTimer = setInterval(() => { void seal(); }, config.audit.sealSeconds * 1000);
     sealTimer.unref();
     cleanup.push(async () => { clearInterval(sealTimer); await seal(0); });
+    // Retention: what expired is purged every retention.intervalMinutes (and on demand, with a clock, for tests).
+    let purging: Promise<unknown> = Promise.resolve();
+    const retention = (now = new Date()): Promise<Awaited<ReturnType<typeof runRetention>>> => {
+      const run = purging.then(() => runRetention(db, blobs, config.retention, now));
+      purging = run.catch((e: Error) => { process.stderr.write(`custos: retention not run (retried): ${e instanceof CustosError ? `${e.code}: ` : ''}${e.message}\n`); });
+      return run;
+    };
+    const retentionTimer = setInterval(() => { void retention().catch(() => undefined); }, config.retention.intervalMinutes * 60_000);
+    retentionTimer.unref();
+    cleanup.push(async () => { clearInterval(retentionTimer); await purging; });
 
     const maxInstanceBytes = config.dimse.maxInstanceMiB * 1024 * 1024;
     const ingestDeps: IngestDeps = { db, blobs, keys, deploymentKey, routes: registry.routes, onQueued: (row) => processor.ingested(row), backlog: () => processor.backlog(), recent, pool,
@@ -226,8 +240,9 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
     const routes: RouteDeclaration[] = [];
     installGuard(app, { db, allowedHosts, routes });
     const original = async (instanceId: number): Promise<Buffer> => {
-      const [row] = await db.query<{ patient_ref: string; blob_key: string }>('SELECT patient_ref, blob_key FROM instances WHERE id = $1', [instanceId]);
+      const [row] = await db.query<{ patient_ref: string; blob_key: string; purged_at: string | null }>('SELECT patient_ref, blob_key, purged_at FROM instances WHERE id = $1', [instanceId]);
       if (!row) throw new CustosError('STORE_MISSING', `no instance ${instanceId}`);
+      if (row.purged_at) throw new CustosError('RETENTION_PURGED', `instance ${instanceId} was purged (retention or erasure)`);
       return openBlob(await keys.load(db, row.patient_ref), await blobs.get(row.blob_key), row.blob_key);
     };
     const started = new Date();
@@ -248,6 +263,7 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
     await app.register(portalRoutes({ db, recipients: registry.recipients, hospital: `custos:${config.dimse.aeTitle}` }));
     await app.register(fhirRoutes({ db, deploymentKey, wake: () => processor.wake() }));
     await app.register(policyRoutes({ db, registry, wake: () => processor.wake() }));
+    await app.register(retentionRoutes({ db, blobs, keys, deploymentKey }));
     await app.register(auditRoutes({ db, deploymentKey, recipients: registry.recipients, gateway: `custos:${config.dimse.aeTitle}` }));
     try {
       await app.listen({ host, port: config.http.port });
@@ -265,6 +281,7 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
       db,
       routes,
       ...(adminCredentialFile ? { adminCredentialFile } : {}),
+      retention,
       close: closeAll,
     };
   } catch (e) {

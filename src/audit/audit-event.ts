@@ -64,6 +64,9 @@ export const KINDS: Record<EventKind, Kind> = {
   'policy.vetting': { type: APPLICATION, subtype: [life('amend')], action: 'U', outcome: '0' },
   'policy.agreement': { type: APPLICATION, subtype: [life('amend')], action: 'U', outcome: '0' },
   'policy.recipient': { type: APPLICATION, subtype: [life('amend')], action: 'U', outcome: '0' },
+  'retention.purged': { type: APPLICATION, subtype: [life('destroy')], action: 'D', outcome: '0' },
+  'retention.hold': { type: APPLICATION, subtype: [life('hold')], action: 'U', outcome: '0' },
+  'patient.erased': { type: PATIENT_RECORD, subtype: [life('destroy')], action: 'D', outcome: '0' },
 };
 
 /** A record with what the route joined to it: the instance's UIDs and patient reference, the recipient's purpose. */

@@ -39,7 +39,11 @@ export type EventKind =
   | 'policy.vetting'
   | 'policy.agreement'
   | 'policy.recipient'
-  | 'job.withheld';
+  | 'job.withheld'
+  // retention and erasure
+  | 'retention.purged'
+  | 'retention.hold'
+  | 'patient.erased';
 
 export interface AuditEvent {
   kind: EventKind;

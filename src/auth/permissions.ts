@@ -20,6 +20,8 @@ export const PERMISSIONS = [
   'users:admin', // add, list and disable staff accounts
   'tokens:admin', // create, list and revoke API tokens
   'patient-codes:write', // issue a patient a portal access code
+  'patients:erase', // erase a patient's data (crypto-shredding)
+  'retention:admin', // legal holds
   'releases:read-own', // a recipient: its own releases
   'attestations:write', // a recipient: attest the deletion of its own releases
   'portal:read', // a patient: their own studies and where they went
@@ -39,8 +41,8 @@ const STAFF_READ: readonly Permission[] = ['status:read', 'studies:read', 'jobs:
 
 /** The permission table (docs/security.md prints it). */
 export const ROLE_PERMISSIONS: Readonly<Record<TokenRole | 'recipient' | 'patient', readonly Permission[]>> = {
-  admin: [...STAFF_READ, 'originals:read', 'instances:store', 'jobs:write', 'recipients:admin', 'audit:read', 'consent:read', 'consent:write', 'users:admin', 'tokens:admin', 'patient-codes:write'],
-  'privacy-officer': [...STAFF_READ, 'originals:read', 'recipients:admin', 'audit:read', 'consent:read', 'consent:write', 'patient-codes:write'],
+  admin: [...STAFF_READ, 'originals:read', 'instances:store', 'jobs:write', 'recipients:admin', 'audit:read', 'consent:read', 'consent:write', 'users:admin', 'tokens:admin', 'patient-codes:write', 'patients:erase', 'retention:admin'],
+  'privacy-officer': [...STAFF_READ, 'originals:read', 'recipients:admin', 'audit:read', 'consent:read', 'consent:write', 'patient-codes:write', 'patients:erase', 'retention:admin'],
   operator: [...STAFF_READ, 'jobs:write'],
   auditor: [...STAFF_READ, 'audit:read'],
   sender: ['instances:store', 'session:self'],

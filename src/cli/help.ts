@@ -162,3 +162,13 @@ The embedded database can be read only while the gateway is stopped.
 
 Exit status: 0 intact, 1 tampering found, 2 usage or storage error.
 `;
+
+export const PATIENT_HELP = `Usage: custos patient erase <issuer>|<Patient ID> --reason <text> [--config <file>] [--data-dir <dir>]
+
+Erase a patient's data: their data key is destroyed (crypto-shredding: every stored copy of their
+images, backups included, becomes unreadable), their queued deliveries are stopped, their blobs
+deleted, and the recipients that received releases of theirs are listed to be asked to delete
+them. The audit trail and the accounting of disclosures stay. New instances of the patient are
+refused from then on. Use the API (POST /api/patients/erase) while the gateway runs; this command
+needs the embedded database free (the gateway stopped).
+`;

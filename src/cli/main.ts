@@ -1,6 +1,6 @@
 import { isCustosError } from '../errors.ts';
 import { CUSTOS_VERSION } from '../version.ts';
-import { AUDIT_HELP, DEID_HELP, KIT_HELP, LOG_HELP, PATIENT_CODE_HELP, SERVE_HELP, SIGN_HELP, TOKENS_HELP, USERS_HELP, VERIFY_HELP } from './help.ts';
+import { AUDIT_HELP, DEID_HELP, KIT_HELP, LOG_HELP, PATIENT_CODE_HELP, PATIENT_HELP, SERVE_HELP, SIGN_HELP, TOKENS_HELP, USERS_HELP, VERIFY_HELP } from './help.ts';
 
 const MAIN_HELP = `custos ${CUSTOS_VERSION} — privacy and integrity gateway for medical imaging AI
 
@@ -16,6 +16,7 @@ Commands:
   users add|list|disable        staff accounts (roles: admin, privacy-officer, operator, auditor)
   tokens create|list|revoke     API tokens for scripts, senders and recipients
   patient-code <Patient ID>     a single-use portal access code for one patient
+  patient erase <patient>       erase a patient's data (key destroyed; the audit trail stays)
   audit verify                  check the audit trail against its seals in the integrity log
   help [command]                show help
 
@@ -38,6 +39,7 @@ const COMMANDS: Record<string, { help: string; run: (argv: string[]) => Promise<
   users: { help: USERS_HELP, run: async (a) => (await access()).usersMain(a) },
   tokens: { help: TOKENS_HELP, run: async (a) => (await access()).tokensMain(a) },
   'patient-code': { help: PATIENT_CODE_HELP, run: async (a) => (await access()).patientCodeMain(a) },
+  patient: { help: PATIENT_HELP, run: async (a) => (await import('./patient-commands.ts')).patientMain(a) },
   audit: { help: AUDIT_HELP, run: async (a) => (await import('./audit-commands.ts')).auditMain(a) },
 };
 

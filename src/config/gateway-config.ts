@@ -140,6 +140,15 @@ export const GatewayConfigSchema = z.object({
     /** An instance or request body larger than this is spooled, not held in memory, in MiB. */
     spoolAboveMiB: z.number().int().min(1).max(4096).default(64),
   }).strict().prefault({}),
+  /** How long what the gateway holds is kept (docs/accountability.md); legal holds keep it longer. */
+  retention: z.object({
+    /** Identified originals, in days after they arrived (never before their deliveries are made). */
+    originalsDays: z.number().min(0).max(36_500).default(90),
+    /** Rejected input kept in quarantine, in days. */
+    quarantineDays: z.number().min(0).max(36_500).default(30),
+    /** How often expired data is purged, in minutes. */
+    intervalMinutes: z.number().min(1).max(10_080).default(60),
+  }).strict().prefault({}),
   /** The audit trail (docs/accountability.md). */
   audit: z.object({
     /** How often its new records are sealed into the integrity log, in seconds. */

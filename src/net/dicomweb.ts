@@ -223,6 +223,7 @@ export function dicomwebRoutes(deps: DicomwebDeps) {
         first = await deps.original(Number(rows[0]!.id));
       } catch (e) {
         if (isCustosError(e) && e.code === 'PATIENT_SHREDDED') return reply.code(410).send({ error: e.code, message: 'these instances were destroyed (patient key shredded)' });
+        if (isCustosError(e) && e.code === 'RETENTION_PURGED') return reply.code(410).send({ error: e.code, message: 'these instances were purged (retention or erasure)' });
         throw e;
       }
       const boundary = newBoundary();

@@ -391,4 +391,40 @@ ${CLAIM_READY_JOBS}
       )`,
     ],
   },
+  {
+    // Retention and erasure (docs/accountability.md): purged originals keep their row (the audit
+    // trail and the accounting refer to it); legal holds; erasures and the recipients to ask.
+    version: 10,
+    sql: [
+      'ALTER TABLE instances ADD COLUMN purged_at timestamptz',
+      `CREATE TABLE legal_holds (
+        id bigserial PRIMARY KEY,
+        patient_ref text,
+        study_instance_uid text,
+        reason text NOT NULL,
+        created_by text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        released_at timestamptz,
+        released_by text,
+        CHECK (patient_ref IS NOT NULL OR study_instance_uid IS NOT NULL)
+      )`,
+      `CREATE TABLE erasures (
+        id bigserial PRIMARY KEY,
+        patient_ref text NOT NULL,
+        reason text NOT NULL,
+        erased_by text NOT NULL,
+        erased_at timestamptz NOT NULL DEFAULT now(),
+        jobs_stopped integer NOT NULL
+      )`,
+      `CREATE TABLE erasure_requests (
+        id bigserial PRIMARY KEY,
+        erasure_id bigint NOT NULL REFERENCES erasures (id),
+        recipient text NOT NULL,
+        releases integer NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        sent_at timestamptz
+      )`,
+      'CREATE INDEX instances_expiry ON instances (received_at) WHERE purged_at IS NULL',
+    ],
+  },
 ];

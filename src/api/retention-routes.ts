@@ -1,0 +1,72 @@
+import type { FastifyInstance } from 'fastify';
+import { recordEvents } from '../audit/events.ts';
+import { principalOf, refuse } from '../auth/guard.ts';
+import { principalLabel } from '../auth/permissions.ts';
+import { isCustosError } from '../errors.ts';
+import { erasePatient } from '../policy/retention.ts';
+import type { BlobStore } from '../store/blob-store.ts';
+import { type DataKeys, patientRef } from '../store/data-keys.ts';
+import type { Database } from '../store/database.ts';
+
+/*
+ * Erasure of a patient's data and legal holds (docs/accountability.md). Patients are named as
+ * <issuer of Patient ID>|<Patient ID> and kept only as their keyed reference.
+ */
+
+export interface RetentionDeps { db: Database; blobs: BlobStore; keys: DataKeys; deploymentKey: Buffer }
+
+const refOf = (deploymentKey: Buffer, patient: string): string => {
+  const bar = patient.indexOf('|');
+  return bar < 0 ? patientRef(deploymentKey, patient, '') : patientRef(deploymentKey, patient.slice(bar + 1), patient.slice(0, bar));
+};
+
+export function retentionRoutes(deps: RetentionDeps) {
+  return async function plugin(app: FastifyInstance): Promise<void> {
+    app.post('/api/patients/erase', {
+      config: { permission: 'patients:erase' },
+      schema: {
+        summary: "Erase a patient's data: their key destroyed (every copy unreadable), queued work stopped, blobs deleted; the audit trail stays and recipients holding releases are listed to be asked to delete",
+        body: { type: 'object', properties: { patient: { type: 'string', minLength: 1, maxLength: 130 }, reason: { type: 'string', minLength: 3, maxLength: 2000 } }, required: ['patient', 'reason'], additionalProperties: false },
+      },
+    }, async (req, reply) => {
+      const b = req.body as { patient: string; reason: string };
+      try {
+        return await erasePatient(deps.db, deps.blobs, deps.keys, refOf(deps.deploymentKey, b.patient), b.reason, principalLabel(principalOf(req)));
+      } catch (e) {
+        if (isCustosError(e) && e.code === 'NOT_FOUND') return refuse(reply, 404, e.code, e.message);
+        throw e;
+      }
+    });
+
+    app.get('/api/legal-holds', { config: { permission: 'retention:admin' }, schema: { summary: 'Legal holds in force and released' } }, async () =>
+      (await deps.db.query<Record<string, unknown>>('SELECT id, patient_ref, study_instance_uid, reason, created_by, created_at, released_at, released_by FROM legal_holds ORDER BY id DESC')).map((r) => ({
+        id: Number(r.id), patientRef: r.patient_ref, studyInstanceUid: r.study_instance_uid, reason: r.reason, createdBy: r.created_by, createdAt: new Date(r.created_at as string).toISOString(),
+        releasedAt: r.released_at ? new Date(r.released_at as string).toISOString() : null, releasedBy: r.released_by,
+      })));
+
+    app.post('/api/legal-holds', {
+      config: { permission: 'retention:admin' },
+      schema: {
+        summary: 'Keep a patient\'s or a study\'s data past its retention (a legal hold), until released',
+        body: { type: 'object', properties: { patient: { type: 'string', minLength: 1, maxLength: 130 }, study: { type: 'string', pattern: '^[0-9]+(\\.[0-9]+)*$', maxLength: 64 }, reason: { type: 'string', minLength: 3, maxLength: 2000 } }, required: ['reason'], additionalProperties: false },
+      },
+    }, async (req, reply) => {
+      const b = req.body as { patient?: string; study?: string; reason: string };
+      if (!b.patient && !b.study) return refuse(reply, 400, 'API_INVALID_REQUEST', 'a hold names a patient or a study');
+      const by = principalLabel(principalOf(req));
+      const [row] = await deps.db.query<{ id: number }>('INSERT INTO legal_holds (patient_ref, study_instance_uid, reason, created_by) VALUES ($1, $2, $3, $4) RETURNING id',
+        [b.patient ? refOf(deps.deploymentKey, b.patient) : null, b.study ?? null, b.reason, by]);
+      await recordEvents(deps.db, [{ kind: 'retention.hold', detail: { hold: Number(row!.id), placed: true, by } }]);
+      return reply.code(201).send({ id: Number(row!.id) });
+    });
+
+    app.post('/api/legal-holds/:id/release', { config: { permission: 'retention:admin' }, schema: { summary: 'Release a legal hold' } }, async (req, reply) => {
+      const id = Number((req.params as { id: string }).id);
+      const by = principalLabel(principalOf(req));
+      const rows = await deps.db.query('UPDATE legal_holds SET released_at = now(), released_by = $2 WHERE id = $1 AND released_at IS NULL RETURNING id', [Number.isInteger(id) ? id : -1, by]);
+      if (!rows.length) return refuse(reply, 404, 'NOT_FOUND', 'no such hold in force');
+      await recordEvents(deps.db, [{ kind: 'retention.hold', detail: { hold: id, released: true, by } }]);
+      return { id, released: true };
+    });
+  };
+}
