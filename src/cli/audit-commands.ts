@@ -1,6 +1,6 @@
 import { CustosError } from '../errors.ts';
 import { parseCommand } from './args.ts';
-import { AUDIT_HELP } from './help.ts';
+import { AUDIT_HELP, VERIFY_RECEIPT_HELP } from './help.ts';
 
 /** `custos audit verify`: recompute every seal of the audit trail from the database against the log. */
 export async function auditMain(argv: string[]): Promise<number> {
@@ -27,4 +27,35 @@ export async function auditMain(argv: string[]): Promise<number> {
   } finally {
     await close();
   }
+}
+
+/** `custos verify-receipt <receipt.json> [--vkey <verifier key>]`: check a signed de-identification receipt offline. */
+export async function verifyReceiptMain(argv: string[]): Promise<number> {
+  const { values: v, positionals } = parseCommand(argv, { vkey: { type: 'string' } });
+  if (v.help) { process.stdout.write(VERIFY_RECEIPT_HELP); return 0; }
+  if (positionals.length !== 1) throw new CustosError('USAGE', 'name one receipt file');
+  const { existsSync, readFileSync } = await import('node:fs');
+  const { dataDirOf } = await import('./args.ts');
+  const { logKeyPathOf, logDirOf, openLogForReading } = await import('../store/open-log.ts');
+  const { verifyReceipt, receiptDigest } = await import('../integrity/receipt-signature.ts');
+  let receipt: unknown;
+  try {
+    receipt = JSON.parse(readFileSync(positionals[0]!, 'utf8'));
+  } catch (e) {
+    throw new CustosError('USAGE', `cannot read the receipt ${positionals[0]}: ${(e as NodeJS.ErrnoException).code ?? 'not JSON'}`);
+  }
+  const dataDir = dataDirOf(v['data-dir']);
+  // Trusted: the key given, else this data directory's log key; never just the key the receipt names.
+  let pinned = v.vkey;
+  if (pinned === undefined && existsSync(logKeyPathOf(dataDir))) pinned = openLogForReading(dataDir).vkey;
+  if (pinned === undefined) throw new CustosError('USAGE', 'give the verifier key of the deployment that signed it (--vkey, from `custos log key`), or its --data-dir');
+  const check = verifyReceipt(receipt, pinned);
+  if (!check.ok) { process.stdout.write(`INVALID: ${check.why}\n`); return 1; }
+  let recorded = '';
+  if (existsSync(logDirOf(dataDir)) && existsSync(logKeyPathOf(dataDir))) {
+    const at = openLogForReading(dataDir).log.findReceipt(receiptDigest(receipt as Record<string, unknown>));
+    recorded = at === undefined ? '; not recorded in this data directory\'s log' : `; recorded in the log at entry ${at}`;
+  }
+  process.stdout.write(`valid: signed by ${check.signer}${recorded}\n`);
+  return 0;
 }

@@ -82,6 +82,7 @@ export async function deidMain(argv: string[]): Promise<number> {
     quiet: v.quiet!,
     hidePaths: v['hide-paths']!,
     ...(v.record ? { recordInLog: dataDir } : {}),
+    dataDir,
     ...(v.purpose !== undefined ? { release: { purpose: v.purpose, site: v['site-policy'], consents: v.consents, agreement: v.agreement, recipient: v.recipient, config: v.config, dataDir: v['data-dir'] } } : {}),
   });
 }
@@ -102,6 +103,8 @@ export interface DeidArgs {
   hidePaths?: boolean;
   /** Record derivation statements in the log of this data directory. */
   recordInLog?: string;
+  /** The data directory whose log key signs the receipt. */
+  dataDir?: string;
   /** Clean Pixel Data settings. */
   pixels?: PixelCleaningSettings;
   /** Decide each release first (docs/policy.md): the purpose, the site's policy, consent and agreement files. */
@@ -128,6 +131,8 @@ export interface Receipt {
   /** With --purpose: the purpose and the agreement the releases were decided under. */
   release?: { purpose: string; agreement?: { id: string; version: number }; recipient?: string; recipientVersion?: number | undefined };
   instances: Array<InstanceOutcome | WithheldOutcome>;
+  /** Ed25519 over the rest, with the deployment's log key (custos verify-receipt checks it). */
+  signature?: { algorithm: 'Ed25519'; verifierKey: string; value: string };
 }
 
 /**
@@ -304,21 +309,34 @@ async function deidentifyAll(args: DeidArgs, files: string[], outDir: string, jo
     ...(releaseBasis ? { release: releaseBasis } : {}),
     instances: [...outcomes, ...withheld],
   };
-  if (args.recordInLog && released.length) {
+  // Signed with the deployment's log key; with --record, derivations and the receipt's digest go into the log.
+  const { signReceipt, receiptDigest } = await import('../integrity/receipt-signature.ts');
+  let signed: Receipt;
+  if (args.recordInLog) {
     const { openLogForWriting } = await import('../store/open-log.ts');
     const { recordDerivations } = await import('../pipeline/record-derivations.ts');
-    const { log, signer, release } = openLogForWriting(args.recordInLog);
+    const { signStatement } = await import('../integrity/statement.ts');
+    const { log, signer, vkey, release } = openLogForWriting(args.recordInLog);
     try {
-      const pairs = outcomes.flatMap((o, i) => (o.status === 'released' ? [{ i, input: files[i]!, output: join(outDir, o.output.path) }] : []));
-      const indexes = await recordDerivations(pairs, log, signer, { edition: TABLE_EDITION, options });
-      pairs.forEach((p, k) => { (outcomes[p.i] as Extract<InstanceOutcome, { status: 'released' }>).logIndex = indexes[k]!; });
+      if (released.length) {
+        const pairs = outcomes.flatMap((o, i) => (o.status === 'released' ? [{ i, input: files[i]!, output: join(outDir, o.output.path) }] : []));
+        const indexes = await recordDerivations(pairs, log, signer, { edition: TABLE_EDITION, options });
+        pairs.forEach((p, k) => { (outcomes[p.i] as Extract<InstanceOutcome, { status: 'released' }>).logIndex = indexes[k]!; });
+      }
+      signed = signReceipt(receipt as unknown as Record<string, unknown>, signer, vkey) as unknown as Receipt;
+      log.appendBatch([{ signed: signStatement({ type: 'custos/receipt/v1', digest: receiptDigest(signed as unknown as Record<string, unknown>), time: new Date().toISOString(), signer: signer.name }, signer.key) }]);
     } finally {
       release();
     }
+  } else {
+    const { loadOrCreateLogKey } = await import('../store/log-key.ts');
+    const { logKeyPathOf } = await import('../store/open-log.ts');
+    const key = loadOrCreateLogKey(logKeyPathOf(args.dataDir ?? dataDirOf(undefined)));
+    signed = signReceipt(receipt as unknown as Record<string, unknown>, key.signer, key.vkey) as unknown as Receipt;
   }
   const receiptPath = resolve(args.receipt ?? join(outDir, 'custos-receipt.json'));
   mkdirSync(resolve(receiptPath, '..'), { recursive: true });
-  writeFileSync(receiptPath + '.tmp', JSON.stringify(receipt, null, 2) + '\n');
+  writeFileSync(receiptPath + '.tmp', JSON.stringify(signed, null, 2) + '\n');
   renameSync(receiptPath + '.tmp', receiptPath);
 
   if (!args.quiet) {

@@ -172,3 +172,13 @@ them. The audit trail and the accounting of disclosures stay. New instances of t
 refused from then on. Use the API (POST /api/patients/erase) while the gateway runs; this command
 needs the embedded database free (the gateway stopped).
 `;
+
+export const VERIFY_RECEIPT_HELP = `Usage: custos verify-receipt <receipt.json> [--vkey <verifier key>] [--data-dir <dir>]
+
+Check a de-identification receipt (custos-receipt.json) offline: its Ed25519 signature by the
+deployment's log key, trusted only as given with --vkey (the output of \`custos log key\` on the
+deployment) or as the data directory's own key. With the deployment's data directory, also says
+where its digest was recorded in the integrity log (custos deid --record records it).
+
+Exit status: 0 valid, 1 invalid (changed after signing, forged, or signed by another key), 2 usage.
+`;

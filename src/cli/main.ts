@@ -1,6 +1,6 @@
 import { isCustosError } from '../errors.ts';
 import { CUSTOS_VERSION } from '../version.ts';
-import { AUDIT_HELP, DEID_HELP, KIT_HELP, LOG_HELP, PATIENT_CODE_HELP, PATIENT_HELP, SERVE_HELP, SIGN_HELP, TOKENS_HELP, USERS_HELP, VERIFY_HELP } from './help.ts';
+import { AUDIT_HELP, VERIFY_RECEIPT_HELP, DEID_HELP, KIT_HELP, LOG_HELP, PATIENT_CODE_HELP, PATIENT_HELP, SERVE_HELP, SIGN_HELP, TOKENS_HELP, USERS_HELP, VERIFY_HELP } from './help.ts';
 
 const MAIN_HELP = `custos ${CUSTOS_VERSION} — privacy and integrity gateway for medical imaging AI
 
@@ -18,6 +18,7 @@ Commands:
   patient-code <Patient ID>     a single-use portal access code for one patient
   patient erase <patient>       erase a patient's data (key destroyed; the audit trail stays)
   audit verify                  check the audit trail against its seals in the integrity log
+  verify-receipt <receipt>      check a signed de-identification receipt offline
   help [command]                show help
 
 Common options:
@@ -40,6 +41,7 @@ const COMMANDS: Record<string, { help: string; run: (argv: string[]) => Promise<
   tokens: { help: TOKENS_HELP, run: async (a) => (await access()).tokensMain(a) },
   'patient-code': { help: PATIENT_CODE_HELP, run: async (a) => (await access()).patientCodeMain(a) },
   patient: { help: PATIENT_HELP, run: async (a) => (await import('./patient-commands.ts')).patientMain(a) },
+  'verify-receipt': { help: VERIFY_RECEIPT_HELP, run: async (a) => (await import('./audit-commands.ts')).verifyReceiptMain(a) },
   audit: { help: AUDIT_HELP, run: async (a) => (await import('./audit-commands.ts')).auditMain(a) },
 };
 

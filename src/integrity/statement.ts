@@ -65,9 +65,17 @@ export interface AuditSealStatement {
   signer: string;
 }
 
+/** "This de-identification receipt (its signed body's SHA-256) was issued here at this time." */
+export interface ReceiptStatement {
+  type: 'custos/receipt/v1';
+  digest: string;
+  time: string;
+  signer: string;
+}
+
 /** Statements about one instance. */
 export type InstanceStatement = IngestStatement | DerivationStatement;
-export type Statement = InstanceStatement | SeriesStatement | AuditSealStatement;
+export type Statement = InstanceStatement | SeriesStatement | AuditSealStatement | ReceiptStatement;
 
 export const isInstanceStatement = (s: Statement): s is InstanceStatement => s.type === 'custos/ingest/v1' || s.type === 'custos/derivation/v1';
 

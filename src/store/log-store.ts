@@ -210,6 +210,7 @@ export class LogStore {
     const s = rec.signed?.statement;
     if (!s) return [];
     if (s.type === 'custos/audit-seal/v1') return [[this.byKind, s.type]];
+    if (s.type === 'custos/receipt/v1') return [[this.byKind, `${s.type}:${s.digest}`]];
     const pairs: Array<[Map<string, number[]>, string | null | undefined]> = s.type === 'custos/series/v1'
       ? [[this.bySeriesStatement, s.series.seriesInstanceUID], [this.byStudy, s.series.studyInstanceUID]]
       : [[this.bySop, s.instance.sopInstanceUID], [this.byStudy, s.instance.studyInstanceUID], [this.byPixelRoot, s.content.pixelRoot],
@@ -271,6 +272,11 @@ export class LogStore {
     this.recent.delete(rec.index);
     this.recent.set(rec.index, rec);
     if (this.recent.size > RECENT_RECORDS) this.recent.delete(this.recent.keys().next().value!);
+  }
+
+  /** Where a receipt's digest was recorded, if it was. */
+  findReceipt(digest: string): number | undefined {
+    return this.byKind.get(`custos/receipt/v1:${digest}`)?.[0];
   }
 
   /** Audit seals, oldest first. */
