@@ -4,7 +4,8 @@
 # python3-pydicom (real DICOM test files), tesseract-ocr (independent OCR check), imagemagick and
 # fonts-dejavu-core (text burned into test images), orthanc + orthanc-dicomweb (a real PACS as
 # recipient), postgresql (server backend), swift-* + memcached (a real S3-compatible object store),
-# iproute2 (loopback in private network namespaces), strace (the embedded database's fsyncs). Runs as `pretest`, so `npm test` works on a fresh machine.
+# iproute2 (loopback in private network namespaces), strace (the embedded database's fsyncs),
+# rsyslog + rsyslog-gnutls (a real audit repository receiving syslog over TLS). Runs as `pretest`, so `npm test` works on a fresh machine.
 set -euo pipefail
 need=()
 command -v dcmdump >/dev/null 2>&1 || need+=(dcmtk)
@@ -21,6 +22,8 @@ command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v strace >/dev/null 2>&1 || need+=(strace)
 command -v swift-proxy-server >/dev/null 2>&1 || need+=(swift-proxy swift-object swift-container swift-account)
 command -v memcached >/dev/null 2>&1 || need+=(memcached)
+command -v rsyslogd >/dev/null 2>&1 || need+=(rsyslog)
+dpkg -s rsyslog-gnutls >/dev/null 2>&1 || need+=(rsyslog-gnutls)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"

@@ -41,6 +41,7 @@ import { type Database, openDatabase } from './store/database.ts';
 import { loadOrCreateKey } from './store/key-file.ts';
 import { openLogForWriting } from './store/open-log.ts';
 import { sealAudit } from './audit/seal.ts';
+import { SyslogExporter } from './audit/syslog-export.ts';
 import { SharedBufferPool } from './store/buffer-pool.ts';
 import { MemoryBudget, type Received, Spool } from './store/spool.ts';
 import { CUSTOS_VERSION } from './version.ts';
@@ -165,6 +166,11 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
     const sealTimer = setInterval(() => { void seal(); }, config.audit.sealSeconds * 1000);
     sealTimer.unref();
     cleanup.push(async () => { clearInterval(sealTimer); await seal(0); });
+    if (config.audit.syslog) {
+      const exporter = new SyslogExporter(db, config.audit.syslog, `custos:${config.dimse.aeTitle}`);
+      exporter.start();
+      cleanup.push(() => exporter.stop());
+    }
     // Retention: what expired is purged every retention.intervalMinutes (and on demand, with a clock, for tests).
     let purging: Promise<unknown> = Promise.resolve();
     const retention = (now = new Date()): Promise<Awaited<ReturnType<typeof runRetention>>> => {

@@ -153,6 +153,17 @@ export const GatewayConfigSchema = z.object({
   audit: z.object({
     /** How often its new records are sealed into the integrity log, in seconds. */
     sealSeconds: z.number().min(0.1).max(3600).default(10),
+    /** Export to the hospital's audit repository: DICOM audit messages (PS3.15 A.5) over syslog on TLS (RFC 5425). */
+    syslog: z.object({
+      host: z.string().min(1),
+      port: port.min(1).default(6514),
+      /** The repository's CA (its certificate is checked), and our client certificate if it asks for one. */
+      caFile: z.string().min(1),
+      certFile: z.string().min(1).optional(),
+      keyFile: z.string().min(1).optional(),
+      /** How often new records are sent (and a failed connection tried again), in seconds. */
+      intervalSeconds: z.number().min(0.1).max(3600).default(5),
+    }).strict().refine((t) => Boolean(t.certFile) === Boolean(t.keyFile), 'certFile and keyFile go together').optional(),
   }).strict().prefault({}),
   quarantine: z.object({
     /** The most rejected input kept (encrypted), in MiB; past it only each rejection's row is recorded. */

@@ -427,4 +427,15 @@ ${CLAIM_READY_JOBS}
       'CREATE INDEX instances_expiry ON instances (received_at) WHERE purged_at IS NULL',
     ],
   },
+  {
+    // Export of the audit trail to an audit repository (syslog): how far it got.
+    version: 11,
+    sql: [
+      `CREATE TABLE audit_export (
+        name text PRIMARY KEY,
+        last_event bigint NOT NULL,
+        exported_at timestamptz NOT NULL DEFAULT now()
+      )`,
+    ],
+  },
 ];
