@@ -19,6 +19,7 @@ import { policyRoutes } from './api/policy-routes.ts';
 import { auditRoutes } from './api/audit-routes.ts';
 import { retentionRoutes } from './api/retention-routes.ts';
 import { runRetention } from './policy/retention.ts';
+import { runDeletionRequests } from './policy/deletion-requests.ts';
 import { portalRoutes } from './api/portal-routes.ts';
 import { recipientRoutes } from './api/recipient-routes.ts';
 import { writeInitialAdmin } from './auth/bootstrap.ts';
@@ -57,6 +58,8 @@ export interface Gateway {
   readonly adminCredentialFile?: string;
   /** Purge what expired by `now` (default: the current time); the scheduler runs it every retention.intervalMinutes. */
   retention(now?: Date): Promise<{ originals: number; quarantine: number; keptByHold: number }>;
+  /** Create and send deletion requests due by `now` (default: the current time); scheduled with retention. */
+  deletions(now?: Date): Promise<{ requested: number; sent: number; attested: number; rejected: number; overdue: number }>;
   close(): Promise<void>;
 }
 
@@ -178,7 +181,13 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
       purging = run.catch((e: Error) => { process.stderr.write(`custos: retention not run (retried): ${e instanceof CustosError ? `${e.code}: ` : ''}${e.message}\n`); });
       return run;
     };
-    const retentionTimer = setInterval(() => { void retention().catch(() => undefined); }, config.retention.intervalMinutes * 60_000);
+    // Recipients are asked to delete (erasures, deletion deadlines) on the same schedule.
+    const deletions = (now = new Date()): Promise<Awaited<ReturnType<typeof runDeletionRequests>>> => {
+      const run = purging.then(() => runDeletionRequests(db, registry.recipients, log, signer, now));
+      purging = run.catch((e: Error) => { process.stderr.write(`custos: deletion requests not sent (retried): ${e instanceof CustosError ? `${e.code}: ` : ''}${e.message}\n`); });
+      return run;
+    };
+    const retentionTimer = setInterval(() => { void retention().catch(() => undefined); void deletions().catch(() => undefined); }, config.retention.intervalMinutes * 60_000);
     retentionTimer.unref();
     cleanup.push(async () => { clearInterval(retentionTimer); await purging; });
 
@@ -288,6 +297,7 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
       routes,
       ...(adminCredentialFile ? { adminCredentialFile } : {}),
       retention,
+      deletions,
       close: closeAll,
     };
   } catch (e) {

@@ -38,6 +38,21 @@ export function retentionRoutes(deps: RetentionDeps) {
       }
     });
 
+    app.get('/api/deletion-requests', {
+      config: { permission: 'recipients:read' },
+      schema: { summary: 'Requests to recipients to delete releases (erasures, deletion deadlines): open, answered with a verified attestation, or overdue', querystring: { type: 'object', properties: { overdue: { type: 'boolean' } } } },
+    }, async (req) => {
+      const overdue = (req.query as { overdue?: boolean }).overdue === true;
+      const rows = await deps.db.query<Record<string, unknown>>(
+        `SELECT id, recipient, kind, cardinality(job_ids) AS releases, due_at, created_at, attempts, last_error, answered_at, log_index FROM deletion_requests
+         WHERE NOT $1::boolean OR (answered_at IS NULL AND due_at < now()) ORDER BY id DESC LIMIT 1000`, [overdue]);
+      return rows.map((r) => ({
+        id: Number(r.id), recipient: r.recipient, kind: r.kind, releases: Number(r.releases), dueAt: new Date(r.due_at as string).toISOString(), createdAt: new Date(r.created_at as string).toISOString(),
+        attempts: Number(r.attempts), lastError: r.last_error, answeredAt: r.answered_at ? new Date(r.answered_at as string).toISOString() : null, logIndex: r.log_index === null ? null : Number(r.log_index),
+        overdue: !r.answered_at && new Date(r.due_at as string).getTime() < Date.now(),
+      }));
+    });
+
     app.get('/api/legal-holds', { config: { permission: 'retention:admin' }, schema: { summary: 'Legal holds in force and released' } }, async () =>
       (await deps.db.query<Record<string, unknown>>('SELECT id, patient_ref, study_instance_uid, reason, created_by, created_at, released_at, released_by FROM legal_holds ORDER BY id DESC')).map((r) => ({
         id: Number(r.id), patientRef: r.patient_ref, studyInstanceUid: r.study_instance_uid, reason: r.reason, createdBy: r.created_by, createdAt: new Date(r.created_at as string).toISOString(),

@@ -59,6 +59,7 @@ export const KINDS: Record<EventKind, Kind> = {
   'access.portal': { type: PATIENT_RECORD, subtype: [life('access')], action: 'R', outcome: '0' },
   'access.accounting': { type: PATIENT_RECORD, subtype: [life('access'), life('report')], action: 'R', outcome: '0' },
   'release.deletion-attested': { type: APPLICATION, subtype: [life('destroy'), life('attest')], action: 'D', outcome: '0' },
+  'release.deletion-unattested': { type: APPLICATION, subtype: [life('destroy'), life('attest')], action: 'D', outcome: '4' },
   'consent.recorded': { type: PATIENT_RECORD, subtype: [life('amend')], action: 'U', outcome: '0' },
   'consent.read': { type: PATIENT_RECORD, subtype: [life('access')], action: 'R', outcome: '0' },
   'policy.vetting': { type: APPLICATION, subtype: [life('amend')], action: 'U', outcome: '0' },

@@ -32,6 +32,7 @@ export type EventKind =
   | 'access.portal'
   | 'access.accounting'
   | 'release.deletion-attested'
+  | 'release.deletion-unattested'
   // consent registry: which consent and version changed, by whom (never its content)
   | 'consent.recorded'
   | 'consent.read'

@@ -43,6 +43,11 @@ export const RecipientSchema = z.object({
   purpose: z.enum(PURPOSES as [string, ...string[]], { message: `a purpose of use: one of ${PURPOSES.join(', ')}` }),
   /** The recipient as a FHIR Organization id, as consents name it (default: its id). */
   organization: fhirId.optional(),
+  /**
+   * Where the recipient is asked to delete releases (an erasure, an agreement's deletion deadline),
+   * and the Ed25519 public key (raw, base64) its signed deletion attestations verify with.
+   */
+  attestation: z.object({ url: z.url({ protocol: /^https?$/ }), publicKey: z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'an Ed25519 public key: 32 bytes in base64') }).strict().optional(),
   /** The AI models it runs, as FHIR Device ids that consents may name. */
   models: z.array(z.object({ id: fhirId, name: z.string().min(1), version: z.string().min(1).optional() }).strict()).default([]),
   deliver: z.discriminatedUnion('kind', [DimseDestination, StowDestination]),

@@ -73,9 +73,18 @@ export interface ReceiptStatement {
   signer: string;
 }
 
+/** "The recipient attested, with its registered key, that it deleted these releases" (the attestation and its signature). */
+export interface DeletionAttestationStatement {
+  type: 'custos/deletion-attestation/v1';
+  attestation: { type: 'custos/deletion-attestation/v1'; request: number; recipient: string; releases: number[]; deletedAt: string };
+  signature: string;
+  time: string;
+  signer: string;
+}
+
 /** Statements about one instance. */
 export type InstanceStatement = IngestStatement | DerivationStatement;
-export type Statement = InstanceStatement | SeriesStatement | AuditSealStatement | ReceiptStatement;
+export type Statement = InstanceStatement | SeriesStatement | AuditSealStatement | ReceiptStatement | DeletionAttestationStatement;
 
 export const isInstanceStatement = (s: Statement): s is InstanceStatement => s.type === 'custos/ingest/v1' || s.type === 'custos/derivation/v1';
 

@@ -64,8 +64,12 @@ export async function erasePatient(db: Database, blobs: BlobStore, keys: DataKey
     const recipients = (await tx.query<{ recipient: string }>(
       `SELECT DISTINCT j.recipient FROM jobs j JOIN instances i ON i.id = j.instance_id WHERE i.patient_ref = $1 AND j.state = 'done' ORDER BY 1`, [ref])).map((r) => r.recipient);
     const [e] = await tx.query<{ id: number }>('INSERT INTO erasures (patient_ref, reason, erased_by, jobs_stopped) VALUES ($1, $2, $3, $4) RETURNING id', [ref, reason, by, stopped.length]);
+    // Each recipient holding releases of the patient is asked to delete them (sent by deletion-requests.ts).
     for (const r of recipients) {
-      await tx.query(`INSERT INTO erasure_requests (erasure_id, recipient, releases) SELECT $1, $2, count(*) FROM jobs j JOIN instances i ON i.id = j.instance_id WHERE i.patient_ref = $3 AND j.recipient = $2 AND j.state = 'done'`, [e!.id, r, ref]);
+      await tx.query(
+        `INSERT INTO deletion_requests (recipient, kind, erasure_id, job_ids, due_at)
+         SELECT $2, 'erasure', $1, array_agg(j.id ORDER BY j.id), now() + interval '30 days' FROM jobs j JOIN instances i ON i.id = j.instance_id
+         WHERE i.patient_ref = $3 AND j.recipient = $2 AND j.state = 'done'`, [e!.id, r, ref]);
     }
     await keys.shred(tx, ref);
     return { erasure: Number(e!.id), jobsStopped: stopped.length, recipientsToAsk: recipients };

@@ -211,6 +211,7 @@ export class LogStore {
     if (!s) return [];
     if (s.type === 'custos/audit-seal/v1') return [[this.byKind, s.type]];
     if (s.type === 'custos/receipt/v1') return [[this.byKind, `${s.type}:${s.digest}`]];
+    if (s.type === 'custos/deletion-attestation/v1') return [[this.byKind, s.type]];
     const pairs: Array<[Map<string, number[]>, string | null | undefined]> = s.type === 'custos/series/v1'
       ? [[this.bySeriesStatement, s.series.seriesInstanceUID], [this.byStudy, s.series.studyInstanceUID]]
       : [[this.bySop, s.instance.sopInstanceUID], [this.byStudy, s.instance.studyInstanceUID], [this.byPixelRoot, s.content.pixelRoot],

@@ -416,14 +416,23 @@ ${CLAIM_READY_JOBS}
         erased_at timestamptz NOT NULL DEFAULT now(),
         jobs_stopped integer NOT NULL
       )`,
-      `CREATE TABLE erasure_requests (
+      // Requests to a recipient to delete releases (an erasure, or an agreement's deletion deadline),
+      // sent durably until a signed attestation answers them.
+      `CREATE TABLE deletion_requests (
         id bigserial PRIMARY KEY,
-        erasure_id bigint NOT NULL REFERENCES erasures (id),
         recipient text NOT NULL,
-        releases integer NOT NULL,
+        kind text NOT NULL CHECK (kind IN ('erasure', 'deadline')),
+        erasure_id bigint REFERENCES erasures (id),
+        job_ids bigint[] NOT NULL,
+        due_at timestamptz NOT NULL,
         created_at timestamptz NOT NULL DEFAULT now(),
-        sent_at timestamptz
+        attempts integer NOT NULL DEFAULT 0,
+        next_attempt_at timestamptz NOT NULL DEFAULT now(),
+        last_error text,
+        answered_at timestamptz,
+        log_index bigint
       )`,
+      `CREATE INDEX deletion_requests_open ON deletion_requests (next_attempt_at) WHERE answered_at IS NULL`,
       'CREATE INDEX instances_expiry ON instances (received_at) WHERE purged_at IS NULL',
     ],
   },
