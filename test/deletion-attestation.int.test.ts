@@ -116,3 +116,20 @@ test('a request nobody answers becomes overdue: listed, and counted in the metri
   const metrics = (await (await api(gw)(`${gw.http.url}/api/metrics`)).json()) as { overdueDeletionAttestations: number };
   assert.equal(metrics.overdueDeletionAttestations, 1);
 });
+
+test('each delivered batch has a signed release receipt, recorded in the log and verifiable offline', async () => {
+  const { writeFileSync } = await import('node:fs');
+  const { runCli } = await import('./helpers.ts');
+  const receipts = (await (await api(gw)(`${gw.http.url}/api/receipts?recipient=vendor`)).json()) as Array<{ id: number; logIndex: number; receipt: { kind: string; recipient: string; releases: Array<{ jobId: number; sopInstanceUid: string }>; bases: Array<{ agreement: { id: string } }> } }>;
+  assert.ok(receipts.length >= 2, 'one per delivered batch');
+  const r = receipts[0]!;
+  assert.equal(r.receipt.kind, 'custos.release.receipt/v1');
+  assert.equal(r.receipt.recipient, 'vendor');
+  assert.ok(r.receipt.bases[0]?.agreement.id, 'the decision it went out under');
+  assert.ok(!JSON.stringify(r.receipt).includes('SYNTH-AT'), 'no identifier');
+  const file = join(work, 'release-receipt.json');
+  writeFileSync(file, JSON.stringify(r.receipt));
+  const checked = runCli(['verify-receipt', file, '--data-dir', gw.dataDir]);
+  assert.equal(checked.status, 0, checked.stdout + checked.stderr);
+  assert.match(checked.stdout, new RegExp(`recorded in the log at entry ${r.logIndex}`));
+});

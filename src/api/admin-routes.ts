@@ -197,6 +197,16 @@ export function adminRoutes(deps: AdminDeps) {
       };
     });
 
+    app.get('/api/receipts', {
+      config: { permission: 'jobs:read' },
+      schema: { summary: 'Signed release receipts, one per delivered batch, newest first', querystring: { type: 'object', properties: { recipient: { type: 'string' }, limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } } } },
+    }, async (req) => {
+      const q = req.query as { recipient?: string; limit: number };
+      const rows = await deps.db.query<{ id: number; recipient: string; receipt: unknown; log_index: number }>(
+        'SELECT id, recipient, receipt, log_index FROM release_receipts WHERE ($1::text IS NULL OR recipient = $1) ORDER BY id DESC LIMIT $2', [q.recipient ?? null, q.limit]);
+      return rows.map((r) => ({ id: Number(r.id), recipient: r.recipient, logIndex: Number(r.log_index), receipt: typeof r.receipt === 'string' ? JSON.parse(r.receipt) : r.receipt }));
+    });
+
     app.get('/api/docs', { config: { permission: 'status:read' }, schema: { hide: true } }, async () => app.swagger());
   };
 }

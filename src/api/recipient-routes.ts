@@ -36,6 +36,15 @@ export function recipientRoutes(deps: { db: Database }) {
       return rows.map((r) => ({ jobId: Number(r.id), sopInstanceUid: r.uid, deliveredAt: new Date(r.done_at).toISOString(), deletionAttestedAt: r.deleted_at ? new Date(r.deleted_at).toISOString() : null }));
     });
 
+    app.get('/api/recipient/receipts', {
+      config: { permission: 'releases:read-own' },
+      schema: { summary: "This recipient's signed release receipts, newest first (each verifiable with custos verify-receipt and the gateway's verifier key)", querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } } } },
+    }, async (req) => {
+      const { limit } = req.query as { limit: number };
+      const rows = await deps.db.query<{ id: number; receipt: unknown; log_index: number }>('SELECT id, receipt, log_index FROM release_receipts WHERE recipient = $1 ORDER BY id DESC LIMIT $2', [recipientOf(req), limit]);
+      return rows.map((r) => ({ id: Number(r.id), logIndex: Number(r.log_index), receipt: typeof r.receipt === 'string' ? JSON.parse(r.receipt) : r.receipt }));
+    });
+
     app.post('/api/recipient/attestations', {
       config: { permission: 'attestations:write' },
       schema: {

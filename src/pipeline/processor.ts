@@ -17,6 +17,7 @@ import { deidentifySource } from './deid-file.ts';
 import { type IngestedInstance, discardStatements } from './ingest.ts';
 import { type Described, describeSource } from './integrity.ts';
 import { recordDescribedDerivations, recordIngests } from './record-derivations.ts';
+import { issueReleaseReceipt } from './release-receipt.ts';
 import type { RecentOriginals } from './recent-originals.ts';
 
 export interface ProcessorDeps {
@@ -388,6 +389,7 @@ export class Processor {
         }
       }
       await this.settle(outcomes);
+      await this.receipt(batch, outcomes);
       return undefined;
     } catch (e) {
       process.stderr.write(`custos: delivery not settled: ${isCustosError(e) ? `${e.code}: ` : ''}${(e as Error).message}\n`);
@@ -399,6 +401,19 @@ export class Processor {
       for (const s of batch.sendable) if (s.original) this.done(s.original);
       // Settled jobs may have freed the way for more (retries, the next batch): look again.
       this.wake();
+    }
+  }
+
+  /** A signed receipt for what this batch delivered; its failure is reported, never undoes the delivery. */
+  private async receipt(batch: Batch, outcomes: readonly Settlement[]): Promise<void> {
+    const done = outcomes.flatMap((o) => (o.outcome.kind === 'done' ? [{ jobId: Number(o.job.id), sopInstanceUID: o.outcome.sopInstanceUID, bytes: o.outcome.bytes, basis: o.outcome.basis }] : []));
+    const r = this.d.recipients.find((x) => x.id === batch.jobs[0]?.recipient);
+    if (!done.length || !r) return;
+    try {
+      await issueReleaseReceipt(this.d.db, this.d.log.store, this.d.log.signer, r.id,
+        { profile: r.deid.profile, ...(r.deid.profile === 'basic' ? { edition: TABLE_EDITION } : {}), options: [...r.deid.options].sort(), key: r.deid.key }, done);
+    } catch (e) {
+      process.stderr.write(`custos: release receipt not issued: ${isCustosError(e) ? `${e.code}: ` : ''}${(e as Error).message}\n`);
     }
   }
 

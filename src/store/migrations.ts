@@ -447,4 +447,18 @@ ${CLAIM_READY_JOBS}
       )`,
     ],
   },
+  {
+    // Signed release receipts, one per delivered batch (docs/accountability.md).
+    version: 12,
+    sql: [
+      `CREATE TABLE release_receipts (
+        id bigserial PRIMARY KEY,
+        recipient text NOT NULL,
+        receipt jsonb NOT NULL,
+        log_index bigint NOT NULL,
+        issued_at timestamptz NOT NULL DEFAULT now()
+      )`,
+      'CREATE INDEX release_receipts_recipient ON release_receipts (recipient, id)',
+    ],
+  },
 ];
