@@ -7,7 +7,7 @@ import { recordEvents } from '../audit/events.ts';
 import { principalOf, refuse } from '../auth/guard.ts';
 import { principalLabel } from '../auth/permissions.ts';
 import type { RecipientConfig } from '../config/gateway-config.ts';
-import { patientRef } from '../store/data-keys.ts';
+import { list, patientRefOf, token } from './search-params.ts';
 import type { Database } from '../store/database.ts';
 
 /*
@@ -20,12 +20,6 @@ export interface AuditRouteDeps { db: Database; deploymentKey: Buffer; recipient
 
 const PREFIX = /^(eq|ge|le|gt|lt)?(\d{4}(-\d{2}(-\d{2}(T[0-9:.]+(Z|[+-]\d{2}:\d{2})?)?)?)?)$/;
 const OPS = { eq: '=', ge: '>=', le: '<=', gt: '>', lt: '<' } as const;
-const list = (v: string | string[] | undefined): string[] => (Array.isArray(v) ? v : v === undefined ? [] : [v]).flatMap((x) => x.split(',')).filter(Boolean);
-const token = (v: string): { system: string | undefined; value: string } => {
-  const bar = v.indexOf('|');
-  return bar < 0 ? { system: undefined, value: v } : { system: v.slice(0, bar), value: v.slice(bar + 1) };
-};
-
 /** A date given at some precision, as the instant it starts and the one after it ends. */
 function bounds(d: string): [Date, Date] {
   const start = new Date(d.length === 4 ? `${d}-01-01T00:00:00Z` : d.length === 7 ? `${d}-01T00:00:00Z` : d.length === 10 ? `${d}T00:00:00Z` : d);
@@ -44,8 +38,7 @@ export function auditRoutes(deps: AuditRouteDeps) {
       schema: { summary: "A patient's accounting of disclosures: every release and every withheld one (patient=<issuer of Patient ID>|<Patient ID>); format=html gives a letter", querystring: { type: 'object', properties: { patient: { type: 'string', minLength: 1 }, format: { type: 'string', enum: ['json', 'html'] } }, required: ['patient'] } },
     }, async (req, reply) => {
       const q = req.query as { patient: string; format?: string };
-      const t = token(q.patient);
-      const ref = patientRef(deps.deploymentKey, t.value, t.system ?? '');
+      const ref = patientRefOf(deps.deploymentKey, q.patient);
       const rows = await accountingFor(deps.db, ref, deps.recipients);
       await recordEvents(deps.db, [{ kind: 'access.accounting', detail: { by: principalLabel(principalOf(req)), rows: rows.length } }]);
       if (q.format === 'html') return reply.type('text/html; charset=utf-8').send(accountingLetter(rows, deps.gateway));
@@ -73,7 +66,7 @@ export function auditRoutes(deps: AuditRouteDeps) {
         else if (op === 'lt') where.push(`e.at < ${p(start)}`);
         else where.push(`e.at < ${p(end)}`);
       }
-      const patients = list(q.patient).map((x) => { const t = token(x); return t.system === PATIENT_REF_SYSTEM ? t.value : patientRef(deps.deploymentKey, t.value, t.system ?? ''); });
+      const patients = list(q.patient).map((x) => (token(x).system === PATIENT_REF_SYSTEM ? token(x).value : patientRefOf(deps.deploymentKey, x)));
       if (patients.length) where.push(`i.patient_ref = ANY(${p(patients)}::text[])`);
       const agents = list(q.agent);
       if (agents.length) where.push(`(e.detail->>'by' = ANY(${p(agents)}::text[]) OR e.recipient = ANY(${p(agents.map((a) => a.replace(/^Organization\//, '')))}::text[]))`);

@@ -6,7 +6,7 @@ import { principalLabel } from '../auth/permissions.ts';
 import { checkConsent, operationOutcome } from '../policy/consent-resource.ts';
 import { type ConsentSearch, type StoredConsent, consentHistory, consentPatientRef, readConsent, recordConsent, searchConsents } from '../policy/consent-registry.ts';
 import { redecideWithheld } from '../policy/recipient-policy.ts';
-import { patientRef } from '../store/data-keys.ts';
+import { patientRefOf, list, token } from './search-params.ts';
 import type { Database } from '../store/database.ts';
 import { CUSTOS_VERSION } from '../version.ts';
 
@@ -30,14 +30,6 @@ const etag = (s: StoredConsent): string => `W/"${s.version}"`;
 function sendConsent(reply: FastifyReply, s: StoredConsent, status = 200): FastifyReply {
   return reply.code(status).type(FHIR_JSON).header('etag', etag(s)).header('last-modified', s.recordedAt.toUTCString()).send(s.resource);
 }
-
-/** `system|value`, `|value` or `value` (a FHIR token). */
-function token(v: string): { system: string | undefined; value: string } {
-  const bar = v.indexOf('|');
-  return bar < 0 ? { system: undefined, value: v } : { system: v.slice(0, bar), value: v.slice(bar + 1) };
-}
-
-const list = (v: string | string[] | undefined): string[] => (Array.isArray(v) ? v : v === undefined ? [] : [v]).flatMap((x) => x.split(',')).filter(Boolean);
 
 export function fhirRoutes(deps: FhirDeps) {
   return async function plugin(app: FastifyInstance): Promise<void> {
@@ -138,9 +130,8 @@ export function fhirRoutes(deps: FhirDeps) {
       const search: ConsentSearch = { count: Math.min(Math.max(Number(q._count ?? 50) || 50, 1), 500), offset: Math.max(Number(q._offset ?? 0) || 0, 0) };
       const who = list(q['patient:identifier'] ?? q.patient)[0];
       if (who !== undefined) {
-        const t = token(who);
-        if (!t.value) return outcome(reply, 400, 'value', 'patient:identifier is <issuer of Patient ID>|<Patient ID>');
-        search.patientRef = patientRef(deps.deploymentKey, t.value, t.system ?? '');
+        if (!token(who).value) return outcome(reply, 400, 'value', 'patient:identifier is <issuer of Patient ID>|<Patient ID>');
+        search.patientRef = patientRefOf(deps.deploymentKey, who);
       }
       search.status = list(q.status);
       search.category = list(q.category).map((c) => token(c).value);

@@ -5,7 +5,8 @@ import { principalLabel } from '../auth/permissions.ts';
 import { isCustosError } from '../errors.ts';
 import { erasePatient } from '../policy/retention.ts';
 import type { BlobStore } from '../store/blob-store.ts';
-import { type DataKeys, patientRef } from '../store/data-keys.ts';
+import type { DataKeys } from '../store/data-keys.ts';
+import { patientRefOf } from './search-params.ts';
 import type { Database } from '../store/database.ts';
 
 /*
@@ -14,11 +15,6 @@ import type { Database } from '../store/database.ts';
  */
 
 export interface RetentionDeps { db: Database; blobs: BlobStore; keys: DataKeys; deploymentKey: Buffer }
-
-const refOf = (deploymentKey: Buffer, patient: string): string => {
-  const bar = patient.indexOf('|');
-  return bar < 0 ? patientRef(deploymentKey, patient, '') : patientRef(deploymentKey, patient.slice(bar + 1), patient.slice(0, bar));
-};
 
 export function retentionRoutes(deps: RetentionDeps) {
   return async function plugin(app: FastifyInstance): Promise<void> {
@@ -31,7 +27,7 @@ export function retentionRoutes(deps: RetentionDeps) {
     }, async (req, reply) => {
       const b = req.body as { patient: string; reason: string };
       try {
-        return await erasePatient(deps.db, deps.blobs, deps.keys, refOf(deps.deploymentKey, b.patient), b.reason, principalLabel(principalOf(req)));
+        return await erasePatient(deps.db, deps.blobs, deps.keys, patientRefOf(deps.deploymentKey, b.patient), b.reason, principalLabel(principalOf(req)));
       } catch (e) {
         if (isCustosError(e) && e.code === 'NOT_FOUND') return refuse(reply, 404, e.code, e.message);
         throw e;
@@ -70,7 +66,7 @@ export function retentionRoutes(deps: RetentionDeps) {
       if (!b.patient && !b.study) return refuse(reply, 400, 'API_INVALID_REQUEST', 'a hold names a patient or a study');
       const by = principalLabel(principalOf(req));
       const [row] = await deps.db.query<{ id: number }>('INSERT INTO legal_holds (patient_ref, study_instance_uid, reason, created_by) VALUES ($1, $2, $3, $4) RETURNING id',
-        [b.patient ? refOf(deps.deploymentKey, b.patient) : null, b.study ?? null, b.reason, by]);
+        [b.patient ? patientRefOf(deps.deploymentKey, b.patient) : null, b.study ?? null, b.reason, by]);
       await recordEvents(deps.db, [{ kind: 'retention.hold', detail: { hold: Number(row!.id), placed: true, by } }]);
       return reply.code(201).send({ id: Number(row!.id) });
     });

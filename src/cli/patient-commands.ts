@@ -20,14 +20,12 @@ export async function patientMain(argv: string[]): Promise<number> {
   const { db, config, dataDir, close } = await openGatewayDatabase({ config: v.config, 'data-dir': v['data-dir'] });
   try {
     const { masterKey } = await import('../gateway.ts');
-    const { DataKeys, patientRef } = await import('../store/data-keys.ts');
+    const { DataKeys } = await import('../store/data-keys.ts');
+    const { patientRefOf } = await import('../api/search-params.ts');
     const { FsBlobStore, S3BlobStore } = await import('../store/blob-store.ts');
     const { loadOrCreateKey } = await import('../store/key-file.ts');
     const { erasePatient } = await import('../policy/retention.ts');
-    const who = positionals[0]!;
-    const bar = who.indexOf('|');
-    const deploymentKey = loadOrCreateKey(join(dataDir, 'keys', 'deid.key')).key;
-    const ref = bar < 0 ? patientRef(deploymentKey, who, '') : patientRef(deploymentKey, who.slice(bar + 1), who.slice(0, bar));
+    const ref = patientRefOf(loadOrCreateKey(join(dataDir, 'keys', 'deid.key')).key, positionals[0]!);
     const blobs = config.blobs.kind === 's3' ? new S3BlobStore(config.blobs) : new FsBlobStore(join(dataDir, 'blobs'));
     const r = await erasePatient(db, blobs, new DataKeys(masterKey(dataDir)), ref, v.reason.trim(), OPERATOR);
     process.stdout.write(`erased: ${r.instances} instance(s), ${r.jobsStopped} queued job(s) stopped, key destroyed; recipients to ask to delete: ${r.recipientsToAsk.join(', ') || 'none'} (erasure ${r.erasure})\n`);
