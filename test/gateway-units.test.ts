@@ -85,3 +85,9 @@ test('the example configuration in docs/ is valid', async () => {
   const c = loadGatewayConfig(new URL('../docs/gateway.example.yaml', import.meta.url).pathname);
   assert.deepEqual(c.recipients.map((r) => r.id), ['ai-vendor', 'research-pacs']);
 });
+
+test('C-STORE failures a retry cannot cure are permanent: A9xx, Cxxx, 0117, 0122 (SOP class not supported), 0124 (not authorized); A7xx and 0110 are retried', async () => {
+  const { permanentStatus } = await import('../src/net/dimse-scu.ts');
+  for (const s of [0xa900, 0xa9ff, 0xc000, 0xc123, 0x0117, 0x0122, 0x0124]) assert.equal(permanentStatus(s), true, s.toString(16));
+  for (const s of [0xa700, 0xa7ff, 0x0110, 0x0000, 0xb000]) assert.equal(permanentStatus(s), false, s.toString(16));
+});

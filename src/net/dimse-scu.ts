@@ -12,7 +12,13 @@ const hex = (n: number): string => `0x${n.toString(16).padStart(4, '0').toUpperC
 /** PS3.4 B.2.3: Success 0000 and Warnings B000, B006, B007 mean the instance was stored. */
 const stored = (s: number): boolean => s === 0 || s === 0xb000 || s === 0xb006 || s === 0xb007;
 /** Refused: Out of Resources (A7xx) is worth retrying; Data Set mismatch (A9xx) and Cannot Understand (Cxxx) are not. */
-const permanentStatus = (s: number): boolean => (s & 0xff00) === 0xa900 || (s & 0xf000) === 0xc000;
+/**
+ * C-STORE failures a retry cannot cure (PS3.4 B.2.3, PS3.7 C.4): A9xx data set does not match the
+ * SOP class, Cxxx cannot understand, and the general refusals 0117 invalid SOP instance, 0122 SOP
+ * class not supported, 0124 not authorized. Others (A7xx out of resources, 0110 processing
+ * failure…) may pass and are retried.
+ */
+export const permanentStatus = (s: number): boolean => (s & 0xff00) === 0xa900 || (s & 0xf000) === 0xc000 || s === 0x0117 || s === 0x0122 || s === 0x0124;
 
 /** The library's connection object, as far as it is used here. */
 interface NetworkLike {
