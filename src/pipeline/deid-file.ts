@@ -5,6 +5,7 @@ import { isCustosError } from '../errors.ts';
 import { type ByteSource, BufferSource } from '../dicom/byte-source.ts';
 import { openSource, threadTempDir, writeChunksAtomic } from '../dicom/file-io.ts';
 import { readDicom } from '../dicom/read.ts';
+import { placingUids } from '../dicom/required-uids.ts';
 import { type Chunk, coalesceChunks, encodePart10 } from '../dicom/write.ts';
 import { type ActionCounts, type DeidSettings, deidentify, denyListFor } from '../deid/deidentify.ts';
 import { putElement } from '../dicom/dataset.ts';
@@ -67,6 +68,8 @@ export async function deidentifySource(source: ByteSource, settings: FileDeidSet
       if (isCustosError(e) && e.code === 'DICOM_NOT_DICOM') return { status: 'skipped', input, reason: { code: e.code, message: e.message } };
       throw e;
     }
+    // What the gateway refuses, the batch tool refuses too: an instance no study or series places.
+    placingUids(file);
     let result = deidentify(file, settings);
     let ts = file.transferSyntax;
     let pixels: PixelReport | undefined;

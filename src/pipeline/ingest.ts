@@ -5,6 +5,7 @@ import type { ByteSource } from '../dicom/byte-source.ts';
 import { asciiValue } from '../dicom/dataset.ts';
 import { checkFirstFrame, checkPixelData } from '../dicom/pixel-check.ts';
 import { readDicom } from '../dicom/read.ts';
+import { placingUids } from '../dicom/required-uids.ts';
 import { Tags } from '../dicom/tag.ts';
 import { CustosError, isCustosError } from '../errors.ts';
 import { type Described, describeSource } from '../integrity/describe.ts';
@@ -76,19 +77,13 @@ async function readHeader(source: ByteSource, origin: Origin, maxInflatedBytes: 
   const file = readDicom(source, maxInflatedBytes === undefined ? {} : { maxInflatedBytes });
   const v = (t: number): string => asciiValue(file.dataset, t);
   const h: Header = {
-    sopClassUID: v(Tags.SOPClassUID) || asciiValue(file.meta, Tags.MediaStorageSOPClassUID),
-    sopInstanceUID: v(Tags.SOPInstanceUID),
-    studyInstanceUID: v(Tags.StudyInstanceUID),
-    seriesInstanceUID: v(Tags.SeriesInstanceUID),
+    ...placingUids(file),
     modality: v(Tags.Modality),
     bodyPart: v(Tags.BodyPartExamined),
     transferSyntaxUID: file.transferSyntax.uid,
     patientId: v(Tags.PatientID),
     issuer: v(Tags.IssuerOfPatientID),
   };
-  for (const [name, tag, value] of [['SOP Class UID', '(0008,0016)', h.sopClassUID], ['SOP Instance UID', '(0008,0018)', h.sopInstanceUID], ['Study Instance UID', '(0020,000D)', h.studyInstanceUID], ['Series Instance UID', '(0020,000E)', h.seriesInstanceUID]] as const) {
-    if (!value) throw new CustosError('DICOM_MISSING_ATTRIBUTE', `${name} ${tag} is missing or empty`);
-  }
   // These values are stored, indexed and routed on: a control character (a NUL, which a database
   // text column cannot hold) is invalid in every one of their VRs (UI, CS, LO; PS3.5 6.1.2.3).
   for (const [name, tag, value] of [['SOP Class UID', '(0008,0016)', h.sopClassUID], ['SOP Instance UID', '(0008,0018)', h.sopInstanceUID], ['Study Instance UID', '(0020,000D)', h.studyInstanceUID], ['Series Instance UID', '(0020,000E)', h.seriesInstanceUID], ['Modality', '(0008,0060)', h.modality], ['Body Part Examined', '(0018,0015)', h.bodyPart]] as const) {
