@@ -48,6 +48,7 @@ export type CustosErrorCode =
   | 'HTTP_BODY_TOO_LARGE'
   | 'API_INVALID_REQUEST'
   | 'POLICY_INVALID'
+  | 'DIMSE_LIBRARY_CHANGED'
   | 'RETENTION_PURGED'
   | 'NOT_FOUND'
   // access control (docs/security.md)

@@ -1,6 +1,7 @@
 /** Pure parts of the gateway: routing, multipart framing, presentation context choices, envelope encryption, backoff. */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { parseGatewayConfig } from '../src/config/gateway-config.ts';
 import { chooseTransferSyntax, isStorageSopClass } from '../src/net/dimse-scp.ts';
@@ -90,4 +91,18 @@ test('C-STORE failures a retry cannot cure are permanent: A9xx, Cxxx, 0117, 0122
   const { permanentStatus } = await import('../src/net/dimse-scu.ts');
   for (const s of [0xa900, 0xa9ff, 0xc000, 0xc123, 0x0117, 0x0122, 0x0124]) assert.equal(permanentStatus(s), true, s.toString(16));
   for (const s of [0xa700, 0xa7ff, 0x0110, 0x0000, 0xb000]) assert.equal(permanentStatus(s), false, s.toString(16));
+});
+
+test('the dcmjs-dimse release is pinned, and the gateway refuses a release lacking a member it replaces', async () => {
+  const { DIMSE_LIBRARY_VERSION, missingLibraryMembers } = await import('../src/net/dimse-lib.ts');
+  const dimse = (await import('dcmjs-dimse')).default as unknown as Parameters<typeof missingLibraryMembers>[0];
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { dependencies: Record<string, string> };
+  assert.equal(pkg.dependencies['dcmjs-dimse'], DIMSE_LIBRARY_VERSION, 'an exact version, not a range');
+  assert.deepEqual(missingLibraryMembers(dimse), [], 'the installed library has every member the overrides need');
+  // A patch release that renamed one private method: named, not silently ignored.
+  class Network { _sendPDataTF(): void {} createStoreWritableStream(): void {} createDatasetFromStoreWritableStream(): void {} }
+  class Scp extends Network {}
+  const changed = { version: DIMSE_LIBRARY_VERSION, Dataset: dimse.Dataset, Transcoding: dimse.Transcoding, Scp };
+  assert.deepEqual(missingLibraryMembers(changed), ['Network.prototype._performDimse']);
+  assert.deepEqual(missingLibraryMembers({ ...changed, version: '0.3.4', Scp: dimse.Scp }), ['version 0.3.3 (found 0.3.4)']);
 });

@@ -18,6 +18,38 @@ import { decodeCommandSet, encodeCommandSet } from './dimse-command.ts';
  */
 export const { Client, Scp, Dataset, Transcoding, Implementation, requests, responses, constants, log } = dimse;
 
+/** The dcmjs-dimse release the replacements below were written against (package.json pins it exactly). */
+export const DIMSE_LIBRARY_VERSION = '0.3.3';
+
+/**
+ * What the replacements below need of the library: each member they replace or read must be there,
+ * a function where they call it. Returns what is missing; a patch release that renamed a private
+ * method would otherwise make a replacement silently do nothing.
+ */
+export function missingLibraryMembers(lib: { version?: unknown; Dataset: unknown; Transcoding: unknown; Scp: unknown }): string[] {
+  const missing: string[] = [];
+  const fn = (owner: unknown, name: string, label: string): void => {
+    if (typeof (owner as Record<string, unknown> | undefined)?.[name] !== 'function') missing.push(label);
+  };
+  if (lib.version !== DIMSE_LIBRARY_VERSION) missing.push(`version ${DIMSE_LIBRARY_VERSION} (found ${String(lib.version)})`);
+  const datasetProto = (lib.Dataset as { prototype?: unknown } | undefined)?.prototype;
+  fn(datasetProto, '_fromElementsBuffer', 'Dataset.prototype._fromElementsBuffer');
+  fn(datasetProto, 'getDenaturalizedCommandDataset', 'Dataset.prototype.getDenaturalizedCommandDataset');
+  fn(lib.Transcoding, 'transcodeDataset', 'Transcoding.transcodeDataset');
+  const scpProto = (lib.Scp as { prototype?: unknown } | undefined)?.prototype;
+  const network = scpProto ? Object.getPrototypeOf(scpProto) : undefined;
+  fn(network, '_sendPDataTF', 'Network.prototype._sendPDataTF');
+  fn(network, '_performDimse', 'Network.prototype._performDimse');
+  fn(network, 'createStoreWritableStream', 'Network.prototype.createStoreWritableStream');
+  fn(network, 'createDatasetFromStoreWritableStream', 'Network.prototype.createDatasetFromStoreWritableStream');
+  return missing;
+}
+
+{
+  const missing = missingLibraryMembers(dimse as unknown as Parameters<typeof missingLibraryMembers>[0]);
+  if (missing.length) throw new CustosError('DIMSE_LIBRARY_CHANGED', `dcmjs-dimse is not the release Custos was built on: missing ${missing.join(', ')}. Install the version package.json pins (npm ci)`);
+}
+
 // The library's own copy of dcmjs logs a warning with a stack trace for every malformed command set a
 // peer sends (about 2 KB of stderr each): a hostile client could fill the logs. Its errors still show.
 (createRequire(createRequire(import.meta.url).resolve('dcmjs-dimse'))('dcmjs') as { log: { setLevel(level: string): void } }).log.setLevel('error');
