@@ -96,6 +96,7 @@ export function readDicom(src: ByteSource, options: ReadOptions = {}): DicomFile
   const c: Cursor = { src: dsSource, pos, explicit: ts.explicitVR, little: ts.littleEndian, streamThreshold, stopAtPixelData: options.stopAtPixelData ?? false };
   const dataset = readElements(c, dsSource.size, 0);
   if (dataset.elements.length === 0) throw new CustosError('DICOM_NOT_DICOM', 'no data elements found');
+  if (!ts.explicitVR) resolveAmbiguousVRs(dataset, ts.littleEndian);
   return { meta, dataset, transferSyntax: ts, hadMeta };
 }
 
@@ -254,4 +255,18 @@ function readEncapsulated(c: Cursor, t: Tag, vr: VR, depth: number): DataElement
     c.pos += 8 + len;
     if (c.pos > c.src.size) throw new CustosError('DICOM_TRUNCATED', `file is truncated inside encapsulated pixel data`);
   }
+}
+
+/**
+ * Attributes whose VR is "US or SS" (PS3.6), given as US by the dictionary: in implicit VR their VR
+ * follows Pixel Representation (PS3.5 A.1 c): SS when the pixels are signed. Resolved when the
+ * dataset is read, so that a conversion to an explicit syntax writes the right VR.
+ */
+const US_OR_SS = new Set([0x00280106, 0x00280107, 0x00280108, 0x00280109, 0x00280120, 0x00280121]);
+
+function resolveAmbiguousVRs(ds: Dataset, little: boolean): void {
+  const pr = ds.elements.find((e) => e.tag === 0x00280103)?.value;
+  const signed = pr !== undefined && pr.length >= 2 && (little ? pr.readUInt16LE(0) : pr.readUInt16BE(0)) === 1;
+  if (!signed) return;
+  for (const e of ds.elements) if (US_OR_SS.has(e.tag) && e.vr === 'US') e.vr = 'SS';
 }
