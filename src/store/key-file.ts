@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { fsyncSync, linkSync, mkdirSync, openSync, closeSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { CustosError } from '../errors.ts';
 
@@ -17,7 +17,7 @@ export function loadOrCreateKey(path: string): { key: Buffer; created: boolean }
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     const key = randomBytes(32);
     try {
-      writeFileSync(path, key.toString('hex') + '\n', { mode: 0o600, flag: 'wx' });
+      createWhole(path, key.toString('hex') + '\n');
       return { key, created: true };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new CustosError('IO', `cannot create key file ${path}: ${(err as Error).message}`);
@@ -32,4 +32,25 @@ export function loadOrCreateKey(path: string): { key: Buffer; created: boolean }
     throw new CustosError('DEID_KEY_INVALID', `key file ${path} is readable by group or others; run: chmod 600 ${path}`);
   }
   return { key: Buffer.from(hex, 'hex'), created: false };
+}
+
+/**
+ * Create a small secret file whole or not at all: written and fsynced under a temporary name, then
+ * linked into place (EEXIST when another process was first). A process killed half-way leaves no
+ * empty or partial key behind, which the next run would refuse.
+ */
+export function createWhole(path: string, text: string): void {
+  const tmp = `${path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+  const fd = openSync(tmp, 'wx', 0o600);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    linkSync(tmp, path);
+  } finally {
+    rmSync(tmp, { force: true });
+  }
 }

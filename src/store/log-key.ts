@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { createWhole } from './key-file.ts';
 import { dirname } from 'node:path';
 import { CustosError } from '../errors.ts';
 import { rawPublicKey } from '../integrity/ed25519.ts';
@@ -20,7 +21,7 @@ export function loadOrCreateLogKey(path: string, origin?: string): { signer: Not
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     text = formatSignerKey(origin ?? `custos.local/log-${randomBytes(4).toString('hex')}`, randomBytes(32)) + '\n';
     try {
-      writeFileSync(path, text, { mode: 0o600, flag: 'wx' });
+      createWhole(path, text);
       created = true;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
