@@ -43,7 +43,8 @@ export function removeStaleTemporaries(dir: string): number {
     try { names = readdirSync(d); } catch { return; }
     for (const name of names) {
       const p = join(d, name);
-      if (name.endsWith(TEMP_SUFFIX)) {
+      // The temporary folder's own name ends as a temporary file's does: it is a folder to look in.
+      if (name.endsWith(TEMP_SUFFIX) && name !== TEMP_DIR) {
         const pid = Number(name.split('.').at(-3));
         if (!Number.isInteger(pid) || !processAlive(pid)) { try { unlinkSync(p); removed++; } catch { /* raced */ } }
       } else if ((!name.startsWith('.') || name === TEMP_DIR) && statSync(p).isDirectory()) visit(p);
