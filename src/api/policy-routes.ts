@@ -24,6 +24,10 @@ function redacted(d: RecipientConfig): RecipientConfig {
   return d.deliver.kind === 'stow' && d.deliver.headers ? { ...d, deliver: { ...d.deliver, headers: Object.fromEntries(Object.keys(d.deliver.headers).map((k) => [k, '(set)'])) } } : d;
 }
 
+/** 409: the recipient's de-identification would be weaker than the agreement requires. */
+const refuseWeaker = (reply: FastifyReply, why: string): FastifyReply =>
+  refuse(reply, 409, 'POLICY_INVALID', `the recipient's de-identification is weaker than this agreement requires (${why}): strengthen its configuration first`);
+
 /** The body checked against a schema: the value, or a 400 naming the field. */
 function parse<T>(schema: z.ZodType<T>, body: unknown, reply: FastifyReply): T | undefined {
   const r = schema.safeParse(body);
@@ -120,8 +124,8 @@ export function policyRoutes(deps: PolicyDeps) {
       if (!r) return reply;
       const terms = parse(AgreementTermsSchema, req.body, reply);
       if (!terms) return reply;
-      const weaker = weakerDeid({ profile: r.deid.profile, options: r.deid.options, key: r.deid.key }, terms.minimumDeid);
-      if (weaker) return refuse(reply, 409, 'POLICY_INVALID', `the recipient's de-identification is weaker than this agreement requires (${weaker}): strengthen its configuration first`);
+      const weaker = weakerDeid(r.deid, terms.minimumDeid);
+      if (weaker) return refuseWeaker(reply, weaker);
       const a = await recordAgreement(deps.db, r.id, terms, principalLabel(principalOf(req)));
       await changed(r.id, 'policy.agreement', { agreement: a.id, version: a.version, status: a.status, by: a.changedBy });
       return reply.code(201).send(a);
@@ -134,8 +138,8 @@ export function policyRoutes(deps: PolicyDeps) {
       const terms = parse(AgreementTermsSchema, req.body, reply);
       if (!terms) return reply;
       const r = deps.registry.get(recipient);
-      const weaker = r && weakerDeid({ profile: r.deid.profile, options: r.deid.options, key: r.deid.key }, terms.minimumDeid);
-      if (weaker) return refuse(reply, 409, 'POLICY_INVALID', `the recipient's de-identification is weaker than this agreement requires (${weaker}): strengthen its configuration first`);
+      const weaker = r && weakerDeid(r.deid, terms.minimumDeid);
+      if (weaker) return refuseWeaker(reply, weaker);
       const a = await recordAgreement(deps.db, recipient, terms, principalLabel(principalOf(req)), id);
       const again = await changed(recipient, 'policy.agreement', { agreement: a.id, version: a.version, status: a.status, by: a.changedBy });
       return { ...a, jobsDecidedAgain: again };

@@ -7,7 +7,7 @@ import { type Database, openDatabase } from '../store/database.ts';
 import { loadOrCreateKey } from '../store/key-file.ts';
 import { lockLog } from '../store/log-store.ts';
 import { logDirOf } from '../store/open-log.ts';
-import { dataDirOf, parseCommand } from './args.ts';
+import { OPERATOR, dataDirOf, parseCommand } from './args.ts';
 import { PATIENT_CODE_HELP, TOKENS_HELP, USERS_HELP } from './help.ts';
 
 /*
@@ -15,8 +15,6 @@ import { PATIENT_CODE_HELP, TOKENS_HELP, USERS_HELP } from './help.ts';
  * PostgreSQL server). The embedded database has one writer: while the gateway runs, these refuse
  * and point to the API instead.
  */
-
-const OPERATOR = `cli:${process.env.USER ?? process.env.LOGNAME ?? 'operator'}`;
 
 /** The gateway's database for a command that reads it (closed with `close`); refused while the gateway runs on the embedded one. */
 export async function openGatewayDatabase(v: { config?: string | undefined; 'data-dir'?: string | undefined }): Promise<{ db: Database; config: GatewayConfig; dataDir: string; close: () => Promise<void> }> {

@@ -22,3 +22,6 @@ export function parseCommand<O extends Options>(argv: string[], options: O) {
 export function dataDirOf(value: string | undefined): string {
   return resolve(value ?? process.env.CUSTOS_DATA_DIR ?? 'custos-data');
 }
+
+/** Who a CLI change is attributed to in the audit trail: the operating-system user. */
+export const OPERATOR = `cli:${process.env.USER ?? process.env.LOGNAME ?? 'operator'}`;

@@ -1,9 +1,7 @@
 import { join } from 'node:path';
 import { CustosError } from '../errors.ts';
-import { parseCommand } from './args.ts';
+import { OPERATOR, parseCommand } from './args.ts';
 import { PATIENT_HELP } from './help.ts';
-
-const OPERATOR = `cli:${process.env.USER ?? process.env.LOGNAME ?? 'operator'}`;
 
 /** `custos patient erase <issuer>|<Patient ID> --reason <text>`: the patient's data erased (docs/accountability.md). */
 export async function patientMain(argv: string[]): Promise<number> {

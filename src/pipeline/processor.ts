@@ -344,7 +344,7 @@ export class Processor {
         release: { studyInstanceUID: f.study_instance_uid, sopClassUID: f.sop_class_uid, modality: f.modality ?? undefined, bodyPart: f.body_part ?? undefined },
         consents: consents.get(ref)!,
         site: this.d.site,
-        recipient: { id: r.id, organization: r.organization ?? r.id, devices: r.models.map((m) => m.id), vetting: vetting && { status: vetting.status, version: vetting.version }, deid: { profile: r.deid.profile, options: r.deid.options, key: r.deid.key } },
+        recipient: { id: r.id, organization: r.organization ?? r.id, devices: r.models.map((m) => m.id), vetting: vetting && { status: vetting.status, version: vetting.version }, deid: r.deid },
         agreements,
         now,
       }));

@@ -158,7 +158,7 @@ export async function weakerThanAgreements(db: Queryable, r: RecipientConfig): P
   const now = Date.now();
   for (const a of await agreementsOf(db, r.id)) {
     if (a.status !== 'active' || Date.parse(a.validTo) <= now) continue;
-    const weaker = weakerDeid({ profile: r.deid.profile, options: r.deid.options, key: r.deid.key }, a.minimumDeid);
+    const weaker = weakerDeid(r.deid, a.minimumDeid);
     if (weaker) return `is weaker than agreement ${a.id} (version ${a.version}) requires: ${weaker}`;
   }
   return undefined;
