@@ -9,7 +9,8 @@ import { type HoldBack, holdBackReason } from './hold-back.ts';
 import { BASIC_PROFILE_CODE, OPTION_CODES, type Code } from './method-codes.ts';
 import { type Action, type Profile, TABLE_EDITION, resolveAction, rowFor } from './profile.ts';
 import { dateOffsetDays, patientPseudonym, pseudonymousUID } from './pseudonyms.ts';
-import { isSafePrivate } from './safe-private.ts';
+import { safePrivateVR } from './safe-private.ts';
+import { outsideDecision } from './outside-e1-1.ts';
 import { type DenyList, dateRenderings, makeDenyList, nameTokens, scrubText } from './scrub.ts';
 
 /*
@@ -163,11 +164,13 @@ function processDataset(ds: Dataset, ctx: Ctx, mode: Mode, inherited: Charset, d
     if (isPrivate(t)) {
       if (isPrivateCreator(t)) { creators.set(t, el); continue; }
       const creator = creators.get(privateCreatorTagOf(t));
-      const keep = ctx.s.profile.options.has('retain-safe-private') && creator !== undefined && elementOf(t) >= 0x1000 &&
-        isSafePrivate(text(creator), groupOf(t), elementOf(t) & 0xff);
-      if (!keep) { ctx.counts.X++; continue; }
+      const safeVR = ctx.s.profile.options.has('retain-safe-private') && creator !== undefined && elementOf(t) >= 0x1000
+        ? safePrivateVR(text(creator), groupOf(t), elementOf(t) & 0xff) : undefined;
+      if (safeVR === undefined) { ctx.counts.X++; continue; }
       neededCreators.add(privateCreatorTagOf(t));
-      out.push(applyAction('C', el, ctx, 'clean', cs, depth)!);
+      // Read as UN (implicit VR): the table's VR applies, so a safe UID is mapped like any other (PS3.15 E.3.10, E.3.9).
+      const typed = el.vr === 'UN' && /^[A-Z]{2}$/.test(safeVR) && safeVR !== 'SQ' ? { ...el, vr: safeVR as VR } : el;
+      out.push(applyAction(typed.vr === 'UI' && !ctx.s.profile.options.has('retain-uids') ? 'U' : 'C', typed, ctx, 'clean', cs, depth)!);
       continue;
     }
     const g = groupOf(t);
@@ -178,7 +181,7 @@ function processDataset(ds: Dataset, ctx: Ctx, mode: Mode, inherited: Charset, d
       continue;
     }
     const row = rowFor(t);
-    const action = row ? resolveAction(row, ctx.s.profile, t) : defaultAction(el.vr, mode, ctx.s.profile);
+    const action = row ? resolveAction(row, ctx.s.profile, t) : outsideAction(t, el.vr, mode, ctx.s.profile);
     const next = applyAction(action, el, ctx, mode, cs, depth);
     if (next) out.push(next);
   }
@@ -189,19 +192,33 @@ function processDataset(ds: Dataset, ctx: Ctx, mode: Mode, inherited: Charset, d
 }
 
 /**
- * Attributes Table E.1-1 does not list. Kept, except: dates are emptied unless a date option keeps or
- * shifts them (so no original date survives), free text is scrubbed of the deny list, and inside a
- * sequence the profile dummies (D) or cleans (C) the free text and dates are treated alike.
+ * Attributes Table E.1-1 does not list: the decision generated for each from the data dictionary
+ * (outside-e1-1.ts). An attribute the dictionary edition does not know is removed. Where the
+ * element's own VR is text but the decision is to keep (a VR the dictionary does not give it), the
+ * text is scrubbed all the same. Inside a sequence the profile dummies (D) or cleans (C), free text
+ * and dates alike.
  */
-function defaultAction(vr: VR, mode: Mode, profile: Profile): Action | 'S' {
-  if (vr === 'SQ') return 'R';
-  if (vr === 'DA' || vr === 'DT' || (vr === 'TM' && mode !== 'normal')) {
-    if (profile.options.has('retain-longitudinal-full-dates')) return 'K';
-    if (profile.options.has('retain-longitudinal-modified-dates')) return 'C';
-    return mode === 'dummy' ? 'D' : vr === 'TM' ? 'K' : 'Z';
+function outsideAction(t: Tag, vr: VR, mode: Mode, profile: Profile): Action | 'S' {
+  let decision = outsideDecision(t);
+  if (decision === undefined) return 'X';
+  if (decision === 'K' && (isFreeText(vr) || vr === 'DA' || vr === 'DT')) decision = vr === 'PN' ? 'Z' : isFreeText(vr) ? 'S' : 'A';
+  switch (decision) {
+    case 'R': return vr === 'SQ' ? 'R' : 'X';
+    case 'K': return vr === 'TM' && mode !== 'normal' ? dateAction(vr, mode, profile) : 'K';
+    case 'U': return profile.options.has('retain-uids') ? 'K' : 'U';
+    case 'X': return 'X';
+    case 'Z': return mode === 'dummy' ? 'D' : 'Z';
+    case 'E': return profile.options.has('retain-device-identity') ? 'K' : 'X';
+    case 'A': return vr === 'TM' && mode === 'normal' ? 'K' : dateAction(vr, mode, profile);
+    case 'S': return mode === 'dummy' ? 'D' : mode === 'clean' ? 'C' : 'S';
   }
-  if (isFreeText(vr)) return mode === 'dummy' ? 'D' : mode === 'clean' ? 'C' : 'S';
-  return 'K';
+}
+
+/** Dates outside Table E.1-1: emptied unless a date option keeps or shifts them, so no original date survives. */
+function dateAction(vr: VR, mode: Mode, profile: Profile): Action {
+  if (profile.options.has('retain-longitudinal-full-dates')) return 'K';
+  if (profile.options.has('retain-longitudinal-modified-dates')) return 'C';
+  return mode === 'dummy' ? 'D' : vr === 'TM' ? 'K' : 'Z';
 }
 
 function applyAction(action: Action | 'S', el: DataElement, ctx: Ctx, mode: Mode, cs: Charset, depth: number): DataElement | undefined {
@@ -266,7 +283,8 @@ function pseudonymFor(el: DataElement, ctx: Ctx): DataElement {
 }
 
 function mapUIDs(el: DataElement, ctx: Ctx): Buffer {
-  const mapped = text(el).split('\\').map((u) => (u.trim() ? pseudonymousUID(ctx.s.key, u.trim()) : ''));
+  // Well-known UIDs under the DICOM root (PS3.6 Annex A: classes, syntaxes, palettes) identify nobody and are kept.
+  const mapped = text(el).split('\\').map((u) => (!u.trim() ? '' : u.trim().startsWith('1.2.840.10008.') ? u.trim() : pseudonymousUID(ctx.s.key, u.trim())));
   return ascii(mapped.join('\\'));
 }
 

@@ -1,22 +1,23 @@
+import { SAFE_PRIVATE_EDITION, TABLE_E3_10_1 } from './safe-private-table.ts';
+
+export { SAFE_PRIVATE_EDITION };
+
 /**
- * Private attributes known to carry no identity, retained with the Retain Safe Private option
- * (PS3.15 E.3.10; a subset of Table E.3.10-1 covering common CT/MR/PET acquisition parameters).
- * Keyed by private creator, group and element within the block (the low byte, PS3.5 7.8.1).
+ * Private attributes known to carry no identity, retained with the Retain Safe Private option:
+ * PS3.15 E.3.10, Table E.3.10-1 as generated into safe-private-table.ts. Keyed by private creator
+ * (as the Private Creator element holds it, padding trimmed), group and element within the block.
  */
-const SAFE: Record<string, Record<string, readonly number[]>> = {
-  'SIEMENS MR HEADER': { '0019': [0x08, 0x09, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x11, 0x12, 0x13, 0x14, 0x15, 0x17, 0x18, 0x27, 0x28, 0x29], '0051': [0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x11, 0x12, 0x13, 0x16, 0x17, 0x19] },
-  'SIEMENS CT VA0  COAD': { '0019': [0x90, 0x92, 0x93, 0x96, 0xb0] },
-  GEMS_ACQU_01: { '0019': [0x23, 0x24, 0x27, 0x9e, 0xbe] },
-  GEMS_PARM_01: { '0043': [0x27, 0x39, 0x6f] },
-  GEMS_SERS_01: { '0025': [0x07] },
-  'Philips Imaging DD 001': { '2001': [0x01, 0x02, 0x03, 0x04, 0x06, 0x08, 0x09, 0x0b, 0x1b, 0x32, 0x33, 0x63] },
-  'Philips MR Imaging DD 001': { '2005': [0x0d, 0x0e, 0x20, 0x21, 0x22, 0x2a, 0x2b, 0x38, 0xb0, 0xb1, 0xb2] },
-  'Philips PET Private Group': { '7053': [0x00, 0x09] },
-  'GEMS_PETD_01': { '0009': [0x36, 0x3c, 0x44, 0x46] },
-  'ELSCINT1': { '00E1': [0x21, 0x50] },
-};
+const SAFE = new Map<string, string>(TABLE_E3_10_1.map(([creator, group, element, vr]) => [key(creator, group, element), vr]));
+
+function key(creator: string, group: number, elementLow: number): string {
+  return `${creator}\0${group}\0${elementLow}`;
+}
+
+/** The table's VR for a safe private attribute ('' when the table gives none); undefined when it is not safe. */
+export function safePrivateVR(creator: string, group: number, elementLow: number): string | undefined {
+  return SAFE.get(key(creator.replace(/^[ \0]+|[ \0]+$/g, ''), group, elementLow));
+}
 
 export function isSafePrivate(creator: string, group: number, elementLow: number): boolean {
-  const g = group.toString(16).toUpperCase().padStart(4, '0');
-  return SAFE[creator.trim()]?.[g]?.includes(elementLow) ?? false;
+  return safePrivateVR(creator, group, elementLow) !== undefined;
 }
