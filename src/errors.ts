@@ -1,6 +1,7 @@
 /**
- * Custos errors carry a stable `code`; tests and callers branch on the code, never the message.
- * Every code is documented in docs/errors.md with how to resolve it.
+ * The one register of the codes Custos emits. Errors carry a stable `code`; tests and callers
+ * branch on the code, never the message. Every code below is documented in docs/errors.md, and
+ * test/error-register.test.ts checks both ways (and that no code is emitted outside this file).
  * Messages never contain PHI: they name tags, offsets and file paths the user supplied, not values.
  */
 export type CustosErrorCode =
@@ -16,6 +17,8 @@ export type CustosErrorCode =
   | 'DICOM_PIXEL_LENGTH'
   | 'DICOM_PIXEL_ENCODING'
   | 'DICOM_BAD_VALUE'
+  | 'DICOM_DUPLICATE_ELEMENT'
+  | 'OUTPUT_CONFLICT'
   // de-identification
   | 'DEID_BAD_OPTION'
   | 'DEID_KEY_INVALID'
@@ -41,11 +44,20 @@ export type CustosErrorCode =
   | 'DIMSE_REJECTED'
   | 'DIMSE_FAILED'
   | 'STOW_FAILED'
+  | 'RECIPIENT_UNKNOWN'
+  | 'WRITER_STOPPED'
   | 'FORWARD_UNSUPPORTED_SYNTAX'
   | 'INGEST_MISMATCH'
   | 'MULTIPART_TOO_MANY_PARTS'
   | 'HTTP_TOO_SLOW'
   | 'HTTP_BODY_TOO_LARGE'
+  | 'MULTIPART_MALFORMED'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'NOT_ACCEPTABLE'
+  | 'BAD_UID'
+  | 'JOB_NOT_FINISHED'
+  | 'RATE_LIMITED'
+  | 'INTERNAL'
   | 'API_INVALID_REQUEST'
   | 'POLICY_INVALID'
   | 'DIMSE_LIBRARY_CHANGED'
@@ -65,6 +77,38 @@ export type CustosErrorCode =
   | 'CONFIG_INVALID'
   | 'USAGE'
   | 'IO';
+
+/** Why an instance is held back instead of written (deid/hold-back.ts, pipeline/clean-pixels.ts). */
+export type HoldReasonCode =
+  | 'BURNED_IN_ANNOTATION'
+  | 'BURNED_IN_RISK'
+  | 'ENCAPSULATED_DOCUMENT'
+  | 'RECOGNIZABLE_FEATURES'
+  | 'PIXEL_TEXT_UNCERTAIN'
+  | 'PIXEL_TEXT_REMAINS';
+
+/** Why a release is withheld: the reasons of a deny decision (policy/decision.ts). */
+export type WithholdReasonCode =
+  | 'PURPOSE_UNKNOWN'
+  | 'SITE_POLICY_MISSING'
+  | 'CONSENT_DENIED'
+  | 'CONSENT_REQUIRED'
+  | 'RECIPIENT_NOT_VETTED'
+  | 'RECIPIENT_NOT_APPROVED'
+  | 'AGREEMENT_NONE_VALID'
+  | 'AGREEMENT_PURPOSE'
+  | 'AGREEMENT_MODALITY'
+  | 'AGREEMENT_BODY_PART'
+  | 'DEID_WEAKER_THAN_AGREEMENT';
+
+/** What verifying the audit trail finds (audit/seal.ts). */
+export type AuditFindingCode = 'AUDIT_CHANGED' | 'AUDIT_SEAL_MISSING' | 'AUDIT_SEAL_FORGED' | 'AUDIT_INSERTED';
+
+/** Repairs a reader may make (PS3.5), recorded with the instance (dicom/read.ts). */
+export type ReadWarningCode = 'DICOM_ELEMENTS_OUT_OF_ORDER' | 'DICOM_UN_RELABELLED';
+
+/** Every code Custos emits. */
+export type Code = CustosErrorCode | HoldReasonCode | WithholdReasonCode | AuditFindingCode | ReadWarningCode;
 
 export class CustosError extends Error {
   readonly code: CustosErrorCode;

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { AuditFindingCode } from '../errors.ts';
 import { canonicalJSON } from '../integrity/canonical-json.ts';
 import type { NoteSigner } from '../integrity/note.ts';
 import { type AuditSealStatement, signStatement, verifyStatement } from '../integrity/statement.ts';
@@ -60,7 +61,7 @@ export async function sealAudit(db: Database, log: LogStore, signer: NoteSigner,
   }
 }
 
-export interface AuditProblem { code: 'AUDIT_CHANGED' | 'AUDIT_SEAL_MISSING' | 'AUDIT_SEAL_FORGED' | 'AUDIT_INSERTED'; message: string }
+export interface AuditProblem { code: AuditFindingCode; message: string }
 export interface AuditReport { seals: number; events: number; unsealed: number; problems: AuditProblem[] }
 
 /**

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { recordEvents } from '../audit/events.ts';
-import { CustosError, isCustosError } from '../errors.ts';
+import { type CustosErrorCode, CustosError, isCustosError } from '../errors.ts';
 import type { Database, Queryable } from '../store/database.ts';
 import { sessionPrincipal, tokenPrincipal } from './credentials.ts';
 import { type Permission, type Principal, allows, isPermission, principalLabel } from './permissions.ts';
@@ -40,7 +40,7 @@ export interface GuardOptions {
 
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
-export function refuse(reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
+export function refuse(reply: FastifyReply, status: number, code: CustosErrorCode, message: string): FastifyReply {
   if (status === 401) reply.header('www-authenticate', 'Bearer realm="custos"');
   return reply.code(status).header('cache-control', 'no-store').send({ error: code, message });
 }

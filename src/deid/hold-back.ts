@@ -1,3 +1,4 @@
+import type { HoldReasonCode } from '../errors.ts';
 import type { Profile } from './profile.ts';
 
 /**
@@ -5,11 +6,7 @@ import type { Profile } from './profile.ts';
  * burned-in text, kinds of objects known to carry it, free-form documents, and — with Clean
  * Recognizable Visual Features — head and neck volumes until defacing exists. Deny by default.
  */
-export type HoldReasonCode =
-  | 'BURNED_IN_ANNOTATION'
-  | 'BURNED_IN_RISK'
-  | 'ENCAPSULATED_DOCUMENT'
-  | 'RECOGNIZABLE_FEATURES';
+export type { HoldReasonCode };
 
 export interface HoldBack { code: HoldReasonCode; message: string }
 

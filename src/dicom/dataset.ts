@@ -1,3 +1,4 @@
+import type { ReadWarningCode } from '../errors.ts';
 import type { Tag } from './tag.ts';
 import type { VR } from './vr.ts';
 import type { TransferSyntax } from './transfer-syntax.ts';
@@ -34,7 +35,12 @@ export interface DicomFile {
   transferSyntax: TransferSyntax;
   /** False when the input had no preamble/meta (a bare dataset): the output gets one. */
   hadMeta: boolean;
+  /** Repairs made while reading (out-of-order elements sorted, UN given its dictionary VR): recorded by the caller. */
+  warnings?: ReadWarning[];
 }
+
+/** Repairs PS3.5 lets a reader make; the output is written correctly and the repair is recorded. */
+export interface ReadWarning { code: ReadWarningCode; message: string }
 
 export function findElement(ds: Dataset, t: Tag): DataElement | undefined {
   // Elements are few (tens to hundreds) and sorted; a linear scan with early exit is fastest here.

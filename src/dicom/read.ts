@@ -1,13 +1,14 @@
 import { inflateRawSync } from 'node:zlib';
 import { CustosError } from '../errors.ts';
 import { type ByteSource, BufferSource } from './byte-source.ts';
-import type { DataElement, Dataset, DicomFile } from './dataset.ts';
+import type { DataElement, Dataset, DicomFile, ReadWarning } from './dataset.ts';
+import type { ReadWarningCode } from '../errors.ts';
 import { implicitVR } from './dictionary.ts';
 import { type Tag, Tags, formatTag, groupOf } from './tag.ts';
 import {
   transferSyntax, EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN, EXPLICIT_VR_BIG_ENDIAN,
 } from './transfer-syntax.ts';
-import { type VR, isVR, hasLongHeader, vrOfCode } from './vr.ts';
+import { type VR, BINARY_SIZE, isVR, hasLongHeader, vrOfCode } from './vr.ts';
 
 /*
  * A Part 10 reader written for Custos rather than taken from dcmjs or dicom-parser, because the
@@ -19,6 +20,12 @@ import { type VR, isVR, hasLongHeader, vrOfCode } from './vr.ts';
 
 const UNDEFINED = 0xffffffff;
 const MAX_DEPTH = 32;
+
+/** A value of `length` bytes is possible for `vr`: fixed-size binary VRs need a whole number of values. */
+function fitsVR(vr: VR, length: number): boolean {
+  const size = BINARY_SIZE[vr];
+  return size === undefined || length % size === 0;
+}
 
 export interface ReadOptions {
   /** Top-level pixel data at least this long is left in the source as a byte range. Default 1 MiB. */
@@ -45,6 +52,8 @@ export function inflateLimit(deflatedBytes: number, max = DEFAULT_MAX_INFLATED):
 
 interface Cursor {
   src: ByteSource;
+  /** What was repaired while reading (shared by nested cursors): recorded by the caller, never silent. */
+  warnings: ReadWarning[];
   pos: number;
   explicit: boolean;
   little: boolean;
@@ -61,6 +70,7 @@ const tagAt = (b: Buffer, little: boolean): Tag => ((u16(b, 0, little) << 16) | 
 /** Parse a whole Part 10 file, or a bare dataset without preamble and meta information. */
 export function readDicom(src: ByteSource, options: ReadOptions = {}): DicomFile {
   const streamThreshold = options.streamThreshold ?? 1 << 20;
+  const warnings: ReadWarning[] = [];
   let pos = 0;
   let hadMeta = false;
   if (src.size >= 132 && src.read(128, 4).toString('latin1') === 'DICM') {
@@ -71,7 +81,7 @@ export function readDicom(src: ByteSource, options: ReadOptions = {}): DicomFile
   }
   let meta: Dataset = { elements: [] };
   if (hadMeta) {
-    const c: Cursor = { src, pos, explicit: true, little: true, streamThreshold };
+    const c: Cursor = { src, pos, explicit: true, little: true, streamThreshold, warnings };
     meta = readGroup2(c);
     pos = c.pos;
   }
@@ -93,11 +103,11 @@ export function readDicom(src: ByteSource, options: ReadOptions = {}): DicomFile
     }
     pos = 0;
   }
-  const c: Cursor = { src: dsSource, pos, explicit: ts.explicitVR, little: ts.littleEndian, streamThreshold, stopAtPixelData: options.stopAtPixelData ?? false };
+  const c: Cursor = { src: dsSource, pos, explicit: ts.explicitVR, little: ts.littleEndian, streamThreshold, stopAtPixelData: options.stopAtPixelData ?? false, warnings };
   const dataset = readElements(c, dsSource.size, 0);
   if (dataset.elements.length === 0) throw new CustosError('DICOM_NOT_DICOM', 'no data elements found');
   if (!ts.explicitVR) resolveAmbiguousVRs(dataset, ts.littleEndian);
-  return { meta, dataset, transferSyntax: ts, hadMeta };
+  return warnings.length ? { meta, dataset, transferSyntax: ts, hadMeta, warnings } : { meta, dataset, transferSyntax: ts, hadMeta };
 }
 
 function readGroup2(c: Cursor): Dataset {
@@ -129,6 +139,7 @@ function readElements(c: Cursor, end: number, depth: number): Dataset {
   const elements: DataElement[] = [];
   let undefinedLength = false;
   let last = -1;
+  let unordered = false;
   while (c.pos < end) {
     if (end - c.pos < 8) {
       // Trailing padding shorter than an element header: tolerated at the top level only.
@@ -150,11 +161,26 @@ function readElements(c: Cursor, end: number, depth: number): Dataset {
       break;
     }
     const el = readElement(c, depth, h);
-    if (el.tag <= last) throw new CustosError('DICOM_BAD_LENGTH', `element ${formatTag(el.tag)} out of order at offset ${c.pos}`);
+    if (el.tag === last) throw duplicate(el.tag);
+    if (el.tag < last) unordered = true;
     last = el.tag;
     elements.push(el);
   }
+  if (unordered) {
+    // PS3.5 7.1 requires ascending tags; older devices write some out of order, and dcmtk and
+    // pydicom read them. Sorted (stably) and reported, so the output is valid and nothing is silent.
+    elements.sort((a, b) => a.tag - b.tag);
+    for (let i = 1; i < elements.length; i++) if (elements[i]!.tag === elements[i - 1]!.tag) throw duplicate(elements[i]!.tag);
+    warn(c, 'DICOM_ELEMENTS_OUT_OF_ORDER', `data elements out of ascending tag order (first at depth ${depth}) were sorted`);
+  }
   return undefinedLength ? { elements, undefinedLength } : { elements };
+}
+
+/** Two elements with one tag: which of them a reader uses differs between toolkits, so the instance is refused. */
+const duplicate = (t: Tag): CustosError => new CustosError('DICOM_DUPLICATE_ELEMENT', `element ${formatTag(t)} occurs twice in one dataset`);
+
+function warn(c: Cursor, code: ReadWarningCode, message: string): void {
+  if (!c.warnings.some((w) => w.code === code)) c.warnings.push({ code, message });
 }
 
 /** One element at c.pos; `h` is a view of at least its first 8 bytes when the caller has one. */
@@ -193,6 +219,15 @@ function readElement(c: Cursor, depth: number, h: Buffer = c.src.read(c.pos, Mat
     const items = readSequence(inner, length, depth + 1, t);
     c.pos = inner.pos;
     return length === UNDEFINED ? { tag: t, vr: 'SQ', items, undefinedLength: true } : { tag: t, vr: 'SQ', items };
+  }
+  if (vr === 'UN' && c.explicit && c.little && groupOf(t) % 2 === 0) {
+    // PS3.5 6.2.2: a standard attribute sent as UN (by a node that did not know it) has the same
+    // bytes as in implicit little endian, so the dictionary's VR is restored when it fits the value.
+    const known = implicitVR(t);
+    if (known !== 'UN' && known !== 'SQ' && fitsVR(known, length)) {
+      vr = known;
+      warn(c, 'DICOM_UN_RELABELLED', 'standard attributes encoded as UN were given their dictionary VR');
+    }
   }
   if (length === UNDEFINED) {
     throw new CustosError('DICOM_BAD_LENGTH', `undefined length on non-sequence ${formatTag(t)} (${vr}) at offset ${start}`);

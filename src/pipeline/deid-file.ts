@@ -5,16 +5,16 @@ import { isCustosError } from '../errors.ts';
 import { type ByteSource, BufferSource } from '../dicom/byte-source.ts';
 import { openSource, threadTempDir, writeChunksAtomic } from '../dicom/file-io.ts';
 import { readDicom } from '../dicom/read.ts';
-import { placingUids } from '../dicom/required-uids.ts';
+import { admitInstance } from '../dicom/admission.ts';
 import { type Chunk, coalesceChunks, encodePart10 } from '../dicom/write.ts';
 import { type ActionCounts, type DeidSettings, deidentify, denyListFor } from '../deid/deidentify.ts';
-import { putElement } from '../dicom/dataset.ts';
+import { type ReadWarning, putElement } from '../dicom/dataset.ts';
 import { Tags } from '../dicom/tag.ts';
 import type { PixelCleaningSettings, PixelReport } from './clean-pixels.ts';
 
 /** What happened to one input, as recorded in the receipt (no PHI: hashes, counts, pseudonymous paths). */
 export type InstanceOutcome =
-  | { status: 'released'; input: Digest; output: Digest & { path: string }; actions: ActionCounts; pixels?: PixelReport; logIndex?: number }
+  | { status: 'released'; input: Digest; output: Digest & { path: string }; actions: ActionCounts; pixels?: PixelReport; logIndex?: number; warnings?: ReadWarning[] }
   | { status: 'held'; input: Digest; reason: { code: string; message: string } }
   | { status: 'skipped'; input: Digest; reason: { code: string; message: string } }
   | { status: 'failed'; input?: Digest; error: { code: string; message: string } };
@@ -51,7 +51,7 @@ const DEFAULT_PIXELS: PixelCleaningSettings = { mode: 'phi', rules: [], allow: [
 
 /** The de-identified instance in memory: chunks of new bytes and ranges still in the source. */
 export type DeidOutcome =
-  | { status: 'released'; input: Digest; output: Digest; chunks: Chunk[]; transferSyntaxUID: string; ids: { patient: string; study: string; series: string; instance: string }; actions: ActionCounts; pixels?: PixelReport }
+  | { status: 'released'; input: Digest; output: Digest; chunks: Chunk[]; transferSyntaxUID: string; ids: { patient: string; study: string; series: string; instance: string }; actions: ActionCounts; pixels?: PixelReport; warnings?: ReadWarning[] }
   | Exclude<InstanceOutcome, { status: 'released' }>;
 
 /** De-identify one instance held by `source` (a file window or a buffer). Never throws for bad input. */
@@ -68,8 +68,8 @@ export async function deidentifySource(source: ByteSource, settings: FileDeidSet
       if (isCustosError(e) && e.code === 'DICOM_NOT_DICOM') return { status: 'skipped', input, reason: { code: e.code, message: e.message } };
       throw e;
     }
-    // What the gateway refuses, the batch tool refuses too: an instance no study or series places.
-    placingUids(file);
+    // What the gateway refuses, the batch tool refuses too (one rule: dicom/admission.ts).
+    await admitInstance(file, source);
     let result = deidentify(file, settings);
     let ts = file.transferSyntax;
     let pixels: PixelReport | undefined;
@@ -92,7 +92,7 @@ export async function deidentifySource(source: ByteSource, settings: FileDeidSet
     if (result.status === 'held') return { status: 'held', input, reason: result.hold };
     const chunks = coalesceChunks(encodePart10(result.meta, result.dataset, ts, source), source);
     const output = digests ? digestChunks(chunks, source) : { sha256: '', bytes: chunks.reduce((n, c) => n + c.length, 0) };
-    return { status: 'released', input, output, chunks, transferSyntaxUID: ts.uid, ids: result.ids, actions: result.counts, ...(pixels ? { pixels } : {}) };
+    return { status: 'released', input, output, chunks, transferSyntaxUID: ts.uid, ids: result.ids, actions: result.counts, ...(pixels ? { pixels } : {}), ...(file.warnings ? { warnings: file.warnings } : {}) };
   } catch (e) {
     const code = isCustosError(e) ? e.code : 'INTERNAL';
     return input ? { status: 'failed', input, error: { code, message: (e as Error).message } } : { status: 'failed', error: { code, message: (e as Error).message } };
@@ -118,7 +118,7 @@ export async function deidentifyFile(path: string, outDir: string, settings: Fil
         return { status: 'failed', input, error: { code: 'OUTPUT_CONFLICT', message: `output ${rel} already exists with other content (duplicate SOP Instance UID in the inputs, or an earlier run with another key or options)` } };
       }
     }
-    return { status: 'released', input, output: { ...output, path: rel }, actions: out.actions, ...(out.pixels ? { pixels: out.pixels } : {}) };
+    return { status: 'released', input, output: { ...output, path: rel }, actions: out.actions, ...(out.pixels ? { pixels: out.pixels } : {}), ...(out.warnings ? { warnings: out.warnings } : {}) };
   } catch (e) {
     const code = isCustosError(e) ? e.code : 'INTERNAL';
     return { status: 'failed', error: { code, message: (e as Error).message } };

@@ -3,9 +3,8 @@ import { recordEvents } from '../audit/events.ts';
 import type { RouteConfig } from '../config/gateway-config.ts';
 import type { ByteSource } from '../dicom/byte-source.ts';
 import { asciiValue } from '../dicom/dataset.ts';
-import { checkFirstFrame, checkPixelData } from '../dicom/pixel-check.ts';
+import { admitInstance } from '../dicom/admission.ts';
 import { readDicom } from '../dicom/read.ts';
-import { placingUids } from '../dicom/required-uids.ts';
 import { Tags } from '../dicom/tag.ts';
 import { CustosError, isCustosError } from '../errors.ts';
 import { type Described, describeSource } from '../integrity/describe.ts';
@@ -70,30 +69,21 @@ export function rejectionStatus(code: string): number {
 interface Header {
   sopClassUID: string; sopInstanceUID: string; studyInstanceUID: string; seriesInstanceUID: string;
   modality: string; bodyPart: string; transferSyntaxUID: string; patientId: string; issuer: string;
+  /** Repairs made while reading (their codes), recorded with the instance's received event. */
+  warnings: string[];
 }
 
 async function readHeader(source: ByteSource, origin: Origin, maxInflatedBytes: number | undefined): Promise<Header> {
   // A full parse (pixel data stays a range of the source): truncated or malformed files fail here.
   const file = readDicom(source, maxInflatedBytes === undefined ? {} : { maxInflatedBytes });
-  const v = (t: number): string => asciiValue(file.dataset, t);
+  const admitted = await admitInstance(file, source);
   const h: Header = {
-    ...placingUids(file),
-    modality: v(Tags.Modality),
-    bodyPart: v(Tags.BodyPartExamined),
+    ...admitted,
     transferSyntaxUID: file.transferSyntax.uid,
-    patientId: v(Tags.PatientID),
-    issuer: v(Tags.IssuerOfPatientID),
+    patientId: asciiValue(file.dataset, Tags.PatientID),
+    issuer: asciiValue(file.dataset, Tags.IssuerOfPatientID),
+    warnings: (file.warnings ?? []).map((w) => w.code),
   };
-  // These values are stored, indexed and routed on: a control character (a NUL, which a database
-  // text column cannot hold) is invalid in every one of their VRs (UI, CS, LO; PS3.5 6.1.2.3).
-  for (const [name, tag, value] of [['SOP Class UID', '(0008,0016)', h.sopClassUID], ['SOP Instance UID', '(0008,0018)', h.sopInstanceUID], ['Study Instance UID', '(0020,000D)', h.studyInstanceUID], ['Series Instance UID', '(0020,000E)', h.seriesInstanceUID], ['Modality', '(0008,0060)', h.modality], ['Body Part Examined', '(0018,0015)', h.bodyPart]] as const) {
-    if (/[\x00-\x1f\x7f]/.test(value)) throw new CustosError('DICOM_BAD_VALUE', `${name} ${tag} holds control characters (${value.length} characters)`);
-  }
-  // Refuse now what the work loop could never process (deflated: the source is the inflated dataset, checked by length only).
-  if (!file.transferSyntax.deflated) {
-    checkPixelData(file, source);
-    await checkFirstFrame(file, source);
-  }
   const e = origin.expected;
   if (e?.sopClassUID && e.sopClassUID !== h.sopClassUID) throw new CustosError('INGEST_MISMATCH', 'the dataset\'s SOP Class UID differs from the one in the request');
   if (e?.sopInstanceUID && e.sopInstanceUID !== h.sopInstanceUID) throw new CustosError('INGEST_MISMATCH', 'the dataset\'s SOP Instance UID differs from the one in the request');
@@ -136,7 +126,7 @@ export async function ingestInstance(deps: IngestDeps, input: Buffer | Received,
   deps.keys.remember(ref, dataKey);
   const blobKey = `instances/${sha256.slice(0, 2)}/${sha256}-${randomUUID()}`;
   const recipients = recipientsFor(deps.routes, { Modality: h.modality, BodyPartExamined: h.bodyPart, SOPClassUID: h.sopClassUID, callingAeTitle: origin.callingAeTitle, source: origin.source });
-  const receivedEvent = JSON.stringify({ source: origin.source, bytes: received.size, sha256, transferSyntaxUID: h.transferSyntaxUID, recipients });
+  const receivedEvent = JSON.stringify({ source: origin.source, bytes: received.size, sha256, transferSyntaxUID: h.transferSyntaxUID, recipients, ...(h.warnings.length ? { warnings: h.warnings } : {}) });
   const same = `${h.sopInstanceUID}\0${sha256}`;
   const inFlight = inFlightOf(deps);
   for (;;) {

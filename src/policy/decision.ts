@@ -1,4 +1,5 @@
 import type { Coding, Consent, ConsentProvision, Period } from '@medplum/fhirtypes';
+import type { WithholdReasonCode } from '../errors.ts';
 import { denyCovers, isPurpose, lineage, permitCovers } from './purposes.ts';
 
 /*
@@ -82,18 +83,7 @@ export interface Reason {
   detail?: string;
 }
 
-export type ReasonCode =
-  | 'PURPOSE_UNKNOWN'
-  | 'SITE_POLICY_MISSING'
-  | 'CONSENT_DENIED'
-  | 'CONSENT_REQUIRED'
-  | 'RECIPIENT_NOT_VETTED'
-  | 'RECIPIENT_NOT_APPROVED'
-  | 'AGREEMENT_NONE_VALID'
-  | 'AGREEMENT_PURPOSE'
-  | 'AGREEMENT_MODALITY'
-  | 'AGREEMENT_BODY_PART'
-  | 'DEID_WEAKER_THAN_AGREEMENT';
+export type ReasonCode = WithholdReasonCode;
 
 /** v3-ActCode obligations a permit carries to the recipient. */
 export type Obligation = 'DEID' | 'PSEUD' | 'NORELINK' | 'DELAU' | 'AOD';
