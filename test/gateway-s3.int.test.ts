@@ -23,7 +23,7 @@ after(async () => { await swift?.stop(); });
 const s3config = (bucket: string) => parseGatewayConfig({ dimse: { port: 0 }, http: { port: 0 }, blobs: { kind: 's3', bucket, endpoint: swift.endpoint, prefix: 'custos/' } });
 
 test('blobs in S3: originals stored encrypted as objects, read back by WADO-RS; a missing bucket stops the start', { skip: !SWIFT_AVAILABLE && 'Swift is not installed' }, async () => {
-  await assert.rejects(startGateway(s3config('no-such-bucket'), join(work, 'd0')), /S3 bucket no-such-bucket does not exist/);
+  await assert.rejects(startGateway(s3config('no-such-bucket'), join(work, 'd0')), { code: 'STORE_UNAVAILABLE', message: /S3 bucket no-such-bucket does not exist/ });
   const client = new S3Client({ region: 'us-east-1', endpoint: swift.endpoint, forcePathStyle: true });
   await client.send(new CreateBucketCommand({ Bucket: 'custos-blobs' }));
   const gw = await startGateway(s3config('custos-blobs'), join(work, 'd1'));

@@ -52,8 +52,8 @@ test('tile paths encode in groups of three and parse back; hash tiles hold the r
   assert.equal(encodeTileIndex(5), '005');
   assert.deepEqual(parseTilePath('0/x001/x234/067'), { level: 0, index: 1234067, width: 256 });
   assert.deepEqual(parseTilePath('entries/000.p/5'), { level: 'entries', index: 0, width: 5 });
-  assert.throws(() => parseTilePath('0/1234'));
-  assert.throws(() => parseTilePath('../etc/passwd'));
+  assert.throws(() => parseTilePath('0/1234'), { code: 'LOG_BAD_PROOF_REQUEST' });
+  assert.throws(() => parseTilePath('../etc/passwd'), { code: 'LOG_BAD_PROOF_REQUEST' });
   const t = new MerkleTree();
   for (let i = 0; i < 300; i++) t.appendData(Buffer.from(`e${i}`));
   assert.equal(hashTile(t, 300, 0, 0, 256)!.length, 256 * 32);

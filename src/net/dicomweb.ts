@@ -100,7 +100,8 @@ export function dicomwebRoutes(deps: DicomwebDeps) {
         parts = splitMultipart(src, params.boundary, deps.maxParts);
       } catch (e) {
         if (isCustosError(e) && e.code === 'MULTIPART_TOO_MANY_PARTS') return reply.code(413).send({ error: e.code, message: `${e.message}: send them in several requests; nothing was stored` });
-        return reply.code(400).send({ error: 'MULTIPART_MALFORMED', message: (e as Error).message });
+        if (isCustosError(e) && e.code === 'MULTIPART_MALFORMED') return reply.code(400).send({ error: e.code, message: e.message });
+        throw e; // not the request's fault: the root handler answers INTERNAL
       } finally {
         src.close();
       }

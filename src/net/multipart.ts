@@ -63,7 +63,7 @@ function find(src: ByteSource, needle: Buffer, from: number, within = Number.POS
 
 /**
  * Find the parts of a multipart/related body (in memory or spooled: read a window at a time);
- * USAGE when the framing is broken, MULTIPART_TOO_MANY_PARTS past `maxParts` (before any part is
+ * MULTIPART_MALFORMED when the framing is broken, MULTIPART_TOO_MANY_PARTS past `maxParts` (before any part is
  * used). Messages describe, never quote, the input.
  */
 export function splitMultipart(src: ByteSource, boundary: string, maxParts = Number.POSITIVE_INFINITY): PartRange[] {
@@ -71,21 +71,21 @@ export function splitMultipart(src: ByteSource, boundary: string, maxParts = Num
   const next = Buffer.from(`\r\n--${boundary}`, 'latin1');
   const parts: PartRange[] = [];
   let pos = find(src, delim, 0);
-  if (pos < 0) throw new CustosError('USAGE', `multipart body does not contain the boundary given in Content-Type (${boundary.length} characters)`);
+  if (pos < 0) throw new CustosError('MULTIPART_MALFORMED', `multipart body does not contain the boundary given in Content-Type (${boundary.length} characters)`);
   for (;;) {
     pos += delim.length;
     if (pos + 2 <= src.size && src.read(pos, 2).equals(Buffer.from('--', 'latin1'))) break; // closing delimiter "--boundary--"
     if (parts.length === maxParts) throw new CustosError('MULTIPART_TOO_MANY_PARTS', `more than ${maxParts} parts in one request`);
     const lineEnd = find(src, Buffer.from('\r\n', 'latin1'), pos, MAX_PART_HEADER);
     const headEnd = lineEnd < 0 ? -1 : find(src, Buffer.from('\r\n\r\n', 'latin1'), lineEnd, MAX_PART_HEADER);
-    if (headEnd < 0) throw new CustosError('USAGE', 'multipart part has no header end');
+    if (headEnd < 0) throw new CustosError('MULTIPART_MALFORMED', 'multipart part has no header end');
     const headers: Record<string, string> = {};
     for (const line of src.read(lineEnd + 2, Math.max(0, headEnd - lineEnd - 2)).toString('latin1').split('\r\n')) {
       const c = line.indexOf(':');
       if (c > 0) headers[line.slice(0, c).trim().toLowerCase()] = line.slice(c + 1).trim();
     }
     const end = find(src, next, headEnd + 4);
-    if (end < 0) throw new CustosError('USAGE', 'multipart body ends without its closing boundary');
+    if (end < 0) throw new CustosError('MULTIPART_MALFORMED', 'multipart body ends without its closing boundary');
     parts.push({ headers, start: headEnd + 4, length: end - (headEnd + 4) });
     pos = end + 2;
   }
