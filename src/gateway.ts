@@ -192,8 +192,9 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
     cleanup.push(async () => { clearInterval(retentionTimer); await purging; });
 
     const maxInstanceBytes = config.dimse.maxInstanceMiB * 1024 * 1024;
+    const privateSopClasses: ReadonlySet<string> = new Set(config.ingest.privateSopClasses);
     const ingestDeps: IngestDeps = { db, blobs, keys, deploymentKey, routes: registry.routes, onQueued: (row) => processor.ingested(row), backlog: () => processor.backlog(), recent, pool,
-      maxInstanceBytes,
+      maxInstanceBytes, privateSopClasses,
       quarantineBudget: { maxBytes: config.quarantine.maxMiB * 1024 * 1024, usedBytes: await quarantineBytes(db) } };
     const ingest = (received: Buffer | Received, origin: Parameters<typeof ingestInstance>[2]) => ingestInstance(ingestDeps, received, origin);
     // What does not fit in memory waits here, encrypted under keys only this process holds.
@@ -203,7 +204,7 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
     const scpPolicy = {
       aeTitle: config.dimse.aeTitle, allowedCallingAeTitles: config.dimse.allowedCallingAeTitles,
       maxAssociations: config.dimse.maxAssociations, maxAssociationsPerSource: config.dimse.maxAssociationsPerSource,
-      artimMs: config.dimse.artimSeconds * 1000, idleMs: config.dimse.idleSeconds * 1000, maxInstanceBytes, ingest, onError, pool, spool,
+      artimMs: config.dimse.artimSeconds * 1000, idleMs: config.dimse.idleSeconds * 1000, maxInstanceBytes, privateSopClasses, ingest, onError, pool, spool,
     };
     const dimseServer: Server = await startDimseServer(host, config.dimse.port, scpPolicy)
       .catch((e: NodeJS.ErrnoException) => { throw new CustosError('IO', `cannot listen for DIMSE on ${host}:${config.dimse.port}: ${e.code ?? e.message}`); });

@@ -4,7 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { parseGatewayConfig } from '../src/config/gateway-config.ts';
-import { chooseTransferSyntax, isStorageSopClass } from '../src/net/dimse-scp.ts';
+import { chooseTransferSyntax } from '../src/net/dimse-scp.ts';
+import { isStorageSopClass } from '../src/dicom/sop-classes.ts';
 import { contentTypeParams, encodeMultipart, parseMultipart } from '../src/net/multipart.ts';
 import { backoffMs } from '../src/pipeline/processor.ts';
 import { recipientsFor } from '../src/policy/routing.ts';
@@ -47,7 +48,8 @@ test('presentation contexts: storage classes by UID, compressed syntaxes kept, u
   assert.ok(isStorageSopClass(CT));
   assert.ok(isStorageSopClass('1.2.840.10008.5.1.4.1.1.481.2')); // RT Dose
   assert.ok(isStorageSopClass('1.2.840.10008.5.1.4.1.1.9.1.1')); // 12-lead ECG
-  assert.ok(isStorageSopClass('1.3.12.2.1107.5.9.1')); // a private SOP class
+  assert.ok(!isStorageSopClass('1.3.12.2.1107.5.9.1')); // a private SOP class: refused unless configured
+  assert.ok(isStorageSopClass('1.3.12.2.1107.5.9.1', new Set(['1.3.12.2.1107.5.9.1'])));
   assert.ok(!isStorageSopClass('1.2.840.10008.5.1.4.1.2.2.1')); // Study Root Q/R FIND
   assert.ok(!isStorageSopClass('1.2.840.10008.5.1.4.31')); // Modality Worklist
   assert.equal(chooseTransferSyntax(['1.2.840.10008.1.2', '1.2.840.10008.1.2.1']), '1.2.840.10008.1.2.1');

@@ -144,6 +144,12 @@ export const GatewayConfigSchema = z.object({
     memoryMiB: z.number().int().min(16).max(65_536).default(512),
     /** An instance or request body larger than this is spooled, not held in memory, in MiB. */
     spoolAboveMiB: z.number().int().min(1).max(4096).default(64),
+    /**
+     * Private SOP classes (outside the DICOM root) stored like standard storage classes, e.g. a
+     * vendor's non-image storage. Unlisted private classes are refused (DIMSE: abstract syntax not
+     * supported; STOW-RS: failure reason 0122).
+     */
+    privateSopClasses: z.array(uid.refine((u) => !u.startsWith('1.2.840.10008.'), 'a standard UID is not a private SOP class')).max(1000).default([]),
   }).strict().prefault({}),
   /** How long what the gateway holds is kept (docs/accountability.md); legal holds keep it longer. */
   retention: z.object({

@@ -1,3 +1,4 @@
+import { isStorageSopClass } from '../dicom/sop-classes.ts';
 import { type Server, type Socket, createServer } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { Writable } from 'node:stream';
@@ -33,17 +34,6 @@ export const VERIFICATION_SOP_CLASS = '1.2.840.10008.1.1';
 
 const AE_TITLE = /^[\x20-\x5b\x5d-\x7e]{0,16}$/;
 
-/**
- * Storage SOP classes are accepted by UID (PS3.4 B.5 lists them, and the list grows every edition):
- * everything under the storage roots, and private SOP classes outside the DICOM root. Query/retrieve,
- * worklist and print are other services and are refused.
- */
-export function isStorageSopClass(uid: string): boolean {
-  if (!uid.startsWith('1.2.840.10008.')) return /^[0-9]+(\.[0-9]+)+$/.test(uid); // private storage
-  return uid.startsWith('1.2.840.10008.5.1.4.1.1.')
-    || /^1\.2\.840\.10008\.5\.1\.4\.(34|38|39|43|44|45)\./.test(uid);
-}
-
 /** A transfer syntax this gateway knows and that is not encapsulated (an unknown or malformed UID: false). */
 function isNativeSyntax(uid: string): boolean {
   try { return !transferSyntax(uid).encapsulated; } catch { return false; }
@@ -69,6 +59,8 @@ export interface ScpPolicy {
   /** A connection from which nothing arrives for this long is closed. Default 60 s. */
   idleMs?: number;
   maxInstanceBytes: number;
+  /** SOP classes outside the DICOM root accepted for storage (`ingest.privateSopClasses`); others are refused. */
+  privateSopClasses?: ReadonlySet<string>;
   /** Calling AE titles allowed; undefined: any (only allowed while bound to loopback). */
   allowedCallingAeTitles?: readonly string[] | undefined;
   ingest(received: Received, origin: Origin): Promise<IngestResult>;
@@ -189,7 +181,7 @@ function makeScpClass(policy: ScpPolicy) {
         if (abstract === VERIFICATION_SOP_CLASS) {
           const ts = chooseTransferSyntax(pc.getTransferSyntaxUids().filter((t: string) => isNativeSyntax(t)));
           if (ts) pc.setResult(PCR.Accept, ts); else pc.setResult(PCR.RejectTransferSyntaxesNotSupported);
-        } else if (isStorageSopClass(abstract)) {
+        } else if (isStorageSopClass(abstract, policy.privateSopClasses)) {
           const ts = chooseTransferSyntax(pc.getTransferSyntaxUids());
           if (ts) pc.setResult(PCR.Accept, ts); else pc.setResult(PCR.RejectTransferSyntaxesNotSupported);
         } else {

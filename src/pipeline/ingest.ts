@@ -4,6 +4,7 @@ import type { RouteConfig } from '../config/gateway-config.ts';
 import type { ByteSource } from '../dicom/byte-source.ts';
 import { asciiValue } from '../dicom/dataset.ts';
 import { admitInstance } from '../dicom/admission.ts';
+import { isStorageSopClass } from '../dicom/sop-classes.ts';
 import { readDicom } from '../dicom/read.ts';
 import { Tags } from '../dicom/tag.ts';
 import { CustosError, isCustosError } from '../errors.ts';
@@ -31,6 +32,8 @@ export interface IngestDeps {
   recent?: RecentOriginals;
   /** Where received instances' shared memory comes from: held here while the blob store describes one. */
   pool?: SharedBufferPool;
+  /** Private SOP classes configured for storage (`ingest.privateSopClasses`); other private classes are refused. */
+  privateSopClasses?: ReadonlySet<string>;
   /** The configured largest instance (bytes): a deflated dataset may not inflate past it. */
   maxInstanceBytes?: number;
   /**
@@ -63,6 +66,7 @@ export type IngestResult =
  * A900 Data Set does not match SOP Class (missing or contradicting UIDs), else C000 Cannot understand.
  */
 export function rejectionStatus(code: string): number {
+  if (code === 'SOP_CLASS_NOT_SUPPORTED') return 0x0122; // PS3.4 B.2.3 (C-STORE), PS3.18 Table I.2-1 (STOW-RS)
   return code === 'INGEST_MISMATCH' || code === 'DICOM_MISSING_ATTRIBUTE' ? 0xa900 : 0xc000;
 }
 
@@ -73,10 +77,13 @@ interface Header {
   warnings: string[];
 }
 
-async function readHeader(source: ByteSource, origin: Origin, maxInflatedBytes: number | undefined): Promise<Header> {
+async function readHeader(source: ByteSource, origin: Origin, maxInflatedBytes: number | undefined, privateSopClasses: ReadonlySet<string> | undefined): Promise<Header> {
   // A full parse (pixel data stays a range of the source): truncated or malformed files fail here.
   const file = readDicom(source, maxInflatedBytes === undefined ? {} : { maxInflatedBytes });
   const admitted = await admitInstance(file, source);
+  if (!isStorageSopClass(admitted.sopClassUID, privateSopClasses)) {
+    throw new CustosError('SOP_CLASS_NOT_SUPPORTED', 'the SOP Class UID is not a storage class this gateway accepts (private classes: ingest.privateSopClasses)');
+  }
   const h: Header = {
     ...admitted,
     transferSyntaxUID: file.transferSyntax.uid,
@@ -104,7 +111,7 @@ export async function ingestInstance(deps: IngestDeps, input: Buffer | Received,
   let h: Header;
   const source = received.open();
   try {
-    h = await readHeader(source, origin, deps.maxInstanceBytes);
+    h = await readHeader(source, origin, deps.maxInstanceBytes, deps.privateSopClasses);
   } catch (e) {
     if (!isCustosError(e)) throw e;
     const quarantineId = await quarantine(deps, received, sha256, origin, e.code, e.message);
