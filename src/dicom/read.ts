@@ -103,7 +103,9 @@ export function readDicom(src: ByteSource, options: ReadOptions = {}): DicomFile
     }
     pos = 0;
   }
-  const c: Cursor = { src: dsSource, pos, explicit: ts.explicitVR, little: ts.littleEndian, streamThreshold, stopAtPixelData: options.stopAtPixelData ?? false, warnings };
+  // A deflated dataset was inflated into memory: its values are kept as views of that buffer, never as
+  // ranges, which callers would read from the (compressed) source.
+  const c: Cursor = { src: dsSource, pos, explicit: ts.explicitVR, little: ts.littleEndian, streamThreshold: ts.deflated ? Infinity : streamThreshold, stopAtPixelData: options.stopAtPixelData ?? false, warnings };
   const dataset = readElements(c, dsSource.size, 0);
   if (dataset.elements.length === 0) throw new CustosError('DICOM_NOT_DICOM', 'no data elements found');
   if (!ts.explicitVR) resolveAmbiguousVRs(dataset, ts.littleEndian);

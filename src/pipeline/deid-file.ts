@@ -8,7 +8,8 @@ import { readDicom } from '../dicom/read.ts';
 import { admitInstance } from '../dicom/admission.ts';
 import { type Chunk, coalesceChunks, encodePart10 } from '../dicom/write.ts';
 import { type ActionCounts, type DeidSettings, deidentify, denyListFor } from '../deid/deidentify.ts';
-import { type ReadWarning, putElement } from '../dicom/dataset.ts';
+import { type ReadWarning, findElement, putElement } from '../dicom/dataset.ts';
+import { clearSpareBits, overlayBitsToClear } from '../deid/overlay-bits.ts';
 import { Tags } from '../dicom/tag.ts';
 import type { PixelCleaningSettings, PixelReport } from './clean-pixels.ts';
 
@@ -90,6 +91,9 @@ export async function deidentifySource(source: ByteSource, settings: FileDeidSet
       }
     }
     if (result.status === 'held') return { status: 'held', input, reason: result.hold };
+    const spare = pixels ? undefined : overlayBitsToClear(file.dataset, ts.littleEndian, ts.encapsulated);
+    const pixelData = spare ? findElement(result.dataset, Tags.PixelData) : undefined;
+    if (spare && pixelData && !pixelData.encapsulated) putElement(result.dataset, clearSpareBits(pixelData, source, spare)); // with the 60xx groups
     const chunks = coalesceChunks(encodePart10(result.meta, result.dataset, ts, source), source);
     const output = digests ? digestChunks(chunks, source) : { sha256: '', bytes: chunks.reduce((n, c) => n + c.length, 0) };
     return { status: 'released', input, output, chunks, transferSyntaxUID: ts.uid, ids: result.ids, actions: result.counts, ...(pixels ? { pixels } : {}), ...(file.warnings ? { warnings: file.warnings } : {}) };
