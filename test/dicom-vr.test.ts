@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import { BufferSource } from '../src/dicom/byte-source.ts';
 import { readDicom } from '../src/dicom/read.ts';
 import { transferSyntax } from '../src/dicom/transfer-syntax.ts';
-import { encodeDataset } from '../src/dicom/write.ts';
+import { encodeDataset, encodePart10 } from '../src/dicom/write.ts';
+import { putElement } from '../src/dicom/dataset.ts';
 import { PYDICOM } from './helpers.ts';
 
 test('Smallest/Largest Image Pixel Value of signed pixels read in implicit VR are SS, and stay SS when written explicitly', () => {
@@ -17,4 +18,17 @@ test('Smallest/Largest Image Pixel Value of signed pixels read in implicit VR ar
   const explicit = Buffer.concat(encodeDataset(f.dataset, transferSyntax('1.2.840.10008.1.2.1')).map((c) => (Buffer.isBuffer(c) ? c : src.read(c.offset, c.length))));
   const at = explicit.indexOf(Buffer.from([0x28, 0x00, 0x06, 0x01]));
   assert.equal(explicit.toString('latin1', at + 4, at + 6), 'SS');
+});
+
+test('pixel-value attributes inside sequence items (Real World Value Mapping) follow Pixel Representation too', () => {
+  const src = new BufferSource(readFileSync(join(PYDICOM, 'MR_small_implicit.dcm')));
+  const f = readDicom(src);
+  const mapping = { tag: 0x00409096, vr: 'SQ' as const, items: [{ elements: [{ tag: 0x00409216, vr: 'US' as const, value: Buffer.from([0x00, 0x80]) }] }] };
+  putElement(f.dataset, mapping);
+  const implicit = transferSyntax('1.2.840.10008.1.2');
+  const bytes = Buffer.concat(encodePart10(f.meta, f.dataset, implicit, src).map((c) => (Buffer.isBuffer(c) ? c : src.read(c.offset, c.length))));
+  const again = readDicom(new BufferSource(bytes));
+  const item = again.dataset.elements.find((e) => e.tag === 0x00409096)!.items![0]!;
+  assert.equal(item.elements[0]!.vr, 'SS');
+  assert.equal(item.elements[0]!.value!.readInt16LE(0), -32768);
 });

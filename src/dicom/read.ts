@@ -295,15 +295,26 @@ function readEncapsulated(c: Cursor, t: Tag, vr: VR, depth: number): DataElement
 }
 
 /**
- * Attributes whose VR is "US or SS" (PS3.6), given as US by the dictionary: in implicit VR their VR
- * follows Pixel Representation (PS3.5 A.1 c): SS when the pixels are signed. Resolved when the
- * dataset is read, so that a conversion to an explicit syntax writes the right VR.
+ * Attributes whose VR is "US or SS" (PS3.6) and whose values are pixel values, given as US by the
+ * dictionary: in implicit VR their VR follows the image's Pixel Representation (PS3.5 A.1 c): SS when
+ * the pixels are signed — also inside sequence items (Real World Value Mapping, Histogram). Resolved
+ * when the dataset is read, so that a conversion to an explicit syntax writes the right VR. LUT and
+ * palette descriptors stay US (their first and third values are always unsigned, PS3.3 C.11.1.1).
  */
-const US_OR_SS = new Set([0x00280106, 0x00280107, 0x00280108, 0x00280109, 0x00280120, 0x00280121]);
+const US_OR_SS = new Set([
+  0x00189810, 0x00221452, 0x00280106, 0x00280107, 0x00280108, 0x00280109, 0x00280120, 0x00280121,
+  0x00409211, 0x00409216, 0x00603004, 0x00603006,
+]);
 
 function resolveAmbiguousVRs(ds: Dataset, little: boolean): void {
   const pr = ds.elements.find((e) => e.tag === 0x00280103)?.value;
   const signed = pr !== undefined && pr.length >= 2 && (little ? pr.readUInt16LE(0) : pr.readUInt16BE(0)) === 1;
-  if (!signed) return;
-  for (const e of ds.elements) if (US_OR_SS.has(e.tag) && e.vr === 'US') e.vr = 'SS';
+  if (signed) markSigned(ds, 0);
+}
+
+function markSigned(ds: Dataset, depth: number): void {
+  for (const e of ds.elements) {
+    if (US_OR_SS.has(e.tag) && e.vr === 'US') e.vr = 'SS';
+    else if (e.items && depth < MAX_DEPTH) for (const it of e.items) markSigned(it, depth + 1);
+  }
 }
