@@ -31,7 +31,7 @@ import { dicomwebRoutes } from './net/dicomweb.ts';
 import { installSlowRequestLimits } from './net/http-limits.ts';
 import { startDimseServer } from './net/dimse-scp.ts';
 import { DimseForwarder, type DimseTls } from './net/dimse-scu.ts';
-import type { Forwarder } from './net/forwarder.ts';
+import type { Forwarder } from './pipeline/forwarder.ts';
 import { StowForwarder } from './net/stow-client.ts';
 import { type IngestDeps, ingestInstance } from './pipeline/ingest.ts';
 import { Processor } from './pipeline/processor.ts';
@@ -126,7 +126,7 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
       await s3.check();
       blobs = s3;
     } else {
-      blobs = new FsBlobStore(join(dataDir, 'blobs'));
+      blobs = new FsBlobStore(join(dataDir, 'blobs'), { inspector: new URL('./pipeline/blob-description.ts', import.meta.url) });
     }
 
     // Recipients live in the database (docs/policy.md); the configuration file adds and changes them.

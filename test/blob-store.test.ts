@@ -33,19 +33,21 @@ test('parts are written as given; a plaintext in shared memory is sealed by the 
   assert.equal(readFileSync(join(store.root, 'a/one')).subarray(0, 4).toString(), 'head');
 });
 
-test('asked to, the writer describes a sealed instance for the log (as the event loop would); not DICOM: no description', async () => {
-  const store = new FsBlobStore(tempDir());
+test('asked to, the writer runs the inspector it was given — the pipeline\'s description for the log (as the event loop would make it); not DICOM: none', async () => {
+  const store = new FsBlobStore(tempDir(), { inspector: new URL('../src/pipeline/blob-description.ts', import.meta.url) });
   const key = randomBytes(32);
   for (const name of ['CT_small.dcm', 'MR_small_RLE.dcm']) {
     const file = readFileSync(join(PYDICOM, name));
     const shared = Buffer.from(new SharedArrayBuffer(file.length));
     file.copy(shared);
-    const described = await (await store.putSealed(`d/${name}`, key, shared, { describe: true })).described;
+    const described = await (await store.putSealed(`d/${name}`, key, shared, { inspect: true })).inspected;
     assert.deepEqual(described, await describeSource(new BufferSource(file)), name);
-    assert.equal((await store.putSealed(`e/${name}`, key, shared)).described, undefined, 'not asked: not described');
+    assert.equal((await store.putSealed(`e/${name}`, key, shared)).inspected, undefined, 'not asked: not described');
   }
   const junk = Buffer.from(new SharedArrayBuffer(1000));
-  assert.equal(await (await store.putSealed('d/junk', key, junk, { describe: true })).described, undefined);
+  assert.equal(await (await store.putSealed('d/junk', key, junk, { inspect: true })).inspected, undefined);
+  const plain = new FsBlobStore(tempDir());
+  assert.equal(await (await plain.putSealed('d/x', key, Buffer.from(new SharedArrayBuffer(10)), { inspect: true })).inspected, undefined, 'no inspector: nothing');
   assert.deepEqual(openBlob(key, await store.get('d/junk'), 'd/junk'), Buffer.alloc(1000), 'stored all the same');
 });
 

@@ -99,7 +99,7 @@ test('the acknowledgement does not wait for the description; the received memory
   let describedNow!: () => void;
   const later = new Promise<undefined>((r) => { describedNow = () => r(undefined); });
   // The blob store's description is held back here until the test lets it go.
-  const blobs = { get: store.get.bind(store), delete: store.delete.bind(store), put: store.put.bind(store), putSealedFrom: store.putSealedFrom.bind(store), putSealed: async (...a: Parameters<typeof store.putSealed>) => { await store.putSealed(...a); return { described: later }; } };
+  const blobs = { get: store.get.bind(store), delete: store.delete.bind(store), put: store.put.bind(store), putSealedFrom: store.putSealedFrom.bind(store), putSealed: async (...a: Parameters<typeof store.putSealed>) => { await store.putSealed(...a); return { inspected: later }; } };
   const original = bytes(4);
   const received = pool.acquire(original.length).subarray(0, original.length);
   original.copy(received);

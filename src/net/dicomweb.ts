@@ -4,6 +4,7 @@ import { recordAccess } from '../auth/guard.ts';
 import { isCustosError } from '../errors.ts';
 import { type IngestResult, type Origin, rejectionStatus } from '../pipeline/ingest.ts';
 import type { Database } from '../store/database.ts';
+import { instanceIdsFor, instancesOf, seriesOfStudy } from '../store/instance-queries.ts';
 import { listStudies } from '../store/totals.ts';
 import type { SharedBufferPool } from '../store/buffer-pool.ts';
 import { ReceiveBuffer, type SpoolPolicy } from '../store/receive-buffer.ts';
@@ -172,9 +173,7 @@ export function dicomwebRoutes(deps: DicomwebDeps) {
     });
     app.get('/dicomweb/studies/:study/series', list, async (req, reply) => {
       const { study } = req.params as { study: string };
-      const rows = await deps.db.query<{ series: string; modality: string | null; instances: number }>(
-        `SELECT series_instance_uid AS series, max(modality) AS modality, count(*)::int AS instances FROM instances
-         WHERE study_instance_uid = $1 GROUP BY series_instance_uid ORDER BY min(id)`, [study]);
+      const rows = await seriesOfStudy(deps.db, study);
       await recordAccess(deps.db, req, 'access.list', { route: 'QIDO-RS series', study, series: rows.length });
       return reply.type('application/dicom+json').send(rows.map((r) => ({
         '0020000D': ui(study),
@@ -186,10 +185,7 @@ export function dicomwebRoutes(deps: DicomwebDeps) {
     });
     const instances = async (req: FastifyRequest, reply: FastifyReply) => {
       const { study, series } = req.params as { study: string; series?: string };
-      const rows = await deps.db.query<{ series: string; sop: string; cls: string; ts: string }>(
-        `SELECT DISTINCT ON (sop_instance_uid) series_instance_uid AS series, sop_instance_uid AS sop, sop_class_uid AS cls, transfer_syntax_uid AS ts
-         FROM instances WHERE study_instance_uid = $1 AND ($2::text IS NULL OR series_instance_uid = $2) ORDER BY sop_instance_uid, id DESC`,
-        [study, series ?? null]);
+      const rows = await instancesOf(deps.db, study, series);
       await recordAccess(deps.db, req, 'access.list', { route: 'QIDO-RS instances', study, ...(series ? { series } : {}), instances: rows.length });
       return reply.type('application/dicom+json').send(rows.map((r) => ({
         '00080016': ui(r.cls),
@@ -210,18 +206,15 @@ export function dicomwebRoutes(deps: DicomwebDeps) {
         return reply.code(406).send({ error: 'NOT_ACCEPTABLE', message: 'WADO-RS here returns multipart/related; type="application/dicom"' });
       }
       const { study, series, instance } = req.params as { study: string; series?: string; instance?: string };
-      const rows = await deps.db.query<{ id: number }>(
-        `SELECT DISTINCT ON (sop_instance_uid) id FROM instances WHERE study_instance_uid = $1 AND ($2::text IS NULL OR series_instance_uid = $2)
-         AND ($3::text IS NULL OR sop_instance_uid = $3) ORDER BY sop_instance_uid, id DESC`,
-        [study, series ?? null, instance ?? null]);
-      if (!rows.length) return reply.code(404).send({ error: 'NOT_FOUND', message: 'no such instances here' });
+      const ids = await instanceIdsFor(deps.db, study, series, instance);
+      if (!ids.length) return reply.code(404).send({ error: 'NOT_FOUND', message: 'no such instances here' });
       // Recorded before the bytes leave: a read that fails half-way is still on the record.
-      await recordAccess(deps.db, req, 'access.originals', { study, ...(series ? { series } : {}), ...(instance ? { instance } : {}), instances: rows.length });
+      await recordAccess(deps.db, req, 'access.originals', { study, ...(series ? { series } : {}), ...(instance ? { instance } : {}), instances: ids.length });
       // Streamed one instance at a time: memory holds one original, not the study. The first is
       // read before the answer starts, so that a shredded patient still gets its 410.
       let first: Buffer;
       try {
-        first = await deps.original(Number(rows[0]!.id));
+        first = await deps.original(ids[0]!);
       } catch (e) {
         if (isCustosError(e) && e.code === 'PATIENT_SHREDDED') return reply.code(410).send({ error: e.code, message: 'these instances were destroyed (patient key shredded)' });
         if (isCustosError(e) && e.code === 'RETENTION_PURGED') return reply.code(410).send({ error: e.code, message: 'these instances were purged (retention or erasure)' });
@@ -231,7 +224,7 @@ export function dicomwebRoutes(deps: DicomwebDeps) {
       async function* body(): AsyncGenerator<Buffer> {
         yield* framePart(first, 'application/dicom', boundary);
         // A later instance that fails ends the stream without its closing delimiter: the client sees a truncated answer.
-        for (const r of rows.slice(1)) yield* framePart(await deps.original(Number(r.id)), 'application/dicom', boundary);
+        for (const id of ids.slice(1)) yield* framePart(await deps.original(id), 'application/dicom', boundary);
         yield closeMultipart(boundary);
       }
       return reply.type(multipartContentType('application/dicom', boundary)).send(Readable.from(body(), { objectMode: false }));

@@ -1,8 +1,9 @@
+import type { CustosErrorCode } from '../errors.ts';
 import type { Socket } from 'node:net';
 import { dropBytes } from '../dicom/byte-source.ts';
 import { datasetOffset } from '../dicom/part10.ts';
 import { Client, RawDataset, canSendAs, requests, transcodeFailures } from './dimse-lib.ts';
-import { type Delivery, type Forwarder, type Outgoing, failAll } from './forwarder.ts';
+import { type Delivery, type Forwarder, type Outgoing, failAll } from '../pipeline/forwarder.ts';
 
 export interface DimseTls { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized: boolean }
 export interface DimseDestination { host: string; port: number; aeTitle: string; callingAeTitle: string; timeoutMs: number; tls?: DimseTls | undefined }
@@ -46,7 +47,7 @@ interface Association {
   accepted: boolean;
   closing: boolean;
   current?: Sending | undefined;
-  failure?: { code: string; message: string };
+  failure?: { code: CustosErrorCode; message: string };
   idle?: NodeJS.Timeout;
 }
 

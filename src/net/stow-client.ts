@@ -1,4 +1,4 @@
-import { type Delivery, type Forwarder, type Outgoing, failAll } from './forwarder.ts';
+import { type Delivery, type Forwarder, type Outgoing, failAll } from '../pipeline/forwarder.ts';
 import { encodeMultipart } from './multipart.ts';
 
 export interface StowDestination { url: string; headers?: Record<string, string> | undefined; timeoutMs: number }

@@ -205,9 +205,10 @@ async function storeOnce(deps: IngestDeps, blobKey: string, dataKey: Buffer, rec
   let described: Promise<Described | undefined> | undefined;
   const bytes = received.memory;
   const blob = (bytes
-    ? deps.blobs.putSealed(blobKey, dataKey, bytes, { describe: true }).then((put) => {
-      // The description follows the acknowledgement: the blob store's thread reads the bytes until then.
-      described = put.described;
+    ? deps.blobs.putSealed(blobKey, dataKey, bytes, { inspect: true }).then((put) => {
+      // The description follows the acknowledgement: the blob store's thread reads the bytes until then
+      // (it runs blob-description.ts, which the gateway gives the store as its inspector).
+      described = put.inspected as Promise<Described | undefined> | undefined;
       if (described) { deps.pool?.retain(bytes); void described.finally(() => deps.pool?.release(bytes)); }
       return undefined;
     })

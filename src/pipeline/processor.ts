@@ -5,7 +5,7 @@ import { TABLE_EDITION, makeProfile, type Profile } from '../deid/profile.ts';
 import { recipientKey } from '../deid/pseudonyms.ts';
 import { isCustosError } from '../errors.ts';
 import type { NoteSigner } from '../integrity/note.ts';
-import type { Forwarder, Outgoing } from '../net/forwarder.ts';
+import type { Forwarder, Outgoing } from './forwarder.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 import { type DataKeys, openBlob } from '../store/data-keys.ts';
 import { consentsOfPatient } from '../policy/consent-registry.ts';

@@ -4,7 +4,6 @@ import { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { dirname, join } from 'node:path';
 import { CustosError } from '../errors.ts';
-import type { Described } from '../integrity/describe.ts';
 import type { WriteReply, WriteRequest } from './blob-writer.ts';
 import type { ByteSource } from '../dicom/byte-source.ts';
 import { SEALED_OVERHEAD, SEALED_TAG_OFFSET, newBlobIv, sealBlob, sealBlobStream } from './data-keys.ts';
@@ -15,11 +14,12 @@ export interface BlobStore {
   put(key: string, parts: readonly Buffer[]): Promise<void>;
   /**
    * Encrypt `plain` under a data key (sealBlob, the key as associated data) and store it durably under
-   * `key`; resolves once it is durable. With `describe`, a store that has the plaintext on a thread of
-   * its own (FsBlobStore) also makes its description for the log, which follows (`described`, while
-   * the caller keeps `plain` unchanged); otherwise there is none, and the caller describes it.
+   * `key`; resolves once it is durable. With `inspect`, a store that has the plaintext on a thread of
+   * its own and was given an inspector (FsBlobStore) also runs it, and its result follows
+   * (`inspected`, while the caller keeps `plain` unchanged); otherwise there is none, and the caller
+   * does that work itself.
    */
-  putSealed(key: string, dataKey: Buffer, plain: Buffer, opts?: { describe?: boolean }): Promise<SealedPut>;
+  putSealed(key: string, dataKey: Buffer, plain: Buffer, opts?: { inspect?: boolean }): Promise<SealedPut>;
   /**
    * The same for bytes too large to hold in memory (a spooled instance): read from `src` a window at
    * a time and encrypted as they are written; resolves once durable.
@@ -29,8 +29,8 @@ export interface BlobStore {
   delete(key: string): Promise<void>;
 }
 
-/** A durable sealed put; `described` when a description was asked for and the store makes one. */
-export interface SealedPut { described?: Promise<Described | undefined> }
+/** A durable sealed put; `inspected` when an inspection was asked for and the store runs one (undefined: it could not). */
+export interface SealedPut { inspected?: Promise<unknown> }
 
 /**
  * Threads that write blobs durably; each put goes to the live one with the fewest waiting. Idle, they
@@ -41,18 +41,18 @@ class BlobWriters {
   private readonly workers: Array<{ worker: Worker; waiting: Map<number, Waiting>; dead?: string }> = [];
   private nextId = 1;
 
-  constructor(count: number) {
+  constructor(count: number, inspector: URL | undefined) {
     for (let i = 0; i < count; i++) {
-      const worker = new Worker(new URL('./blob-writer.ts', import.meta.url));
+      const worker = new Worker(new URL('./blob-writer.ts', import.meta.url), inspector ? { workerData: { inspector: inspector.href } } : {});
       const w: BlobWriters['workers'][number] = { worker, waiting: new Map() };
       worker.on('message', (m: WriteReply) => {
         const it = w.waiting.get(m.id);
         if (!it) return;
-        if ('described' in m) it.describedNow?.(m.described ?? undefined);
-        else it.settle('error' in m ? { error: m.error } : it.described ? { described: it.described } : {});
-        // Done with a put once it failed, or was described, or is durable with no description to come.
-        if ('error' in m || 'described' in m || !it.describedNow) {
-          it.describedNow?.(undefined);
+        if ('inspected' in m) it.inspectedNow?.(m.inspected ?? undefined);
+        else it.settle('error' in m ? { error: m.error } : it.inspected ? { inspected: it.inspected } : {});
+        // Done with a put once it failed, or was inspected, or is durable with no inspection to come.
+        if ('error' in m || 'inspected' in m || !it.inspectedNow) {
+          it.inspectedNow?.(undefined);
           w.waiting.delete(m.id);
         }
         if (!w.waiting.size) worker.unref();
@@ -61,7 +61,7 @@ class BlobWriters {
         w.dead ??= e.message;
         for (const it of w.waiting.values()) {
           it.settle({ error: { code: 'WRITER_STOPPED', message: e.message } }); // no effect once durable
-          it.describedNow?.(undefined);
+          it.inspectedNow?.(undefined);
         }
         w.waiting.clear();
       };
@@ -72,7 +72,7 @@ class BlobWriters {
     }
   }
 
-  /** Write a new file and make it durable; resolves with the error, if any, or with the description to follow. */
+  /** Write a new file and make it durable; resolves with the error, if any, or with the inspection to follow. */
   write(req: Omit<WriteRequest, 'id'>): Promise<Settled> {
     const live = this.workers.filter((w) => w.dead === undefined);
     if (!live.length) return Promise.resolve({ error: { code: 'WRITER_STOPPED', message: this.workers[0]?.dead ?? 'no writer' } });
@@ -80,7 +80,7 @@ class BlobWriters {
     const id = this.nextId++;
     return new Promise((resolve) => {
       const it: Waiting = { settle: resolve };
-      if (req.seal?.describe) it.described = new Promise((r) => { it.describedNow = r; });
+      if (req.seal?.inspect) it.inspected = new Promise((r) => { it.inspectedNow = r; });
       w.waiting.set(id, it);
       w.worker.ref();
       w.worker.postMessage({ id, ...req } satisfies WriteRequest);
@@ -88,14 +88,14 @@ class BlobWriters {
   }
 }
 
-/** How a put ended: failed, or durable (with its description to follow, if one was asked for). */
-type Settled = { error?: { code: string; message: string }; described?: Promise<Described | undefined> };
+/** How a put ended: failed, or durable (with its inspection to follow, if one was asked for). */
+type Settled = { error?: { code: string; message: string }; inspected?: Promise<unknown> };
 
-/** A put on its way: settled once durable (or failed); then, if asked for, its description. */
+/** A put on its way: settled once durable (or failed); then, if asked for, its inspection. */
 interface Waiting {
   settle: (r: Settled) => void;
-  described?: Promise<Described | undefined>;
-  describedNow?: (d: Described | undefined) => void;
+  inspected?: Promise<unknown>;
+  inspectedNow?: (d: unknown) => void;
 }
 
 const SAFE_KEY = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
@@ -110,10 +110,12 @@ const SAFE_KEY = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
  */
 export class FsBlobStore implements BlobStore {
   readonly root: string;
-  private readonly writers = new BlobWriters(2);
+  private readonly writers: BlobWriters;
 
-  constructor(root: string) {
+  /** `inspector`: a module whose `inspect(plain)` the writer threads run on request after a sealed put (blob-writer.ts). */
+  constructor(root: string, opts: { inspector?: URL } = {}) {
     this.root = root;
+    this.writers = new BlobWriters(2, opts.inspector);
     mkdirSync(root, { recursive: true, mode: 0o700 });
   }
 
@@ -131,16 +133,16 @@ export class FsBlobStore implements BlobStore {
    * thread itself: the event loop neither encrypts nor copies it (measured: 1.5 ms of copying per
    * 512 KiB slice to post the sealed parts). Any other plaintext is sealed here and its parts copied over.
    */
-  async putSealed(key: string, dataKey: Buffer, plain: Buffer, opts: { describe?: boolean } = {}): Promise<SealedPut> {
+  async putSealed(key: string, dataKey: Buffer, plain: Buffer, opts: { inspect?: boolean } = {}): Promise<SealedPut> {
     if (!(plain.buffer instanceof SharedArrayBuffer)) { await this.put(key, sealBlob(dataKey, [plain], key)); return {}; }
-    return this.write(key, { seal: { dataKey, blobKey: key, plain, ...(opts.describe ? { describe: true } : {}) } });
+    return this.write(key, { seal: { dataKey, blobKey: key, plain, ...(opts.inspect ? { inspect: true } : {}) } });
   }
 
   private async write(key: string, what: Pick<WriteRequest, 'parts' | 'seal'>): Promise<SealedPut> {
     const path = this.path(key);
     const reply = await this.writers.write({ path, dir: dirname(path), ...what });
     if (reply.error) throw new CustosError('STORE_UNAVAILABLE', `cannot store blob ${key}: ${reply.error.code}`);
-    return reply.described ? { described: reply.described } : {};
+    return reply.inspected ? { inspected: reply.inspected } : {};
   }
 
   async putSealedFrom(key: string, dataKey: Buffer, src: ByteSource): Promise<void> {

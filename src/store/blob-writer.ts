@@ -1,7 +1,5 @@
 import { closeSync, fdatasyncSync, fsyncSync, mkdirSync, openSync, unlinkSync, writevSync } from 'node:fs';
-import { parentPort } from 'node:worker_threads';
-import { BufferSource } from '../dicom/byte-source.ts';
-import { type Described, describeSource } from '../integrity/describe.ts';
+import { parentPort, workerData } from 'node:worker_threads';
 import { sealBlob } from './data-keys.ts';
 
 /*
@@ -10,21 +8,28 @@ import { sealBlob } from './data-keys.ts';
  * libuv's pool and back through the event loop, and under load each trip waited for the event loop
  * (measured: p50 9.8 ms, p90 28 ms per 512 KiB slice, where the disk needs 1 ms). Here the whole
  * sequence runs as plain synchronous calls, and the caller waits for one message. A plaintext in
- * shared memory is encrypted here too, off the event loop, and on request described for the log
- * (ids and content digests: a parse and a hash of every frame, about 1 ms per CT slice that the
- * event loop, which receives every instance, no longer spends).
+ * shared memory is encrypted here too, off the event loop, and on request inspected by the module the
+ * store was given (`inspector`: the pipeline's description for the log, a parse and a hash of every
+ * frame, about 1 ms per CT slice that the event loop, which receives every instance, no longer
+ * spends). The store itself knows nothing of what it stores.
  */
 
+/** A module the store's owner names: `inspect(plain)` once a plaintext is durable; undefined when it cannot. */
+export interface Inspector { inspect(plain: Buffer): Promise<unknown> }
+const inspector: Promise<Inspector | undefined> = (workerData as { inspector?: string } | undefined)?.inspector
+  ? import((workerData as { inspector: string }).inspector) as Promise<Inspector>
+  : Promise.resolve(undefined);
+
 /** The bytes to write: `parts` as they are, or `seal.plain` encrypted here (sealBlob) under `seal.dataKey`. */
-export interface WriteRequest { id: number; path: string; dir: string; parts?: readonly Uint8Array[]; seal?: { dataKey: Uint8Array; blobKey: string; plain: Uint8Array; describe?: boolean } }
+export interface WriteRequest { id: number; path: string; dir: string; parts?: readonly Uint8Array[]; seal?: { dataKey: Uint8Array; blobKey: string; plain: Uint8Array; inspect?: boolean } }
 /**
- * Per request, first `durable` (or `error`), and then, when a description was asked for, `described`:
- * the plaintext's description, or none when it could not be made (the caller then makes it).
+ * Per request, first `durable` (or `error`), and then, when an inspection was asked for, `inspected`:
+ * what the inspector made of the plaintext, or null when it could not (the caller then does it).
  */
 export type WriteReply =
   | { id: number; durable: true }
   | { id: number; error: { code: string; message: string } }
-  | { id: number; described: Described | null };
+  | { id: number; inspected: unknown };
 
 const madeDirs = new Set<string>();
 
@@ -64,16 +69,16 @@ parentPort!.on('message', (req: WriteRequest) => {
     parentPort!.postMessage({ id: req.id, error: { code: err.code ?? 'EIO', message: err.message } } satisfies WriteReply);
     return;
   }
-  // Durable: the sender can be answered now; the description (about 1 ms per CT slice) follows.
+  // Durable: the sender can be answered now; the inspection (about 1 ms per CT slice) follows.
   parentPort!.postMessage({ id: req.id, durable: true } satisfies WriteReply);
-  if (req.seal?.describe) void describe(req).then((described) => parentPort!.postMessage({ id: req.id, described: described ?? null } satisfies WriteReply));
+  if (req.seal?.inspect) void inspect(req).then((inspected) => parentPort!.postMessage({ id: req.id, inspected: inspected ?? null } satisfies WriteReply));
 });
 
-/** Not describable here (not DICOM, no SOP Instance UID, a codec failing): undefined, and the work loop says why. */
-async function describe(req: WriteRequest): Promise<Described | undefined> {
+/** Not inspectable (no inspector, or it failed on these bytes): null, and the caller does it itself. */
+async function inspect(req: WriteRequest): Promise<unknown> {
   try {
-    return await describeSource(new BufferSource(buf(req.seal!.plain)));
+    return (await (await inspector)?.inspect(buf(req.seal!.plain))) ?? null;
   } catch {
-    return undefined;
+    return null;
   }
 }

@@ -1,3 +1,5 @@
+/** What the work loop hands to a recipient and what it gets back: implemented by net/ (DIMSE SCU, STOW-RS client). */
+import type { CustosErrorCode } from '../errors.ts';
 /** One de-identified instance to deliver. */
 export interface Outgoing {
   sopClassUID: string;
@@ -14,7 +16,7 @@ export interface Outgoing {
 }
 
 /** Per instance: delivered, or why not; `permanent` failures are not retried. */
-export type Delivery = { ok: true; status?: number } | { ok: false; code: string; message: string; permanent: boolean };
+export type Delivery = { ok: true; status?: number } | { ok: false; code: CustosErrorCode; message: string; permanent: boolean };
 
 /** Sends batches to one recipient; never throws: every item gets a Delivery. */
 export interface Forwarder {
@@ -23,5 +25,5 @@ export interface Forwarder {
   close?(): void;
 }
 
-export const failAll = (n: number, code: string, message: string, permanent = false): Delivery[] =>
+export const failAll = (n: number, code: CustosErrorCode, message: string, permanent = false): Delivery[] =>
   Array.from({ length: n }, () => ({ ok: false as const, code, message, permanent }));
