@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { EventEmitter, once } from 'node:events';
 import { type AddressInfo, type Socket, connect, createServer } from 'node:net';
 import { test } from 'node:test';
-import { deliverWholePdus, readWholePdus } from '../src/net/dimse-scp.ts';
+import { deliverWholePdus, readWholePdus } from '../src/net/pdu-reader.ts';
 
 /** A P-DATA-TF PDU with one PDV item of `data`; `command` sets bit 0 of the message control header. */
 function pdataPdu(data: Buffer, command: boolean, last: boolean): Buffer {

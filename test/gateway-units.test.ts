@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { parseGatewayConfig } from '../src/config/gateway-config.ts';
-import { chooseTransferSyntax } from '../src/net/dimse-scp.ts';
+import { chooseTransferSyntax } from '../src/net/negotiation.ts';
 import { isStorageSopClass } from '../src/dicom/sop-classes.ts';
 import { contentTypeParams, encodeMultipart, parseMultipart } from '../src/net/multipart.ts';
 import { backoffMs } from '../src/pipeline/processor.ts';
