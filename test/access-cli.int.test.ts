@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseGatewayConfig } from '../src/config/gateway-config.ts';
 import { startGateway } from '../src/gateway.ts';
-import { lockLog } from '../src/store/log-store.ts';
+import { lockLog } from '../src/store/log-files.ts';
 import { runCli, tempDir } from './helpers.ts';
 import { startGatewayProcess, waitFor } from './peers.ts';
 

@@ -7,7 +7,7 @@ import { parseGatewayConfig } from '../src/config/gateway-config.ts';
 import { chooseTransferSyntax } from '../src/net/negotiation.ts';
 import { isStorageSopClass } from '../src/dicom/sop-classes.ts';
 import { contentTypeParams, encodeMultipart, parseMultipart } from '../src/net/multipart.ts';
-import { backoffMs } from '../src/pipeline/processor.ts';
+import { backoffMs } from '../src/pipeline/job-settlement.ts';
 import { recipientsFor } from '../src/policy/routing.ts';
 import { openBlob, sealBlob, unwrapKey, wrapKey } from '../src/store/data-keys.ts';
 

@@ -5,7 +5,7 @@ import { type GatewayConfig, loadGatewayConfig, parseGatewayConfig } from '../co
 import { CustosError, isCustosError } from '../errors.ts';
 import { type Database, openDatabase } from '../store/database.ts';
 import { loadOrCreateKey } from '../store/key-file.ts';
-import { lockLog } from '../store/log-store.ts';
+import { lockLog } from '../store/log-files.ts';
 import { logDirOf } from '../store/open-log.ts';
 import { OPERATOR, dataDirOf, parseCommand } from './args.ts';
 import { PATIENT_CODE_HELP, TOKENS_HELP, USERS_HELP } from './help.ts';

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, truncateSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, truncateSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { CustosError } from '../errors.ts';
 import { type Checkpoint, formatCheckpoint, parseCheckpoint } from '../integrity/checkpoint.ts';
@@ -9,6 +9,8 @@ import { MerkleTree } from '../integrity/merkle.ts';
 import { type NoteSigner, type NoteVerifier, openNote, signNote } from '../integrity/note.ts';
 import { HASH_SIZE } from '../integrity/rfc6962.ts';
 import { type SignedStatement, commitment, newSalt, verifyStatement } from '../integrity/statement.ts';
+import { append, appendDurably, syncDir } from './log-files.ts';
+import { LogIndex } from './log-index.ts';
 
 /*
  * The transparency log on disk, in <data-dir>/log:
@@ -33,22 +35,10 @@ export class LogStore {
   readonly tree = new MerkleTree();
   private readonly signer: NoteSigner | undefined;
   private readonly verifier: NoteVerifier;
-  /**
-   * Where each entry's record is in statements.jsonl (byte offset and length; length 0: none). The
-   * records themselves stay on disk, read when asked for (record()), and the latest ones in memory:
-   * held all in memory they took about 1.9 KB of heap each, 4 GB at a gateway's two million entries.
-   */
-  private lineStart = new Float64Array(1024);
-  private lineLength = new Uint32Array(1024);
+  /** Where each entry's record is, and the look-ups that lead to records (log-index.ts). */
+  private readonly lookup = new LogIndex();
   private statementsBytes = 0;
   private readonly recent = new Map<number, LogRecord>();
-  private readonly bySop = new Map<string, number[]>();
-  private readonly byPixelRoot = new Map<string, number[]>();
-  private readonly byStudy = new Map<string, number[]>();
-  private readonly bySeriesMember = new Map<string, number[]>();
-  private readonly bySeriesStatement = new Map<string, number[]>();
-  /** Records by statement type, for those found by kind (audit seals). */
-  private readonly byKind = new Map<string, number[]>();
   private checkpointText = '';
   private checkpointValue: Checkpoint | undefined;
   private publishTimer: NodeJS.Timeout | undefined;
@@ -133,12 +123,12 @@ export class LogStore {
       // Logs written before the statements were the record may hold two lines for one entry (a crash
       // between a batch's statements and its entries, then the next append numbered again): the one
       // its entry commits to counts. A single line is checked when it is read (record()).
-      if (this.lineLength[rec.index]) {
+      if (this.lookup.line(rec.index)) {
         if (!this.matches(rec)) continue;
-        const start0 = this.lineStart[rec.index]!;
-        this.unindex(JSON.parse(st.toString('utf8', start0, start0 + this.lineLength[rec.index]!)) as LogRecord);
+        const was = this.lookup.line(rec.index)!;
+        this.lookup.remove(JSON.parse(st.toString('utf8', was.start, was.start + was.length)) as LogRecord);
       }
-      this.index(rec, at, end - at);
+      this.lookup.add(rec, at, end - at);
     }
     // Past the checkpoint the statements are the record: each index in turn takes its signed line
     // (of several, the one its entry on disk commits to, else the last written), and its entry is that
@@ -158,7 +148,7 @@ export class LogStore {
       if (!old?.equals(leaves[k]!)) rewrite = true;
       this.entries.push(leaves[k]!);
       this.tree.appendData(leaves[k]!);
-      this.index(chosen.rec, chosen.at, chosen.length);
+      this.lookup.add(chosen.rec, chosen.at, chosen.length);
     }
     if (this.tree.size < onDisk) throw new CustosError('LOG_CORRUPT', `entry ${this.tree.size} is not backed by a signed statement: it was forged or corrupted`);
     if (this.signer) {
@@ -176,47 +166,6 @@ export class LogStore {
   /** Whether the entry of a record commits to it (an erased record, without salt, is not checked). */
   private matches(rec: LogRecord): boolean {
     return !rec.salt || !rec.signed || commitment(rec.salt, rec.signed).equals(this.entries.at(rec.index)!);
-  }
-
-  /** Where a record's line is, and the look-ups by UID and pixel data that lead to it. */
-  private index(rec: LogRecord, start: number, length: number): void {
-    if (rec.index >= this.lineStart.length) {
-      const grown = Math.max(rec.index + 1, this.lineStart.length * 2);
-      const starts = new Float64Array(grown); starts.set(this.lineStart); this.lineStart = starts;
-      const lengths = new Uint32Array(grown); lengths.set(this.lineLength); this.lineLength = lengths;
-    }
-    this.lineStart[rec.index] = start;
-    this.lineLength[rec.index] = length;
-    for (const [m, k] of this.lookups(rec)) {
-      const l = m.get(k);
-      if (!l) m.set(k, [rec.index]);
-      else if (l[l.length - 1]! < rec.index) l.push(rec.index); // appended in order: the usual case
-      else if (!l.includes(rec.index)) l.splice(l.findIndex((x) => x > rec.index), 0, rec.index);
-    }
-  }
-
-  /** Take a record out of the look-ups (a line another one for the same entry replaces). */
-  private unindex(rec: LogRecord): void {
-    for (const [m, k] of this.lookups(rec)) {
-      const l = m.get(k);
-      const at = l?.indexOf(rec.index) ?? -1;
-      if (at >= 0) l!.splice(at, 1);
-      if (l && !l.length) m.delete(k);
-    }
-  }
-
-  /** The look-ups a record is found by: (map, key) pairs. */
-  private lookups(rec: LogRecord): Array<[Map<string, number[]>, string]> {
-    const s = rec.signed?.statement;
-    if (!s) return [];
-    if (s.type === 'custos/audit-seal/v1') return [[this.byKind, s.type]];
-    if (s.type === 'custos/receipt/v1') return [[this.byKind, `${s.type}:${s.digest}`]];
-    if (s.type === 'custos/deletion-attestation/v1') return [[this.byKind, s.type]];
-    const pairs: Array<[Map<string, number[]>, string | null | undefined]> = s.type === 'custos/series/v1'
-      ? [[this.bySeriesStatement, s.series.seriesInstanceUID], [this.byStudy, s.series.studyInstanceUID]]
-      : [[this.bySop, s.instance.sopInstanceUID], [this.byStudy, s.instance.studyInstanceUID], [this.byPixelRoot, s.content.pixelRoot],
-        ...(s.type === 'custos/ingest/v1' ? [[this.bySeriesMember, s.instance.seriesInstanceUID] as [Map<string, number[]>, string]] : [])];
-    return pairs.filter((p): p is [Map<string, number[]>, string] => !!p[1]);
   }
 
   get size(): number {
@@ -252,13 +201,14 @@ export class LogStore {
 
   /** The line of entry i in statements.jsonl, parsed (unchecked; not JSON: a record of no entry). */
   private readRecord(i: number): LogRecord | undefined {
-    const length = i < this.lineLength.length ? this.lineLength[i]! : 0;
-    if (!length) return undefined;
+    const where = this.lookup.line(i);
+    if (!where) return undefined;
+    const length = where.length;
     const line = Buffer.allocUnsafe(length);
     const fd = openSync(this.path('statements.jsonl'), 'r');
     try {
       for (let got = 0; got < length;) {
-        const n = readSync(fd, line, got, length - got, this.lineStart[i]! + got);
+        const n = readSync(fd, line, got, length - got, where.start + got);
         if (n === 0) throw new CustosError('LOG_CORRUPT', `the statements file ends inside the record of entry ${i}`);
         got += n;
       }
@@ -276,18 +226,10 @@ export class LogStore {
   }
 
   /** Where a receipt's digest was recorded, if it was. */
-  findReceipt(digest: string): number | undefined {
-    return this.byKind.get(`custos/receipt/v1:${digest}`)?.[0];
-  }
-
+  findReceipt(digest: string): number | undefined { return this.lookup.receipt(digest); }
   /** Audit seals, oldest first. */
-  findAuditSeals(): number[] {
-    return this.byKind.get('custos/audit-seal/v1') ?? [];
-  }
-
-  findBySop(uid: string): number[] {
-    return this.bySop.get(uid) ?? [];
-  }
+  findAuditSeals(): number[] { return this.lookup.auditSeals(); }
+  findBySop(uid: string): number[] { return this.lookup.bySop(uid); }
   /** The index of an ingest statement for this instance with exactly this content, if one was logged. */
   findIngest(sopInstanceUID: string, content: ContentDigests): number | undefined {
     return this.findBySop(sopInstanceUID).find((i) => {
@@ -295,20 +237,12 @@ export class LogStore {
       return s?.type === 'custos/ingest/v1' && compareContent(s.content, content) === undefined;
     });
   }
-  findByPixelRoot(root: string): number[] {
-    return this.byPixelRoot.get(root) ?? [];
-  }
-  findByStudy(uid: string): number[] {
-    return this.byStudy.get(uid) ?? [];
-  }
+  findByPixelRoot(root: string): number[] { return this.lookup.byPixelRoot(root); }
+  findByStudy(uid: string): number[] { return this.lookup.byStudy(uid); }
   /** Ingest records of a series' instances. */
-  findSeriesMembers(uid: string): number[] {
-    return this.bySeriesMember.get(uid) ?? [];
-  }
+  findSeriesMembers(uid: string): number[] { return this.lookup.seriesMembers(uid); }
   /** Series statements of a series, oldest first. */
-  findSeriesStatements(uid: string): number[] {
-    return this.bySeriesStatement.get(uid) ?? [];
-  }
+  findSeriesStatements(uid: string): number[] { return this.lookup.seriesStatements(uid); }
 
   /**
    * Append signed statements as one batch: one fsync (of the statements) and one checkpoint for all
@@ -337,7 +271,7 @@ export class LogStore {
     for (let i = 0; i < recs.length; i++) {
       this.entries.push(leaves[i]!);
       this.tree.appendData(leaves[i]!);
-      this.index(recs[i]!, this.statementsBytes, lines[i]!.length - 1);
+      this.lookup.add(recs[i]!, this.statementsBytes, lines[i]!.length - 1);
       this.statementsBytes += lines[i]!.length;
       this.remember(recs[i]!);
     }
@@ -403,45 +337,3 @@ const RECENT_RECORDS = 4096;
 
 /** How long a checkpoint may lag appends made with `checkpoint: 'soon'`. */
 const CHECKPOINT_DELAY_MS = 200;
-
-function append(path: string, data: Buffer, durably = false): void {
-  const fd = openSync(path, 'a', 0o600);
-  try {
-    let done = 0;
-    while (done < data.length) done += writeSync(fd, data, done, data.length - done);
-    if (durably) fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-const appendDurably = (path: string, data: Buffer): void => append(path, data, true);
-
-function syncDir(dir: string): void {
-  try {
-    const fd = openSync(dir, 'r');
-    try { fsyncSync(fd); } finally { closeSync(fd); }
-  } catch { /* some filesystems do not sync directories */ }
-}
-
-/** A single writer per log: an exclusive lock file holding the writer's pid (stale locks of dead processes are taken over). */
-export function lockLog(dir: string): () => void {
-  mkdirSync(dir, { recursive: true });
-  const lock = join(dir, 'lock');
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(lock, 'wx', 0o600);
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      return () => { try { unlinkSync(lock); } catch { /* gone */ } };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const pid = Number(readFileSync(lock, 'utf8'));
-      let alive = false;
-      try { process.kill(pid, 0); alive = true; } catch (err) { alive = (err as NodeJS.ErrnoException).code === 'EPERM'; }
-      if (alive && pid !== process.pid) throw new CustosError('LOG_BUSY', `the log is in use by process ${pid}`);
-      if (statSync(lock)) unlinkSync(lock);
-    }
-  }
-  throw new CustosError('LOG_BUSY', 'could not lock the log');
-}

@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { parseVerifierKey } from '../integrity/note.ts';
 import { loadOrCreateLogKey } from './log-key.ts';
-import { LogStore, lockLog } from './log-store.ts';
+import { lockLog } from './log-files.ts';
+import { LogStore } from './log-store.ts';
 
 /** Where a data directory keeps its log and the log's key. */
 export const logDirOf = (dataDir: string): string => join(dataDir, 'log');
