@@ -42,6 +42,7 @@ export type CustosErrorCode =
   // gateway network and forwarding
   | 'DIMSE_REJECTED'
   | 'DIMSE_FAILED'
+  | 'DIMSE_PROTOCOL'
   | 'STOW_FAILED'
   | 'RECIPIENT_UNKNOWN'
   | 'WRITER_STOPPED'

@@ -107,4 +107,10 @@ test('the dcmjs-dimse release is pinned, and the gateway refuses a release lacki
   const changed = { version: DIMSE_LIBRARY_VERSION, Dataset: dimse.Dataset, Transcoding: dimse.Transcoding, Scp };
   assert.deepEqual(missingLibraryMembers(changed), ['Network.prototype._performDimse']);
   assert.deepEqual(missingLibraryMembers({ ...changed, version: '0.3.4', Scp: dimse.Scp }), ['version 0.3.3 (found 0.3.4)']);
+  // The private fields read on a live SCP: checked on first use; a renamed one is refused, not misread.
+  const { RECEIVING_FIELDS, receivingState } = await import('../src/net/dimse-lib.ts');
+  const live = Object.fromEntries(RECEIVING_FIELDS.map((f) => [f, undefined]));
+  assert.equal(receivingState(live), live);
+  const { dimseStoreStream: _renamed, ...older } = live;
+  assert.throws(() => receivingState(older), { code: 'DIMSE_LIBRARY_CHANGED', message: /dimseStoreStream/ });
 });

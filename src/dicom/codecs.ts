@@ -50,7 +50,7 @@ export function decodeFrame(ts: string, frame: Uint8Array, d: PixelDescription, 
   try {
     const out = decode(ctx, toRgb);
     const pixels = out.getDecodedBuffer();
-    if (!pixels) throw new Error('decoder returned no pixels');
+    if (!pixels) throw new CustosError('PIXEL_DECODE', 'decoder returned no pixels');
     return { pixels, planar: out.getPlanarConfiguration() === 1 };
   } catch (e) {
     throw new CustosError('PIXEL_DECODE', `frame could not be decoded (${ts}): ${(e as Error).message}`);
@@ -86,7 +86,7 @@ export function encodeFrameLossless(ts: string, pixels: Uint8Array, d: PixelDesc
   try {
     const done = encode(ctx);
     const out = done.getEncodedBuffer();
-    if (!out) throw new Error('encoder returned nothing');
+    if (!out) throw new CustosError('PIXEL_DECODE', 'encoder returned nothing');
     return { data: out, photometricInterpretation: done.getPhotometricInterpretation() ?? d.photometricInterpretation };
   } catch (e) {
     throw new CustosError('PIXEL_DECODE', `frame could not be encoded (${ts}): ${(e as Error).message}`);

@@ -1,6 +1,7 @@
 import { linkSync, readdirSync, openSync, closeSync, writeSync, readSync, renameSync, rmdirSync, unlinkSync, statSync, readFileSync, mkdirSync, fsyncSync } from 'node:fs';
 import { threadId } from 'node:worker_threads';
 import { dirname, basename, join } from 'node:path';
+import { CustosError } from '../errors.ts';
 import { type ByteSource, BufferSource, FileSource } from './byte-source.ts';
 import { type Chunk, coalesceChunks } from './write.ts';
 
@@ -150,7 +151,7 @@ function copyRange(src: FileSource, fd: number, offset: number, length: number):
   let done = 0;
   while (done < length) {
     const n = readSync(src.fd, block, 0, Math.min(block.length, length - done), offset + done);
-    if (n === 0) throw new Error('input file shrank while it was being copied');
+    if (n === 0) throw new CustosError('IO', 'input file shrank while it was being copied');
     writeAll(fd, block.subarray(0, n));
     done += n;
   }

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
+import type { Writable } from 'node:stream';
 import dimse from 'dcmjs-dimse';
 import { BufferSource } from '../dicom/byte-source.ts';
 import { fileMeta, part10Prefix } from '../dicom/part10.ts';
@@ -48,6 +49,42 @@ export function missingLibraryMembers(lib: { version?: unknown; Dataset: unknown
 {
   const missing = missingLibraryMembers(dimse as unknown as Parameters<typeof missingLibraryMembers>[0]);
   if (missing.length) throw new CustosError('DIMSE_LIBRARY_CHANGED', `dcmjs-dimse is not the release Custos was built on: missing ${missing.join(', ')}. Install the version package.json pins (npm ci)`);
+}
+
+export type PresentationContext = InstanceType<typeof import('dcmjs-dimse').association.PresentationContext>;
+export type CStoreRequest = InstanceType<typeof import('dcmjs-dimse').requests.CStoreRequest>;
+
+/**
+ * The library's receiving state (dcmjs-dimse 0.3.3 Network, private fields): the request in progress
+ * and its data set stream, which the SCP's own data fragment path (dimse-scp.ts takeDataFragment)
+ * reads and sets as the library's would.
+ */
+export interface ReceivingState {
+  dimse: CStoreRequest | undefined;
+  dimseStream: unknown;
+  dimseStoreStream: Writable | undefined;
+  lastPduTime: number;
+  association: { getPresentationContext(id: number): PresentationContext | undefined } | undefined;
+  statistics: { addBytesReceived(n: number): void };
+  _performDimse(pc: PresentationContext, dimse: CStoreRequest): void;
+}
+
+/** The private fields ReceivingState reads, set by the library's Network constructor. */
+export const RECEIVING_FIELDS = ['dimse', 'dimseStream', 'dimseStoreStream', 'lastPduTime', 'statistics'] as const;
+
+const checked = new WeakSet<object>();
+
+/**
+ * The receiving state of a live SCP (fields exist only on instances, so they are checked on the first
+ * use of each: a library that renamed one is refused with DIMSE_LIBRARY_CHANGED, never misread).
+ */
+export function receivingState(scp: object): ReceivingState {
+  if (!checked.has(scp)) {
+    const missing = RECEIVING_FIELDS.filter((f) => !(f in scp));
+    if (missing.length) throw new CustosError('DIMSE_LIBRARY_CHANGED', `dcmjs-dimse Network lacks ${missing.join(', ')}: not the release Custos was built on`);
+    checked.add(scp);
+  }
+  return scp as unknown as ReceivingState;
 }
 
 // The library's own copy of dcmjs logs a warning with a stack trace for every malformed command set a

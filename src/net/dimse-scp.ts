@@ -3,9 +3,9 @@ import type { Writable } from 'node:stream';
 import { createServer as createTlsServer } from 'node:tls';
 import { fileMeta, part10Prefix } from '../dicom/part10.ts';
 import { IMPLICIT_VR_LITTLE_ENDIAN } from '../dicom/transfer-syntax.ts';
-import { isCustosError } from '../errors.ts';
+import { CustosError, isCustosError } from '../errors.ts';
 import { type IngestResult, type Origin, rejectionStatus } from '../pipeline/ingest.ts';
-import { MAX_RECEIVE_PDU, Scp, constants, responses } from './dimse-lib.ts';
+import { type CStoreRequest, type PresentationContext, MAX_RECEIVE_PDU, Scp, constants, receivingState, responses } from './dimse-lib.ts';
 import type { SharedBufferPool } from '../store/buffer-pool.ts';
 import type { SpoolPolicy } from '../store/receive-buffer.ts';
 import type { Received } from '../store/spool.ts';
@@ -17,19 +17,6 @@ const { PresentationContextResult: PCR, RejectResult, RejectSource, RejectReason
 
 /** PS3.7 E.1-1: Command Field of a C-STORE-RQ. */
 const C_STORE_RQ = 0x0001;
-
-type PresentationContext = InstanceType<typeof import('dcmjs-dimse').association.PresentationContext>;
-type CStoreRequest = InstanceType<typeof import('dcmjs-dimse').requests.CStoreRequest>;
-/** The library's receiving state (dcmjs-dimse 0.3 Network): the request in progress and its data set stream. */
-interface ReceivingState {
-  dimse: CStoreRequest | undefined;
-  dimseStream: unknown;
-  dimseStoreStream: Writable | undefined;
-  lastPduTime: number;
-  association: { getPresentationContext(id: number): PresentationContext | undefined } | undefined;
-  statistics: { addBytesReceived(n: number): void };
-  _performDimse(pc: PresentationContext, dimse: CStoreRequest): void;
-}
 
 export interface ScpPolicy {
   aeTitle: string;
@@ -143,12 +130,12 @@ function makeScpClass(policy: ScpPolicy) {
      * C-STORE in progress, an unknown context) is left to the library: false.
      */
     takeDataFragment(pcId: number, last: boolean, parts: readonly Buffer[], offset: number, length: number): boolean {
-      const lib = this as unknown as ReceivingState;
+      const lib = receivingState(this);
       const request = lib.dimse;
       if (!request || request.getCommandFieldType() !== C_STORE_RQ || lib.dimseStream) return false;
       let pc: PresentationContext | undefined;
       try { pc = lib.association?.getPresentationContext(pcId); } catch { pc = undefined; } // unknown id: the library throws
-      if (!pc) throw new Error(`P-DATA for presentation context ${pcId}, which was not negotiated`);
+      if (!pc) throw new CustosError('DIMSE_PROTOCOL', `P-DATA for presentation context ${pcId}, which was not negotiated`);
       lib.lastPduTime = Date.now();
       lib.statistics.addBytesReceived(offset + length);
       try {

@@ -1,5 +1,6 @@
 import { closeSync, fsyncSync, openSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
+import { CustosError } from '../errors.ts';
 import { type AutovacuumSettings, autovacuumSettings, type MaintenanceDue, type TableActivity, maintenanceCommand, maintenanceDue } from './embedded-maintenance.ts';
 
 /*
@@ -36,7 +37,7 @@ interface NodeFs { stream_ops?: { fsync?: (stream: NodeFsStream) => number }; re
 
 function syncHostFiles(pg: InstanceType<typeof PGlite>): void {
   const nodefs = (pg as unknown as { Module?: { NODEFS?: NodeFs } }).Module?.NODEFS;
-  if (!nodefs?.stream_ops || typeof nodefs.realPath !== 'function') throw new Error('this PGlite version\'s file system cannot be made to sync (no NODEFS stream operations)');
+  if (!nodefs?.stream_ops || typeof nodefs.realPath !== 'function') throw new CustosError('STORE_UNAVAILABLE', 'this PGlite version\'s file system cannot be made to sync (no NODEFS stream operations)');
   const realPath = nodefs.realPath.bind(nodefs);
   nodefs.stream_ops.fsync = (stream) => {
     if (stream.nfd !== undefined) { fsyncSync(stream.nfd); return 0; }
@@ -51,7 +52,7 @@ try {
   pg = await PGlite.create(dir, { startParams: START_PARAMS });
   syncHostFiles(pg);
   const setting = async (name: string): Promise<string> => String(Object.values((await pg.query<Record<string, string>>(`SHOW ${name}`)).rows[0] ?? {})[0]);
-  if (await setting('fsync') !== 'on' || await setting('wal_sync_method') !== 'fsync') throw new Error('PostgreSQL did not take fsync=on and wal_sync_method=fsync');
+  if (await setting('fsync') !== 'on' || await setting('wal_sync_method') !== 'fsync') throw new CustosError('STORE_UNAVAILABLE', 'PostgreSQL did not take fsync=on and wal_sync_method=fsync');
   // What was written before the file system could sync (creating the database) is made durable now.
   await pg.query('CHECKPOINT');
   port.postMessage({ id: 0, opened: true } satisfies DbReply);
