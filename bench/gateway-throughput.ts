@@ -80,6 +80,18 @@ gateway's hot code (its helper threads' CPU: about 1.6 s per 500 slices in the f
 in the second; the blob writers' 1.3 s against 0.6 s) and Orthanc is warming up too (its CPU falls
 by about 15 %).
 
+Since 2026-12-01 the gateway does more per instance: the egress decision (consent, vetting and
+agreements read per batch, twice: when prepared and just before it leaves), a signed release receipt
+per batch, audit seals, the first frame of encapsulated pixel data decoded at ingest (issues 21–23).
+Measured 2026-12-02 on this machine, which also runs Orthanc about 15 % slower than on 2026-12-01
+(its CPU per steady stream 3.5–3.7 s, was 3.0 s): the gateway's CPU per steady stream is 6.7–7.7 s
+(was 4.6 s), threads (\`CUSTOS_BENCH_THREADS=1\`) main 2.5 s, PGlite 2.5 s, blob writers 2.4 s,
+V8 helpers 1.1 s — the database thread and the blob writers grew most. Not yet profiled. The layering
+changes of issue 25 (forwarder interface, DICOMweb queries in store, the blob store's inspector,
+processor, SCP and log store split by job) left it as it was: the commit before them, measured the
+same day in the same way, took 6.70 s wall and 7.54 s of gateway CPU for the steady stream (0.50×
+Orthanc), the commit after them 5.72–7.03 s and 6.69–7.71 s (0.51–0.57×).
+
 Where the time goes (each thread's CPU per stream; \`CUSTOS_BENCH_THREADS=1\` prints it), steady
 state, per 500 slices, measured 2026-12-01 (seventh session): event loop 1.6–1.7 s (receiving,
 SHA-256 of each instance at ingest, Ed25519 signatures and fsynced log appends, de-identification,
