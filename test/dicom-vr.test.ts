@@ -32,3 +32,17 @@ test('pixel-value attributes inside sequence items (Real World Value Mapping) fo
   assert.equal(item.elements[0]!.vr, 'SS');
   assert.equal(item.elements[0]!.value!.readInt16LE(0), -32768);
 });
+
+test('8-bit waveform data read in implicit VR is OB, 16-bit stays OW (PS3.3 C.10.9.1)', () => {
+  const src = new BufferSource(readFileSync(join(PYDICOM, 'MR_small_implicit.dcm')));
+  const f = readDicom(src);
+  const item = (bits: number) => ({ elements: [
+    { tag: 0x54001004, vr: 'US' as const, value: Buffer.from([bits, 0]) },
+    { tag: 0x54001010, vr: 'OW' as const, value: Buffer.from([1, 2, 3, 4]) },
+  ] });
+  putElement(f.dataset, { tag: 0x54000100, vr: 'SQ', items: [item(8), item(16)] });
+  const implicit = transferSyntax('1.2.840.10008.1.2');
+  const bytes = Buffer.concat(encodePart10(f.meta, f.dataset, implicit, src).map((c) => (Buffer.isBuffer(c) ? c : src.read(c.offset, c.length))));
+  const items = readDicom(new BufferSource(bytes)).dataset.elements.find((e) => e.tag === 0x54000100)!.items!;
+  assert.deepEqual(items.map((it) => it.elements.find((e) => e.tag === 0x54001010)!.vr), ['OB', 'OW']);
+});

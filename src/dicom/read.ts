@@ -310,6 +310,17 @@ function resolveAmbiguousVRs(ds: Dataset, little: boolean): void {
   const pr = ds.elements.find((e) => e.tag === 0x00280103)?.value;
   const signed = pr !== undefined && pr.length >= 2 && (little ? pr.readUInt16LE(0) : pr.readUInt16BE(0)) === 1;
   if (signed) markSigned(ds, 0);
+  const waveforms = ds.elements.find((e) => e.tag === 0x54000100)?.items;
+  if (waveforms) for (const item of waveforms) resolveWaveformVRs(item, little);
+}
+
+/** "OB or OW" waveform values (PS3.5 A.1, PS3.3 C.10.9.1): OB when Waveform Bits Allocated is 8, else OW (the dictionary's). */
+const OB_OR_OW_WAVEFORM = new Set([0x54000110, 0x54000112, 0x5400100a, 0x54001010]);
+
+function resolveWaveformVRs(item: Dataset, little: boolean): void {
+  const bits = item.elements.find((e) => e.tag === 0x54001004)?.value;
+  if (!bits || bits.length < 2 || (little ? bits.readUInt16LE(0) : bits.readUInt16BE(0)) !== 8) return;
+  for (const e of item.elements) if (OB_OR_OW_WAVEFORM.has(e.tag) && e.vr === 'OW') e.vr = 'OB';
 }
 
 function markSigned(ds: Dataset, depth: number): void {
