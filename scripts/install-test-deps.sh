@@ -5,7 +5,8 @@
 # fonts-dejavu-core (text burned into test images), orthanc + orthanc-dicomweb (a real PACS as
 # recipient), postgresql (server backend), swift-* + memcached (a real S3-compatible object store),
 # iproute2 (loopback in private network namespaces), strace (the embedded database's fsyncs),
-# rsyslog + rsyslog-gnutls (a real audit repository receiving syslog over TLS). Runs as `pretest`, so `npm test` works on a fresh machine.
+# rsyslog + rsyslog-gnutls (a real audit repository receiving syslog over TLS), chromium (the web console and
+# portal tested in a real browser through playwright-core). Runs as `pretest`, so `npm test` works on a fresh machine.
 set -euo pipefail
 need=()
 command -v dcmdump >/dev/null 2>&1 || need+=(dcmtk)
@@ -24,6 +25,7 @@ command -v swift-proxy-server >/dev/null 2>&1 || need+=(swift-proxy swift-object
 command -v memcached >/dev/null 2>&1 || need+=(memcached)
 command -v rsyslogd >/dev/null 2>&1 || need+=(rsyslog)
 dpkg -s rsyslog-gnutls >/dev/null 2>&1 || need+=(rsyslog-gnutls)
+[ -x /usr/bin/chromium ] || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"

@@ -20,6 +20,7 @@ import { auditRoutes } from './api/audit-routes.ts';
 import { retentionRoutes } from './api/retention-routes.ts';
 import { runRetention } from './policy/retention.ts';
 import { runDeletionRequests } from './policy/deletion-requests.ts';
+import { webRoutes } from './api/web-routes.ts';
 import { portalRoutes } from './api/portal-routes.ts';
 import { recipientRoutes } from './api/recipient-routes.ts';
 import { writeInitialAdmin } from './auth/bootstrap.ts';
@@ -276,7 +277,8 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
     }));
     await app.register(accessRoutes({ db, recipients: registry.recipients, deploymentKey }));
     await app.register(recipientRoutes({ db }));
-    await app.register(portalRoutes({ db, recipients: registry.recipients, hospital: `custos:${config.dimse.aeTitle}` }));
+    await app.register(portalRoutes({ db, recipients: registry.recipients, hospital: `custos:${config.dimse.aeTitle}`, deploymentKey, site: config.policy.purposes as Record<string, SiteMode>, originalsDays: config.retention.originalsDays, wake: () => processor.wake() }));
+    await app.register(webRoutes());
     await app.register(fhirRoutes({ db, deploymentKey, wake: () => processor.wake() }));
     await app.register(policyRoutes({ db, registry, wake: () => processor.wake() }));
     await app.register(retentionRoutes({ db, blobs, keys, deploymentKey }));

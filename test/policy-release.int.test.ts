@@ -251,6 +251,48 @@ test('the accounting of disclosures of one patient, for staff and for the patien
   assert.equal((await fetch(`${gw.http.url}/api/accounting?patient=SYNTH-HOSP|SYNTH-P2`, { headers: { cookie } })).status, 403, 'a patient cannot read another\'s');
 });
 
+test('a patient\'s own choices in the portal: opting in releases what the opt-in site withheld, opting out stops the next study, each a new version of one FHIR Consent; the overview says so in plain words', async () => {
+  const admin = api(gw);
+  const code = (await (await admin(`${gw.http.url}/api/patient-codes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ patientId: 'SYNTH-P7', issuer: 'SYNTH-HOSP' }) })).json()) as { code: string };
+  const session = await fetch(`${gw.http.url}/portal/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: code.code }) });
+  const { csrfToken } = (await session.json()) as { csrfToken: string };
+  const headers = { cookie: String(session.headers.get('set-cookie')).split(';')[0]!, 'x-csrf-token': csrfToken, 'content-type': 'application/json' };
+  type Choice = { code: string; choice: string | null; shared: boolean; siteMode: string | null };
+  const choose = async (purpose: string, choice: string) => fetch(`${gw.http.url}/portal/api/choices/${purpose}`, { method: 'PUT', headers, body: JSON.stringify({ choice }) });
+
+  const first = instanceOf('SYNTH-P7');
+  await send(first.file);
+  assert.deepEqual((await settled(first.study, 'training-set', 'withheld')).withheldReasons!.map((r) => r.code), ['CONSENT_REQUIRED']);
+  const optIn = await choose('MLTRAINING', 'permit');
+  assert.equal(optIn.status, 200);
+  const chosen = (await optIn.json()) as Choice & { title: string; explanation: string };
+  assert.deepEqual({ ...chosen, explanation: undefined }, { code: 'MLTRAINING', title: 'Training AI systems', explanation: undefined, siteMode: 'opt-in', choice: 'permit', shared: true });
+  assert.match(chosen.explanation, /teach an AI program/);
+  await settled(first.study, 'training-set', 'done');
+
+  const overview = (await (await fetch(`${gw.http.url}/portal/api/overview`, { headers })).json()) as { recipients: Array<{ id: string; purposeTitle: string; deidentification: string; keptDays: number | null; approved: boolean }>; purposes: Choice[] };
+  const training = overview.recipients.find((r) => r.id === 'training-set')!;
+  assert.equal(training.purposeTitle, 'Training AI systems');
+  assert.match(training.deidentification, /name, ID numbers, address, birth date .* are removed/);
+  assert.equal(training.keptDays, 30);
+  assert.equal(overview.purposes.find((p) => p.code === 'MLTRAINING')!.choice, 'permit');
+
+  assert.equal((await choose('MLTRAINING', 'deny')).status, 200);
+  const second = instanceOf('SYNTH-P7');
+  await send(second.file);
+  assert.deepEqual((await settled(second.study, 'training-set', 'withheld')).withheldReasons!.map((r) => r.code), ['CONSENT_DENIED']);
+  const [consentRow] = await gw.db.query<{ id: string; n: number }>(`SELECT id, count(*)::int AS n FROM consents WHERE id LIKE 'portal-%' GROUP BY id`);
+  assert.equal(consentRow!.n, 2, 'one Consent, two versions');
+  const history = (await (await admin(`${gw.http.url}/fhir/Consent/${consentRow!.id}/_history`)).json()) as { entry: Array<{ resource: { provision: { type: string } } }> };
+  assert.deepEqual(history.entry.map((e) => e.resource.provision.type), ['deny', 'permit']);
+
+  const unknown = await choose('HOPERAT', 'deny');
+  assert.deepEqual([unknown.status, ((await unknown.json()) as { error: string }).error], [404, 'NOT_FOUND']);
+  const staff = await admin(`${gw.http.url}/portal/api/choices/MLTRAINING`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ choice: 'permit' }) });
+  assert.deepEqual([staff.status, ((await staff.json()) as { error: string }).error], [403, 'AUTH_FORBIDDEN']);
+});
+
+
 test('a recipient\'s de-identification can never be weaker than its agreement: such an agreement, or such a configuration, is refused', async () => {
   const admin = api(gw);
   const stricter = await admin(`${gw.http.url}/api/recipients/treatment-ai/agreements`, {

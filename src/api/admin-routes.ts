@@ -1,3 +1,4 @@
+import { activityByHour, studyTimeline } from '../store/instance-queries.ts';
 import type {} from '@fastify/swagger';
 import { errorBody as error } from './schemas.ts';
 import type { FastifyInstance } from 'fastify';
@@ -87,6 +88,22 @@ export function adminRoutes(deps: AdminDeps) {
         jobs: Object.fromEntries(JOB_STATES.map((s) => [s, states.find((x) => x.study === r.study && x.state === s)?.n ?? 0])),
       }));
     });
+
+    app.get('/api/studies/:study', {
+      config: { permission: 'studies:read' },
+      schema: { summary: "One study's timeline: each instance received, logged, and what became of it for each recipient (released, withheld with reasons, held, failed)", params: { type: 'object', properties: { study: { type: 'string', maxLength: 64 } }, required: ['study'] } },
+    }, async (req, reply) => {
+      const { study } = req.params as { study: string };
+      const t = await studyTimeline(deps.db, study);
+      if (!t) return reply.code(404).send({ error: 'NOT_FOUND', message: 'no such study here' });
+      await recordAccess(deps.db, req, 'access.list', { route: '/api/studies/:study', study, instances: t.instances.length });
+      return t;
+    });
+
+    app.get('/api/activity', {
+      config: { permission: 'status:read' },
+      schema: { summary: 'Received, released, withheld, held back and failed per hour over the last hours (default 24)', querystring: { type: 'object', properties: { hours: { type: 'integer', minimum: 1, maximum: 720, default: 24 } } } },
+    }, async (req) => activityByHour(deps.db, (req.query as { hours: number }).hours));
 
     app.get('/api/jobs', {
       config: { permission: 'jobs:read' },

@@ -1,24 +1,120 @@
-import type { FastifyInstance } from 'fastify';
+import { createHash } from 'node:crypto';
+import type { Consent } from '@medplum/fhirtypes';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { recordEvents } from '../audit/events.ts';
 import { principalOf } from '../auth/guard.ts';
-import { principalLabel } from '../auth/permissions.ts';
+import { type Principal, principalLabel } from '../auth/permissions.ts';
 import type { Database } from '../store/database.ts';
 import { accountingFor, accountingLetter } from '../audit/accounting.ts';
 import type { RecipientConfig } from '../config/gateway-config.ts';
+import { PATIENT_REF_SYSTEM, readConsent, recordConsent } from '../policy/consent-registry.ts';
+import type { SiteMode } from '../policy/decision.ts';
+import { deidentificationText, purposeText } from '../policy/plain-language.ts';
+import { ACT_REASON, isPurpose } from '../policy/purposes.ts';
+import { agreementsOf, currentVetting, redecideWithheld } from '../policy/recipient-policy.ts';
+import type { PortalChoice, PortalOverview } from './contract.ts';
 
 /*
  * The patient's own view, with the session an access code gave: their studies held here and, for
  * each, which recipients received de-identified copies and when. Only that patient's rows.
  */
 
-export function portalRoutes(deps: { db: Database; recipients?: readonly RecipientConfig[]; hospital?: string }) {
+export interface PortalDeps {
+  db: Database;
+  recipients?: readonly RecipientConfig[];
+  hospital?: string;
+  deploymentKey?: Buffer;
+  /** The site's opt-in or opt-out per purpose (config policy.purposes). */
+  site?: Readonly<Record<string, SiteMode>>;
+  /** How long identified originals are kept (config retention.originalsDays). */
+  originalsDays?: number;
+  /** A choice changed: the work loop looks at withheld jobs again. */
+  wake?: () => void;
+}
+
+/** The portal's Consent for one patient and purpose: one resource, a new version at each change. */
+const choiceConsentId = (patientRef: string, purpose: string): string =>
+  `portal-${createHash('sha256').update(`${patientRef}\0${purpose}`).digest('hex').slice(0, 40)}`;
+
+const patientOf = (req: FastifyRequest): Extract<Principal, { kind: 'patient' }> => {
+  const p = principalOf(req);
+  if (p.kind !== 'patient') throw new Error('unreachable: portal permissions belong to patients only');
+  return p;
+};
+
+export function portalRoutes(deps: PortalDeps) {
+  const purposesShown = (): string[] => [...new Set([...(deps.recipients ?? []).map((r) => r.purpose), ...Object.keys(deps.site ?? {})])].filter(isPurpose);
+  /** The patient's own choice for a purpose (their portal Consent, if active), else none. */
+  const choiceOf = async (patientRef: string, purpose: string): Promise<'permit' | 'deny' | null> => {
+    const c = await readConsent(deps.db, choiceConsentId(patientRef, purpose));
+    const t = c?.resource.status === 'active' ? c.resource.provision?.type : undefined;
+    return t === 'permit' || t === 'deny' ? t : null;
+  };
+  const choices = async (patientRef: string): Promise<PortalChoice[]> => Promise.all(purposesShown().map(async (code) => {
+    const choice = await choiceOf(patientRef, code);
+    const siteMode = deps.site?.[code] ?? null;
+    const shared = choice !== null ? choice === 'permit' : siteMode === 'opt-out';
+    return { code, ...purposeText(code), siteMode, choice, shared };
+  }));
   return async function plugin(app: FastifyInstance): Promise<void> {
+    app.get('/portal/api/overview', {
+      config: { permission: 'portal:read' },
+      schema: { summary: 'How the hospital uses imaging AI, from its live configuration, in plain words: who can receive images, for what, de-identified how, kept how long, and the patient\'s current choices' },
+    }, async (req): Promise<PortalOverview> => {
+      const p = patientOf(req);
+      const now = Date.now();
+      const recipients = await Promise.all((deps.recipients ?? []).map(async (r) => {
+        const [vetting, agreements] = await Promise.all([currentVetting(deps.db, r.id), agreementsOf(deps.db, r.id)]);
+        const inForce = agreements.filter((a) => a.status === 'active' && Date.parse(a.validFrom) <= now && now < Date.parse(a.validTo));
+        return {
+          id: r.id, organization: r.organization ?? r.id, purpose: r.purpose, purposeTitle: purposeText(r.purpose).title,
+          deidentified: r.deid.profile !== 'none', deidentification: deidentificationText(r.deid),
+          approved: vetting?.status === 'approved', agreementInForce: inForce.length > 0,
+          keptDays: inForce.length ? Math.max(...inForce.map((a) => a.retentionDays)) : null,
+        };
+      }));
+      await recordEvents(deps.db, [{ kind: 'access.portal', detail: { by: principalLabel(p), overview: true } }]);
+      return { hospital: deps.hospital ?? 'Custos', originalsKeptDays: deps.originalsDays ?? null, recipients, purposes: await choices(p.patientRef) };
+    });
+
+    app.get('/portal/api/choices', {
+      config: { permission: 'portal:read' },
+      schema: { summary: "The signed-in patient's choices per purpose, and whether images are shared for it now" },
+    }, async (req) => choices(patientOf(req).patientRef));
+
+    app.put('/portal/api/choices/:purpose', {
+      config: { permission: 'portal:write' },
+      schema: {
+        summary: 'Opt in to (permit) or out of (deny) one purpose: a new version of the patient\'s FHIR Consent for it, in force at once',
+        params: { type: 'object', properties: { purpose: { type: 'string', maxLength: 32 } }, required: ['purpose'] },
+        body: { type: 'object', properties: { choice: { type: 'string', enum: ['permit', 'deny'] } }, required: ['choice'], additionalProperties: false },
+      },
+    }, async (req, reply) => {
+      const p = patientOf(req);
+      const { purpose } = req.params as { purpose: string };
+      const { choice } = req.body as { choice: 'permit' | 'deny' };
+      if (!purposesShown().includes(purpose) || !deps.deploymentKey) return reply.code(404).send({ error: 'NOT_FOUND', message: 'no such purpose here' });
+      const consent: Consent = {
+        resourceType: 'Consent', status: 'active',
+        scope: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/consentscope', code: 'patient-privacy' }] },
+        category: [{ coding: [{ system: 'http://loinc.org', code: '59284-0' }] }],
+        patient: { identifier: { system: PATIENT_REF_SYSTEM, value: p.patientRef } },
+        dateTime: new Date().toISOString(),
+        policyRule: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: choice === 'permit' ? 'OPTIN' : 'OPTOUT' }] },
+        provision: { type: choice, purpose: [{ system: ACT_REASON, code: purpose }] },
+      };
+      const by = principalLabel(p);
+      const stored = await recordConsent(deps.db, deps.deploymentKey, consent, by, choiceConsentId(p.patientRef, purpose));
+      await recordEvents(deps.db, [{ kind: 'consent.recorded', detail: { consent: stored.id, version: stored.version, status: 'active', by, via: 'portal' } }]);
+      if (await redecideWithheld(deps.db, { patientRef: p.patientRef })) deps.wake?.();
+      return (await choices(p.patientRef)).find((c) => c.code === purpose);
+    });
+
     app.get('/portal/api/accounting', {
       config: { permission: 'portal:read' },
       schema: { summary: "The signed-in patient's accounting of disclosures: where their images went, and transfers stopped and why; format=html gives a printable letter", querystring: { type: 'object', properties: { format: { type: 'string', enum: ['json', 'html'] } } } },
     }, async (req, reply) => {
-      const p = principalOf(req);
-      if (p.kind !== 'patient') throw new Error('unreachable: portal:read belongs to patients only');
+      const p = patientOf(req);
       const rows = await accountingFor(deps.db, p.patientRef, deps.recipients ?? []);
       await recordEvents(deps.db, [{ kind: 'access.portal', detail: { by: principalLabel(p), accounting: rows.length } }]);
       if ((req.query as { format?: string }).format === 'html') return reply.type('text/html; charset=utf-8').send(accountingLetter(rows, deps.hospital ?? 'Custos'));
@@ -35,8 +131,7 @@ export function portalRoutes(deps: { db: Database; recipients?: readonly Recipie
         } } } },
       },
     }, async (req) => {
-      const p = principalOf(req);
-      if (p.kind !== 'patient') throw new Error('unreachable: portal:read belongs to patients only');
+      const p = patientOf(req);
       const studies = await deps.db.query<{ study: string; modalities: string[]; n: number; first: string }>(
         `SELECT study_instance_uid AS study, array_remove(array_agg(DISTINCT modality), NULL) AS modalities, count(*)::int AS n, min(received_at) AS first
          FROM instances WHERE patient_ref = $1 GROUP BY 1 ORDER BY 4 DESC`, [p.patientRef]);

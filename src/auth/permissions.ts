@@ -25,6 +25,7 @@ export const PERMISSIONS = [
   'releases:read-own', // a recipient: its own releases
   'attestations:write', // a recipient: attest the deletion of its own releases
   'portal:read', // a patient: their own studies and where they went
+  'portal:write', // a patient: their own choices (opt in or out of each purpose)
   'session:self', // any signed-in principal: who am I, sign out
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
@@ -47,7 +48,7 @@ export const ROLE_PERMISSIONS: Readonly<Record<TokenRole | 'recipient' | 'patien
   auditor: [...STAFF_READ, 'audit:read'],
   sender: ['instances:store', 'session:self'],
   recipient: ['releases:read-own', 'attestations:write', 'session:self'],
-  patient: ['portal:read', 'session:self'],
+  patient: ['portal:read', 'portal:write', 'session:self'],
 };
 
 /** Who is asking. Each variant carries what its permissions are scoped to. */

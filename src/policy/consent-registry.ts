@@ -28,8 +28,15 @@ const toStored = (r: Row): StoredConsent => {
  */
 export function consentPatientRef(deploymentKey: Buffer, c: Consent): string {
   const id = c.patient!.identifier!;
+  if (id.system === PATIENT_REF_SYSTEM) return id.value!; // already the keyed reference (the patient's own choices, from the portal)
   return patientRef(deploymentKey, id.value!, id.system ?? '');
 }
+
+/**
+ * Consent.patient.identifier.system of a consent that names the patient by the gateway's keyed
+ * reference instead of their Patient ID: what the portal records, which knows the patient only so.
+ */
+export const PATIENT_REF_SYSTEM = 'urn:custos:patient-ref';
 
 const categories = (c: Consent): string[] => (c.category ?? []).flatMap((cc) => (cc.coding ?? []).map((x) => x.code ?? '')).filter(Boolean);
 

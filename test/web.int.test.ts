@@ -1,0 +1,161 @@
+/**
+ * The admin console and the patient portal in a real browser (Debian's Chromium through
+ * playwright-core, headless), against `custos serve` and real DICOM peers (storescu in, storescp out).
+ * An admin adds recipients and fills in their vetting; a privacy officer approves them and records
+ * agreements; a study is sent; the dashboard and the study's timeline show it released. A patient
+ * signs in with a code, sees where the images went, opts out of AI training, and the next study is
+ * withheld from the training recipient. An auditor sees no admin actions, and the API refuses them.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { type Browser, type Page, chromium } from 'playwright-core';
+import { REPO, tempDir } from './helpers.ts';
+import { type GatewayProc, type Peer, startGatewayProcess, startStorescp, storescu, waitFor } from './peers.ts';
+
+const work = tempDir('custos-web-');
+let gw: GatewayProc;
+let browser: Browser;
+const scps: Record<string, Peer> = {};
+const admin = (): { username: string; password: string; token: string } => JSON.parse(readFileSync(join(work, 'data', 'initial-admin.json'), 'utf8')) as { username: string; password: string; token: string };
+
+/** A study of the synthetic patient SYN-0001 with UIDs of its own (dcmodify generates them). */
+function newStudy(name: string): string[] {
+  const dir = join(work, name);
+  execFileSync('mkdir', ['-p', dir]);
+  const files = readdirSync(join(REPO, 'examples')).filter((f) => f.endsWith('.dcm')).map((f) => { const to = join(dir, f); copyFileSync(join(REPO, 'examples', f), to); return to; });
+  execFileSync('dcmodify', ['-nb', '-gst', '-gse', '-gin', ...files]);
+  return files;
+}
+
+async function staff(role: string): Promise<{ username: string; password: string }> {
+  const res = await gw.api(`${gw.http}/api/users`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: `${role}-${Date.now() % 100000}`, role }) });
+  assert.equal(res.status, 201);
+  return (await res.json()) as { username: string; password: string };
+}
+
+async function signIn(page: Page, who: { username: string; password: string }): Promise<void> {
+  await page.goto(`${gw.http}/`);
+  await page.getByLabel('User name').fill(who.username);
+  await page.getByLabel('Password').fill(who.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('navigation', { name: 'Main' }).waitFor();
+}
+
+before(async () => {
+  if (!existsSync(join(REPO, 'dist', 'web', 'index.html'))) execFileSync('npm', ['run', 'build:web'], { cwd: REPO, stdio: 'inherit' });
+  scps.care = await startStorescp(join(work, 'care'), 'CARE');
+  scps.train = await startStorescp(join(work, 'train'), 'TRAIN');
+  gw = await startGatewayProcess(join(work, 'data'), { policy: { purposes: { TREATDS: 'opt-out', MLTRAINING: 'opt-out' } } });
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
+});
+after(async () => {
+  await browser?.close();
+  await gw?.stop();
+  for (const p of Object.values(scps)) await p.stop();
+});
+
+test('an admin adds and vets recipients, a privacy officer approves them with agreements, and a study sent with storescu shows released on the dashboard and its timeline', async () => {
+  const page = await browser.newPage();
+  await signIn(page, admin());
+  await page.getByRole('link', { name: 'Recipients' }).click();
+  for (const [id, purpose, scp, ae] of [['ai-care', 'TREATDS', scps.care!, 'CARE'], ['ai-train', 'MLTRAINING', scps.train!, 'TRAIN']] as const) {
+    await page.getByText('Add a recipient').click();
+    const form = page.getByRole('form', { name: 'New recipient' });
+    await form.getByLabel('Recipient id').fill(id);
+    await form.getByLabel('Purpose').selectOption(purpose);
+    await form.getByLabel('Port').fill(String(scp.port));
+    await form.getByLabel('AE title').fill(ae);
+    await form.getByRole('button', { name: 'Add recipient' }).click();
+    const panel = page.getByTestId(`recipient-${id}`);
+    await panel.waitFor();
+    await panel.getByText('Record vetting or an agreement').click();
+    const vetting = panel.getByRole('form', { name: `Vetting of ${id}` });
+    await vetting.getByLabel('Where the data is stored').fill('eu-central (synthetic)');
+    await vetting.getByLabel('Retention and deletion').fill('deleted 30 days after use');
+    await vetting.getByLabel('Evidence (document reference)').fill('VET-2026-001 (synthetic)');
+    await vetting.getByRole('button', { name: 'Record vetting' }).click();
+    await assert.doesNotReject(panel.getByTestId('vetting-status').filter({ hasText: 'draft' }).waitFor());
+    // The two-person rule: who filled it in does not approve it.
+    assert.equal(await panel.getByRole('button', { name: 'Approve vetting' }).count(), 0);
+  }
+  await page.close();
+
+  const officer = await browser.newPage();
+  await signIn(officer, await staff('privacy-officer'));
+  await officer.getByRole('link', { name: 'Recipients' }).click();
+  for (const id of ['ai-care', 'ai-train']) {
+    const panel = officer.getByTestId(`recipient-${id}`);
+    await panel.getByRole('button', { name: 'Approve vetting' }).click();
+    await panel.getByTestId('vetting-status').filter({ hasText: 'approved' }).waitFor();
+    await panel.getByText('Record vetting or an agreement').click();
+    const agreement = panel.getByRole('form', { name: `Agreement with ${id}` });
+    await agreement.getByLabel("Document (the signed agreement's reference)").fill(`DUA-${id} (synthetic)`);
+    await agreement.getByRole('button', { name: 'Record agreement' }).click();
+    await panel.getByText(/valid .* copies kept 30 days/).waitFor();
+  }
+
+  const sent = await storescu(gw.dimsePort, 'CUSTOS', newStudy('first'));
+  assert.equal(sent.status, 0, sent.output);
+  await waitFor('both recipients to receive the study', () => readdirSync(join(work, 'train')).length >= 3 && readdirSync(join(work, 'care')).length >= 3 ? true : undefined, 60_000)
+    .catch(async (e: unknown) => { throw new Error(`${(e as Error).message}; jobs: ${await (await gw.api(`${gw.http}/api/jobs`)).text()}`); });
+  await officer.getByRole('link', { name: 'Dashboard' }).click();
+  await officer.getByTestId('released').filter({ hasText: '6' }).waitFor();
+  assert.equal(await officer.getByTestId('received').textContent(), '3');
+  await officer.getByRole('link', { name: 'Studies' }).click();
+  await officer.locator('a.uid').first().click();
+  await officer.getByTestId('job-ai-train').first().getByText('released').waitFor();
+  await officer.getByText('Recorded in the transparency log').first().waitFor();
+  await officer.close();
+});
+
+test('a patient signs in with a code, sees where the images went, opts out of AI training, and the next study is withheld from the training recipient', async () => {
+  const codeRes = await gw.api(`${gw.http}/api/patient-codes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ patientId: 'SYN-0001' }) });
+  assert.equal(codeRes.status, 201);
+  const { code } = (await codeRes.json()) as { code: string };
+  const page = await browser.newPage({ viewport: { width: 390, height: 844 } }); // a phone-sized screen
+  await page.goto(`${gw.http}/portal/`);
+  await page.getByLabel('Access code').fill(code);
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await page.getByRole('heading', { name: 'How the hospital uses your images' }).waitFor();
+  await page.getByText('Training AI systems').first().waitFor();
+  await page.getByRole('link', { name: 'Where my images went' }).click();
+  await page.getByTestId('disclosure-ai-train-released').first().waitFor();
+  await page.getByRole('link', { name: 'My choices' }).click();
+  const training = page.getByTestId('choice-MLTRAINING');
+  await training.getByLabel('No, do not share them').check();
+  await training.getByText('Now: not shared.').waitFor();
+
+  const before = readdirSync(join(work, 'train')).length;
+  const sent = await storescu(gw.dimsePort, 'CUSTOS', newStudy('second'));
+  assert.equal(sent.status, 0, sent.output);
+  await waitFor('the care recipient to receive the second study', () => readdirSync(join(work, 'care')).length >= 6 ? true : undefined, 60_000);
+  const withheld = await waitFor('the training jobs to be withheld', async () => {
+    const jobs = (await (await gw.api(`${gw.http}/api/jobs?recipient=ai-train&state=withheld`)).json()) as Array<{ withheldReasons: Array<{ code: string }> }>;
+    return jobs.length === 3 ? jobs : undefined;
+  }, 60_000);
+  assert.ok(withheld.every((j) => j.withheldReasons.some((r) => r.code === 'CONSENT_DENIED')));
+  assert.equal(readdirSync(join(work, 'train')).length, before, 'nothing more reached the training recipient');
+  await page.getByRole('link', { name: 'Where my images went' }).click();
+  await page.getByTestId('disclosure-ai-train-withheld').first().getByText('because you said no').waitFor();
+  await page.close();
+});
+
+test('an auditor is shown no admin actions, and the API refuses them all the same (AUTH_FORBIDDEN)', async () => {
+  const who = await staff('auditor');
+  const page = await browser.newPage();
+  await signIn(page, who);
+  await page.getByRole('link', { name: 'Recipients' }).click();
+  await page.getByTestId('recipient-ai-care').waitFor();
+  assert.equal(await page.getByText('Add a recipient').count(), 0);
+  assert.equal(await page.getByRole('button', { name: /Approve vetting|Suspend/ }).count(), 0);
+  const status = await page.evaluate(async () => {
+    const s = await (await fetch('/auth/session')).json() as { csrfToken: string };
+    const r = await fetch('/api/recipients/ai-care/vetting/decision', { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': s.csrfToken }, body: JSON.stringify({ status: 'suspended' }) });
+    return { status: r.status, body: await r.json() as { error: string } };
+  });
+  assert.deepEqual(status, { status: 403, body: { ...status.body, error: 'AUTH_FORBIDDEN' } });
+  await page.close();
+});

@@ -1,0 +1,82 @@
+import type { ServiceStatus } from '../../../src/api/contract.ts';
+import type { ActivityHour } from '../../../src/store/instance-queries.ts';
+import { api } from '../api.ts';
+import { Loading, Problem, Section, useLoad, when } from '../ui.tsx';
+
+interface Metrics { forwarded: number; latencyMs: { p50: number | null; p95: number | null; p99: number | null; max: number | null }; overdueDeletionAttestations: number }
+interface Job { id: number; recipient: string; updatedAt: string; withheldReasons: Array<{ code: string; detail?: string }> | null }
+
+const SERIES = [
+  { key: 'received', label: 'Received', color: '#0b5394' },
+  { key: 'released', label: 'Released', color: '#1e6b30' },
+  { key: 'withheld', label: 'Withheld', color: '#8a4b00' },
+  { key: 'held', label: 'Held back', color: '#6a3d9a' },
+  { key: 'failed', label: 'Failed', color: '#a4161a' },
+] as const;
+
+/** Grouped bars per hour, drawn as SVG (a chart library would be most of the bundle for this). */
+function ActivityChart({ hours }: { hours: ActivityHour[] }) {
+  const w = 720, h = 180, pad = 24;
+  const max = Math.max(1, ...hours.flatMap((x) => SERIES.map((s) => x[s.key])));
+  const slot = (w - pad) / hours.length;
+  const bar = Math.max(1, slot / (SERIES.length + 1));
+  return (
+    <figure>
+      <svg class="chart" viewBox={`0 0 ${w} ${h + 20}`} role="img" aria-label="Instances received, released, withheld, held back and failed per hour, last 24 hours">
+        {hours.map((x, i) => SERIES.map((s, k) => {
+          const v = x[s.key];
+          const bh = (v / max) * (h - 10);
+          return <rect key={`${i}-${s.key}`} x={pad + i * slot + k * bar} y={h - bh} width={bar} height={bh} fill={s.color}><title>{`${new Date(x.hour).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })} ${s.label}: ${v}`}</title></rect>;
+        }))}
+        <line x1={pad} y1={h} x2={w} y2={h} stroke="#4a5663" />
+        <text x="0" y="12">{max}</text>
+        <text x={pad} y={h + 16}>{new Date(hours[0]!.hour).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}</text>
+        <text x={w - 40} y={h + 16}>now</text>
+      </svg>
+      <figcaption>{SERIES.map((s) => <span key={s.key} style={{ marginRight: '1rem' }}><span aria-hidden="true" style={{ color: s.color }}>■</span> {s.label}</span>)}</figcaption>
+    </figure>
+  );
+}
+
+export function Dashboard() {
+  const status = useLoad(() => api<ServiceStatus>('/api/status'));
+  const metrics = useLoad(() => api<Metrics>('/api/metrics?window=1000'));
+  const activity = useLoad(() => api<ActivityHour[]>('/api/activity?hours=24'));
+  const denials = useLoad(() => api<Job[]>('/api/jobs?state=withheld&limit=10'));
+  const s = status.value;
+  const j = s?.jobs ?? {};
+  return (
+    <>
+      <h1>Dashboard</h1>
+      <Problem error={status.error ?? metrics.error ?? activity.error} />
+      {!s ? <Loading /> : (
+        <div class="cards" aria-label="Totals">
+          <div class="card"><span class="n" data-testid="received">{s.instances}</span>instances received</div>
+          <div class="card"><span class="n" data-testid="released">{j.done ?? 0}</span>released</div>
+          <div class="card"><span class="n" data-testid="withheld">{j.withheld ?? 0}</span>withheld</div>
+          <div class="card"><span class="n">{j.held ?? 0}</span>held back</div>
+          <div class="card"><span class="n">{j.dead ?? 0}</span>failed</div>
+          <div class="card"><span class="n">{(j.pending ?? 0) + (j.running ?? 0)}</span>in the queue</div>
+          <div class="card"><span class="n">{s.quarantined}</span>quarantined</div>
+          <div class="card"><span class="n">{s.logSize}</span>log entries</div>
+        </div>
+      )}
+      <Section title="Last 24 hours">{activity.value ? <ActivityChart hours={activity.value} /> : <Loading />}</Section>
+      <Section title="Delivery">
+        {metrics.value ? (
+          <p>Acknowledged → delivered, last {metrics.value.forwarded} releases: median {metrics.value.latencyMs.p50 ?? '—'} ms, 99th percentile {metrics.value.latencyMs.p99 ?? '—'} ms.
+            {' '}Overdue deletion attestations: <strong>{metrics.value.overdueDeletionAttestations}</strong>.</p>
+        ) : <Loading />}
+      </Section>
+      <Section title="Recent denials">
+        <Problem error={denials.error} />
+        {denials.value && (denials.value.length === 0 ? <p class="muted">No release was withheld.</p> : (
+          <div class="table-wrap"><table>
+            <thead><tr><th scope="col">When</th><th scope="col">Recipient</th><th scope="col">Why</th></tr></thead>
+            <tbody>{denials.value.map((d) => <tr key={d.id}><td>{when(d.updatedAt)}</td><td>{d.recipient}</td><td>{(d.withheldReasons ?? []).map((r) => <div key={r.code}><span class="code">{r.code}</span>{r.detail ? ` — ${r.detail}` : ''}</div>)}</td></tr>)}</tbody>
+          </table></div>
+        ))}
+      </Section>
+    </>
+  );
+}

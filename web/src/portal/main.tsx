@@ -1,0 +1,67 @@
+import { render } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import type { SessionInfo } from '../../../src/api/contract.ts';
+import { api, currentSession, useSession } from '../api.ts';
+import { Loading, Problem } from '../ui.tsx';
+import { About, Choices, WhereWent } from './pages.tsx';
+import '../styles.css';
+
+const PAGES = [
+  { path: '', title: 'How your images are used' },
+  { path: 'where', title: 'Where my images went' },
+  { path: 'choices', title: 'My choices' },
+] as const;
+
+const route = (): string => location.hash.replace(/^#\/?/, '');
+
+function CodeSignIn({ onSignedIn }: { onSignedIn: () => Promise<void> }) {
+  const [code, setCode] = useState('');
+  const [error, setError] = useState<unknown>(undefined);
+  const submit = async (e: Event): Promise<void> => {
+    e.preventDefault();
+    setError(undefined);
+    try {
+      useSession(await api<SessionInfo>('/portal/session', { method: 'POST', body: { code: code.trim() } }));
+      await onSignedIn();
+    } catch (err) { setError(err); }
+  };
+  return (
+    <main id="main">
+      <h1>See what happens to your medical images</h1>
+      <p>Enter the access code the hospital gave you. It works once, for you only.</p>
+      <form class="stack" onSubmit={submit}>
+        <label>Access code<input name="code" autocomplete="one-time-code" required value={code} onInput={(e) => setCode(e.currentTarget.value)} /></label>
+        <button type="submit">Continue</button>
+        <Problem error={error} />
+      </form>
+    </main>
+  );
+}
+
+function Portal() {
+  const [session, setSession] = useState<SessionInfo | null | undefined>(undefined);
+  const [error, setError] = useState<unknown>(undefined);
+  const [path, setPath] = useState(route());
+  useEffect(() => {
+    currentSession().then((s) => setSession(s ?? null), setError);
+    const onHash = (): void => setPath(route());
+    addEventListener('hashchange', onHash);
+    return () => removeEventListener('hashchange', onHash);
+  }, []);
+  if (error) return <main><Problem error={error} /></main>;
+  if (session === undefined) return <main><Loading /></main>;
+  if (session === null || session.kind !== 'patient') return <CodeSignIn onSignedIn={async () => { setSession((await currentSession()) ?? null); }} />;
+  const signOut = async (): Promise<void> => { await api('/auth/logout', { method: 'POST' }); useSession(undefined); setSession(null); };
+  return (
+    <>
+      <header class="top">
+        <span class="brand">Your images</span>
+        <nav aria-label="Main"><ul>{PAGES.map((p) => <li key={p.path}><a href={`#/${p.path}`} aria-current={path === p.path ? 'page' : undefined}>{p.title}</a></li>)}</ul></nav>
+        <button class="link" type="button" onClick={signOut}>Sign out</button>
+      </header>
+      <main id="main">{path === 'where' ? <WhereWent /> : path === 'choices' ? <Choices /> : <About />}</main>
+    </>
+  );
+}
+
+render(<Portal />, document.getElementById('app')!);
