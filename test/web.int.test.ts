@@ -8,9 +8,11 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import AxeBuilder from '@axe-core/playwright';
 import { type Browser, type Page, chromium } from 'playwright-core';
 import { REPO, tempDir } from './helpers.ts';
 import { type GatewayProc, type Peer, startGatewayProcess, startStorescp, storescu, waitFor } from './peers.ts';
@@ -21,12 +23,13 @@ let browser: Browser;
 const scps: Record<string, Peer> = {};
 const admin = (): { username: string; password: string; token: string } => JSON.parse(readFileSync(join(work, 'data', 'initial-admin.json'), 'utf8')) as { username: string; password: string; token: string };
 
-/** A study of the synthetic patient SYN-0001 with UIDs of its own (dcmodify generates them). */
+/** A study of the synthetic patient SYN-0001 with UIDs of its own (one study, a series per file). */
 function newStudy(name: string): string[] {
   const dir = join(work, name);
   execFileSync('mkdir', ['-p', dir]);
   const files = readdirSync(join(REPO, 'examples')).filter((f) => f.endsWith('.dcm')).map((f) => { const to = join(dir, f); copyFileSync(join(REPO, 'examples', f), to); return to; });
-  execFileSync('dcmodify', ['-nb', '-gst', '-gse', '-gin', ...files]);
+  const study = `2.25.${BigInt(`0x${randomBytes(12).toString('hex')}`)}`;
+  execFileSync('dcmodify', ['-nb', '-m', `(0020,000D)=${study}`, '-gse', '-gin', ...files]);
   return files;
 }
 
@@ -34,6 +37,22 @@ async function staff(role: string): Promise<{ username: string; password: string
   const res = await gw.api(`${gw.http}/api/users`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: `${role}-${Date.now() % 100000}`, role }) });
   assert.equal(res.status, 201);
   return (await res.json()) as { username: string; password: string };
+}
+
+/** Serious and critical accessibility violations on the page as it is now (axe-core, WCAG 2.1 A/AA rules). */
+async function accessibilityProblems(page: Page): Promise<string[]> {
+  const r = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
+  return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.help} (${v.nodes.length})`);
+}
+
+/** With CUSTOS_SCREENSHOTS=1, the page as docs/screenshots/<name>.png (README shows them). */
+async function screenshot(page: Page, name: string): Promise<void> {
+  if (process.env.CUSTOS_SCREENSHOTS) await page.screenshot({ path: join(REPO, 'docs', 'screenshots', `${name}.png`), fullPage: true });
+}
+
+/** A page in a context of its own (its own cookies: one person per page), as axe needs. */
+async function newPage(opts: { viewport?: { width: number; height: number } } = {}): Promise<Page> {
+  return (await browser.newContext({ viewport: opts.viewport ?? { width: 1280, height: 900 } })).newPage();
 }
 
 async function signIn(page: Page, who: { username: string; password: string }): Promise<void> {
@@ -58,7 +77,7 @@ after(async () => {
 });
 
 test('an admin adds and vets recipients, a privacy officer approves them with agreements, and a study sent with storescu shows released on the dashboard and its timeline', async () => {
-  const page = await browser.newPage();
+  const page = await newPage();
   await signIn(page, admin());
   await page.getByRole('link', { name: 'Recipients' }).click();
   for (const [id, purpose, scp, ae] of [['ai-care', 'TREATDS', scps.care!, 'CARE'], ['ai-train', 'MLTRAINING', scps.train!, 'TRAIN']] as const) {
@@ -83,7 +102,7 @@ test('an admin adds and vets recipients, a privacy officer approves them with ag
   }
   await page.close();
 
-  const officer = await browser.newPage();
+  const officer = await newPage();
   await signIn(officer, await staff('privacy-officer'));
   await officer.getByRole('link', { name: 'Recipients' }).click();
   for (const id of ['ai-care', 'ai-train']) {
@@ -104,10 +123,18 @@ test('an admin adds and vets recipients, a privacy officer approves them with ag
   await officer.getByRole('link', { name: 'Dashboard' }).click();
   await officer.getByTestId('released').filter({ hasText: '6' }).waitFor();
   assert.equal(await officer.getByTestId('received').textContent(), '3');
+  assert.deepEqual(await accessibilityProblems(officer), [], 'dashboard');
+  await screenshot(officer, 'console-dashboard');
   await officer.getByRole('link', { name: 'Studies' }).click();
   await officer.locator('a.uid').first().click();
   await officer.getByTestId('job-ai-train').first().getByText('released').waitFor();
   await officer.getByText('Recorded in the transparency log').first().waitFor();
+  assert.deepEqual(await accessibilityProblems(officer), [], 'study timeline');
+  await screenshot(officer, 'console-study');
+  await officer.getByRole('link', { name: 'Recipients' }).click();
+  await officer.getByTestId('recipient-ai-train').getByTestId('vetting-status').filter({ hasText: 'approved' }).waitFor();
+  assert.deepEqual(await accessibilityProblems(officer), [], 'recipients');
+  await screenshot(officer, 'console-recipients');
   await officer.close();
 });
 
@@ -115,12 +142,14 @@ test('a patient signs in with a code, sees where the images went, opts out of AI
   const codeRes = await gw.api(`${gw.http}/api/patient-codes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ patientId: 'SYN-0001' }) });
   assert.equal(codeRes.status, 201);
   const { code } = (await codeRes.json()) as { code: string };
-  const page = await browser.newPage({ viewport: { width: 390, height: 844 } }); // a phone-sized screen
+  const page = await newPage({ viewport: { width: 390, height: 844 } }); // a phone-sized screen
   await page.goto(`${gw.http}/portal/`);
   await page.getByLabel('Access code').fill(code);
   await page.getByRole('button', { name: 'Continue' }).click();
   await page.getByRole('heading', { name: 'How the hospital uses your images' }).waitFor();
   await page.getByText('Training AI systems').first().waitFor();
+  assert.deepEqual(await accessibilityProblems(page), [], 'portal overview');
+  await screenshot(page, 'portal-overview-phone');
   await page.getByRole('link', { name: 'Where my images went' }).click();
   await page.getByTestId('disclosure-ai-train-released').first().waitFor();
   await page.getByRole('link', { name: 'My choices' }).click();
@@ -140,12 +169,18 @@ test('a patient signs in with a code, sees where the images went, opts out of AI
   assert.equal(readdirSync(join(work, 'train')).length, before, 'nothing more reached the training recipient');
   await page.getByRole('link', { name: 'Where my images went' }).click();
   await page.getByTestId('disclosure-ai-train-withheld').first().getByText('because you said no').waitFor();
+  assert.deepEqual(await accessibilityProblems(page), [], 'where my images went');
+  await screenshot(page, 'portal-where-phone');
+  await page.getByRole('link', { name: 'My choices' }).click();
+  await page.getByTestId('choice-MLTRAINING').waitFor();
+  assert.deepEqual(await accessibilityProblems(page), [], 'my choices');
+  await screenshot(page, 'portal-choices-phone');
   await page.close();
 });
 
 test('an auditor is shown no admin actions, and the API refuses them all the same (AUTH_FORBIDDEN)', async () => {
   const who = await staff('auditor');
-  const page = await browser.newPage();
+  const page = await newPage();
   await signIn(page, who);
   await page.getByRole('link', { name: 'Recipients' }).click();
   await page.getByTestId('recipient-ai-care').waitFor();

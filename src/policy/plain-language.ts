@@ -37,7 +37,7 @@ export function deidentificationText(deid: { profile: string; options: readonly 
   if (o.has('retain-patient-characteristics')) kept.push('your sex, age, height and weight');
   if (o.has('retain-device-identity')) kept.push('which scanner was used');
   if (o.has('retain-institution-identity')) kept.push('the name of the hospital');
-  const parts = ['Your name, ID numbers, address, birth date and other details that say who you are are removed before the images leave, following the DICOM standard (PS3.15 Annex E).'];
+  const parts = ['Your name, ID numbers, address, birth date and other details that identify you are removed before the images leave, following the DICOM standard (PS3.15 Annex E).'];
   parts.push(deid.key === 'recipient'
     ? 'You are given a code name that is different for each recipient, so recipients cannot link their copies with each other.'
     : 'You are given a code name in place of your name.');

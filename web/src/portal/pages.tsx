@@ -55,7 +55,13 @@ function byStudy(rows: readonly Disclosure[]): Disclosure[] {
 /** "Where my images went": the accounting of disclosures, withheld transfers included. */
 export function WhereWent() {
   const rows = useLoad(() => api<{ disclosures: Disclosure[] }>('/portal/api/accounting'));
+  const overview = useLoad(() => api<PortalOverview>('/portal/api/overview'));
   const list = rows.value && byStudy(rows.value.disclosures);
+  // A purpose's title inside a sentence: "training AI systems", but "AI-assisted care" as it is.
+  const why = (code: string | null): string => {
+    const t = code ? overview.value?.purposes.find((p) => p.code === code)?.title ?? code : '';
+    return /^[A-Z][A-Z]/.test(t) ? t : t.charAt(0).toLowerCase() + t.slice(1);
+  };
   return (
     <>
       <h1>Where your images went</h1>
@@ -65,8 +71,8 @@ export function WhereWent() {
           {list.map((d) => (
             <li key={`${d.recipient}-${d.studyInstanceUid}-${d.outcome}`} data-testid={`disclosure-${d.recipient}-${d.outcome}`}>
               <strong>{day(d.lastAt)}</strong> — {d.outcome === 'released'
-                ? <>{d.instances} image{d.instances === 1 ? '' : 's'} sent to <strong>{d.recipient}</strong>{d.purpose ? ` for ${d.purpose}` : ''}, {d.deidentification && d.deidentification.profile !== 'none' ? 'with your name and details removed' : 'as they are'}.{d.deletionAttested ? ` The recipient confirmed deleting ${d.deletionAttested}.` : ''}</>
-                : <>{d.instances} image{d.instances === 1 ? '' : 's'} <strong>not sent</strong> to {d.recipient}{d.reasons?.includes('CONSENT_DENIED') ? ' because you said no' : ''}.</>}
+                ? <>{d.instances} image{d.instances === 1 ? '' : 's'} sent to <strong>{d.recipient}</strong>{d.purpose ? ` for ${why(d.purpose)}` : ''}, {d.deidentification && d.deidentification.profile !== 'none' ? 'with your name and details removed' : 'as they are'}.{d.deletionAttested ? ` The recipient confirmed deleting ${d.deletionAttested}.` : ''}</>
+                : <>{d.instances} image{d.instances === 1 ? '' : 's'} <strong>not sent</strong> to {d.recipient}{d.purpose ? ` for ${why(d.purpose)}` : ''}{d.reasons?.includes('CONSENT_DENIED') ? ' because you said no' : ''}.</>}
             </li>
           ))}
         </ol>
