@@ -111,7 +111,7 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
   }
   const allowedHosts = config.http.allowedHosts ?? ['localhost', '127.0.0.1', '::1', host];
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const { log, signer, release } = openLogForWriting(dataDir); // also makes this process the data directory's only writer
+  const { log, signer, vkey, release } = openLogForWriting(dataDir); // also makes this process the data directory's only writer
   // The OCR worker (started only if a recipient cleans pixel data) is closed last of all.
   // Runs last to first: the last checkpoint is published before the log is released.
   const cleanup: Array<() => Promise<void> | void> = [async () => { await (await import('./pipeline/ocr.ts')).closeOcr(); }, release, () => log.publishPending()];
@@ -277,7 +277,7 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
     }));
     await app.register(accessRoutes({ db, recipients: registry.recipients, deploymentKey }));
     await app.register(recipientRoutes({ db }));
-    await app.register(portalRoutes({ db, recipients: registry.recipients, hospital: `custos:${config.dimse.aeTitle}`, deploymentKey, site: config.policy.purposes as Record<string, SiteMode>, originalsDays: config.retention.originalsDays, wake: () => processor.wake() }));
+    await app.register(portalRoutes({ db, original, log: () => ({ store: log, vkey }), recipients: registry.recipients, hospital: `custos:${config.dimse.aeTitle}`, deploymentKey, site: config.policy.purposes as Record<string, SiteMode>, originalsDays: config.retention.originalsDays, wake: () => processor.wake() }));
     await app.register(webRoutes());
     await app.register(fhirRoutes({ db, deploymentKey, wake: () => processor.wake() }));
     await app.register(policyRoutes({ db, registry, wake: () => processor.wake() }));

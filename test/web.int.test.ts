@@ -7,9 +7,10 @@
  * withheld from the training recipient. An auditor sees no admin actions, and the API refuses them.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, readFileSync, readdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { unzipSync } from 'fflate';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import AxeBuilder from '@axe-core/playwright';
@@ -175,6 +176,28 @@ test('a patient signs in with a code, sees where the images went, opts out of AI
   await page.getByTestId('choice-MLTRAINING').waitFor();
   assert.deepEqual(await accessibilityProblems(page), [], 'my choices');
   await screenshot(page, 'portal-choices-phone');
+
+  // My copy: the originals and a proof kit; the kit shows them authentic, and a changed pixel tampered.
+  await page.getByRole('link', { name: 'My copy' }).click();
+  await page.getByTestId('own-study').first().waitFor();
+  assert.equal(await page.getByTestId('own-study').count(), 2);
+  assert.deepEqual(await accessibilityProblems(page), [], 'my copy');
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download (zip)' }).first().click()]);
+  const zipped = unzipSync(readFileSync(await download.path()));
+  const names = Object.keys(zipped).sort();
+  assert.deepEqual(names, ['DICOM/00001.dcm', 'DICOM/00002.dcm', 'DICOM/00003.dcm', 'README.txt', 'custos-proof-kit.json']);
+  const copy = join(work, 'copy');
+  mkdirSync(join(copy, 'DICOM'), { recursive: true });
+  for (const n of names) writeFileSync(join(copy, n), zipped[n]!);
+  // custos verify exits 1 when something is not authentic: its JSON lines say what.
+  const verify = (files: string[]): Array<{ status: string }> => spawnSync(process.execPath, [join(REPO, 'bin', 'custos.js'), 'verify', ...files, '--kit', join(copy, 'custos-proof-kit.json'), '--json'], { encoding: 'utf8' })
+    .stdout.trim().split('\n').map((l) => JSON.parse(l) as { status: string; file?: string }).filter((r) => r.file);
+  assert.deepEqual(verify([join(copy, 'DICOM')]).map((r) => r.status), ['authentic', 'authentic', 'authentic']);
+  const changed = Buffer.from(zipped['DICOM/00001.dcm']!);
+  changed[changed.length - 100]! ^= 0x01; // one pixel bit
+  writeFileSync(join(copy, 'changed.dcm'), changed);
+  const tampered = verify([join(copy, 'changed.dcm')]);
+  assert.equal(tampered[0]!.status, 'tampered');
   await page.close();
 });
 

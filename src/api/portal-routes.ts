@@ -13,6 +13,11 @@ import { deidentificationText, purposeText } from '../policy/plain-language.ts';
 import { ACT_REASON, isPurpose } from '../policy/purposes.ts';
 import { agreementsOf, currentVetting, redecideWithheld } from '../policy/recipient-policy.ts';
 import type { PortalChoice, PortalOverview } from './contract.ts';
+import { Zip, ZipPassThrough, strToU8 } from 'fflate';
+import { Readable } from 'node:stream';
+import { buildProofKit } from '../pipeline/log-views.ts';
+import type { LogStore } from '../store/log-store.ts';
+import { isCustosError } from '../errors.ts';
 
 /*
  * The patient's own view, with the session an access code gave: their studies held here and, for
@@ -21,6 +26,10 @@ import type { PortalChoice, PortalOverview } from './contract.ts';
 
 export interface PortalDeps {
   db: Database;
+  /** An identified original by instance row id (decrypted; RETENTION_PURGED, PATIENT_SHREDDED when gone). */
+  original?: (instanceId: number) => Promise<Buffer>;
+  /** The transparency log and its verifier key: the proof kit that goes with the patient's copy. */
+  log?: () => { store: LogStore; vkey: string };
   recipients?: readonly RecipientConfig[];
   hospital?: string;
   deploymentKey?: Buffer;
@@ -121,6 +130,56 @@ export function portalRoutes(deps: PortalDeps) {
       return { disclosures: rows };
     });
 
+    app.get('/portal/api/studies/:study/copy', {
+      config: { permission: 'portal:read' },
+      schema: { summary: "The patient's own copy of one of their studies: the original DICOM files and a proof kit to check them with, as a zip (streamed one instance at a time)", params: { type: 'object', properties: { study: { type: 'string', maxLength: 64 } }, required: ['study'] } },
+    }, async (req, reply) => {
+      const p = patientOf(req);
+      const { study } = req.params as { study: string };
+      const rows = await deps.db.query<{ id: number }>(
+        `SELECT DISTINCT ON (sop_instance_uid) id FROM instances WHERE patient_ref = $1 AND study_instance_uid = $2 AND purged_at IS NULL ORDER BY sop_instance_uid, id DESC`, [p.patientRef, study]);
+      if (!rows.length || !deps.original) return reply.code(404).send({ error: 'NOT_FOUND', message: 'no such study of yours here' });
+      let kit: string | undefined;
+      try {
+        const l = deps.log?.();
+        if (l) kit = JSON.stringify(buildProofKit(l.store, l.vkey, study), null, 2);
+      } catch (e) {
+        if (!isCustosError(e)) throw e; // none of it logged yet: the copy comes without a kit, and says so
+      }
+      // The first original is read before the answer starts, so that a destroyed one still gets its error.
+      let first: Buffer;
+      try {
+        first = await deps.original(Number(rows[0]!.id));
+      } catch (e) {
+        if (isCustosError(e) && (e.code === 'PATIENT_SHREDDED' || e.code === 'RETENTION_PURGED')) return reply.code(410).send({ error: e.code, message: 'these images are no longer kept' });
+        throw e;
+      }
+      await recordEvents(deps.db, [{ kind: 'access.portal', detail: { by: principalLabel(p), copy: study, instances: rows.length } }]);
+      const out = new Readable({ read() {} });
+      const zip = new Zip((err, chunk, final) => {
+        if (err) { out.destroy(err); return; }
+        out.push(Buffer.from(chunk));
+        if (final) out.push(null);
+      });
+      const add = (name: string, data: Uint8Array): void => {
+        const f = new ZipPassThrough(name);
+        zip.add(f);
+        f.push(data, true);
+      };
+      add('README.txt', strToU8(copyReadme(study, rows.length, kit !== undefined)));
+      if (kit) add('custos-proof-kit.json', strToU8(kit));
+      void (async () => {
+        try {
+          add('DICOM/00001.dcm', first);
+          for (const [i, r] of rows.slice(1).entries()) add(`DICOM/${String(i + 2).padStart(5, '0')}.dcm`, await deps.original!(Number(r.id)));
+          zip.end();
+        } catch (e) {
+          out.destroy(e as Error); // the download ends short: the client sees a broken zip, not a silent gap
+        }
+      })();
+      return reply.type('application/zip').header('content-disposition', `attachment; filename="my-images-${study.slice(-12).replace(/[^0-9.]/g, '')}.zip"`).send(out);
+    });
+
     app.get('/portal/api/studies', {
       config: { permission: 'portal:read' },
       schema: {
@@ -145,4 +204,19 @@ export function portalRoutes(deps: PortalDeps) {
       }));
     });
   };
+}
+
+/** What the copy is and how to check it, in plain words (README.txt in the zip). */
+function copyReadme(study: string, instances: number, withKit: boolean): string {
+  return [
+    'Your own copy of your images',
+    '',
+    `Study ${study}: ${instances} image file(s) in the DICOM folder, exactly as the hospital received them.`,
+    'Any DICOM viewer opens them. They carry your name and other details: keep them safe.',
+    '',
+    withKit
+      ? 'custos-proof-kit.json lets anyone check, without asking the hospital, that these files are the ones the hospital recorded when they arrived: it holds the signed records and their proofs in the hospital\'s transparency log. With Custos: "custos verify DICOM --kit custos-proof-kit.json".'
+      : 'No proof kit is included: the images were not yet recorded in the transparency log when this copy was made. Download it again later to get one.',
+    '',
+  ].join('\n');
 }

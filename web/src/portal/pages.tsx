@@ -122,3 +122,26 @@ export function Choices() {
     </>
   );
 }
+
+interface OwnStudy { studyInstanceUid: string; modalities: string[]; instances: number; firstReceivedAt: string }
+
+/** "My copy": each of the patient's studies as a zip of the original files, with a proof kit to check them. */
+export function MyCopy() {
+  const studies = useLoad(() => api<OwnStudy[]>('/portal/api/studies'));
+  return (
+    <>
+      <h1>Your own copy</h1>
+      <p>Download your images as the hospital received them (DICOM files, which any medical image viewer opens), with a proof kit: a file that lets anyone check later that the images were not altered.</p>
+      <Problem error={studies.error} />
+      {!studies.value ? <Loading /> : studies.value.length === 0 ? <p>The hospital holds no images of yours here.</p> : (
+        <ul>{studies.value.map((s) => (
+          <li key={s.studyInstanceUid} data-testid="own-study">
+            {day(s.firstReceivedAt)}: {s.modalities.join(', ') || 'images'}, {s.instances} file{s.instances === 1 ? '' : 's'} —{' '}
+            <a href={`/portal/api/studies/${encodeURIComponent(s.studyInstanceUid)}/copy`} download>Download (zip)</a>
+          </li>
+        ))}</ul>
+      )}
+      <p class="muted">The files carry your name and other details. Keep them safe.</p>
+    </>
+  );
+}
