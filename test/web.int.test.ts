@@ -217,3 +217,24 @@ test('an auditor is shown no admin actions, and the API refuses them all the sam
   assert.deepEqual(status, { status: 403, body: { ...status.body, error: 'AUTH_FORBIDDEN' } });
   await page.close();
 });
+
+test('a privacy officer finds a patient\'s consents (the portal choice among them) and places and releases a legal hold', async () => {
+  const page = await newPage();
+  await signIn(page, await staff('privacy-officer'));
+  await page.getByRole('link', { name: 'Patients' }).click();
+  await page.getByRole('form', { name: 'Find consents' }).getByLabel(/^Patient/).fill('|SYN-0001');
+  await page.getByRole('button', { name: 'Find' }).click();
+  const row = page.getByTestId('consent-row').filter({ hasText: 'deny MLTRAINING' });
+  await row.waitFor();
+  assert.match(await row.textContent() ?? '', /the patient \(portal\)/);
+  const hold = page.getByRole('form', { name: 'Place a legal hold' });
+  await hold.getByLabel(/^Patient/).fill('|SYN-0001');
+  await hold.getByLabel('Reason').fill('litigation (synthetic)');
+  await hold.getByRole('button', { name: 'Place hold' }).click();
+  await page.getByTestId('hold').filter({ hasText: 'litigation (synthetic)' }).getByRole('button', { name: 'Release' }).click();
+  await page.getByTestId('hold').filter({ hasText: /released/ }).waitFor();
+  assert.deepEqual(await accessibilityProblems(page), [], 'patients');
+  // The erase button stays disabled until ERASE is typed.
+  assert.equal(await page.getByRole('button', { name: 'Erase' }).isDisabled(), true);
+  await page.close();
+});

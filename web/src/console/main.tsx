@@ -5,6 +5,7 @@ import { api, currentSession, useSession } from '../api.ts';
 import { Loading, Problem } from '../ui.tsx';
 import { Audit } from './audit.tsx';
 import { Dashboard } from './dashboard.tsx';
+import { Patients } from './patients.tsx';
 import { Recipients } from './recipients.tsx';
 import { SignIn } from './sign-in.tsx';
 import { Studies, StudyPage } from './studies.tsx';
@@ -15,6 +16,7 @@ const PAGES = [
   { path: '', title: 'Dashboard', permission: 'status:read' },
   { path: 'studies', title: 'Studies', permission: 'studies:read' },
   { path: 'recipients', title: 'Recipients', permission: 'recipients:read' },
+  { path: 'patients', title: 'Patients', permission: 'consent:read' },
   { path: 'audit', title: 'Audit', permission: 'audit:read' },
 ] as const;
 
@@ -44,6 +46,7 @@ function App() {
   else if (first === undefined) body = <Dashboard />;
   else if (first === 'studies') body = rest[0] ? <StudyPage study={rest[0]} /> : <Studies />;
   else if (first === 'recipients') body = <Recipients canAdmin={can('recipients:admin')} principal={session.principal} />;
+  else if (first === 'patients') body = <Patients can={can} />;
   else body = <Audit />;
   return (
     <>
