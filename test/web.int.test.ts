@@ -198,6 +198,24 @@ test('a patient signs in with a code, sees where the images went, opts out of AI
   writeFileSync(join(copy, 'changed.dcm'), changed);
   const tampered = verify([join(copy, 'changed.dcm')]);
   assert.equal(tampered[0]!.status, 'tampered');
+
+  // Check a copy, in the page: the same verdicts, and no request carries the files.
+  await page.getByRole('link', { name: 'Check a copy' }).click();
+  const uploads: string[] = [];
+  page.on('request', (r) => { if (r.method() !== 'GET' || r.postData()) uploads.push(`${r.method()} ${r.url()}`); });
+  const picker = page.getByLabel('Image files and proof kit');
+  await picker.setInputFiles([...['00001', '00002', '00003'].map((n) => join(copy, 'DICOM', `${n}.dcm`)), join(copy, 'custos-proof-kit.json')]);
+  await page.getByRole('button', { name: 'Check' }).click();
+  await page.getByRole('list', { name: 'Results' }).waitFor();
+  assert.equal(await page.getByTestId('verdict-authentic').count(), 3);
+  await picker.setInputFiles([join(copy, 'changed.dcm'), join(copy, 'custos-proof-kit.json')]);
+  await page.getByRole('button', { name: 'Check' }).click();
+  const changedVerdict = page.getByTestId('verdict-tampered');
+  await changedVerdict.waitFor();
+  assert.match(await changedVerdict.textContent() ?? '', /What differs: .*frame/i);
+  assert.deepEqual(await accessibilityProblems(page), [], 'check a copy');
+  await screenshot(page, 'portal-check-phone');
+  assert.deepEqual(uploads, [], 'no request carried the files');
   await page.close();
 });
 

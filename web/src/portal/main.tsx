@@ -3,7 +3,7 @@ import { useEffect, useState } from 'preact/hooks';
 import type { SessionInfo } from '../../../src/api/contract.ts';
 import { api, currentSession, useSession } from '../api.ts';
 import { Loading, Problem } from '../ui.tsx';
-import { About, Choices, MyCopy, WhereWent } from './pages.tsx';
+import { About, CheckCopy, Choices, MyCopy, WhereWent } from './pages.tsx';
 import '../styles.css';
 
 const PAGES = [
@@ -11,6 +11,7 @@ const PAGES = [
   { path: 'where', title: 'Where my images went' },
   { path: 'choices', title: 'My choices' },
   { path: 'copy', title: 'My copy' },
+  { path: 'check', title: 'Check a copy' },
 ] as const;
 
 const route = (): string => location.hash.replace(/^#\/?/, '');
@@ -60,7 +61,7 @@ function Portal() {
         <nav aria-label="Main"><ul>{PAGES.map((p) => <li key={p.path}><a href={`#/${p.path}`} aria-current={path === p.path ? 'page' : undefined}>{p.title}</a></li>)}</ul></nav>
         <button class="link" type="button" onClick={signOut}>Sign out</button>
       </header>
-      <main id="main">{path === 'where' ? <WhereWent /> : path === 'choices' ? <Choices /> : path === 'copy' ? <MyCopy /> : <About />}</main>
+      <main id="main">{path === 'where' ? <WhereWent /> : path === 'choices' ? <Choices /> : path === 'copy' ? <MyCopy /> : path === 'check' ? <CheckCopy /> : <About />}</main>
     </>
   );
 }

@@ -145,3 +145,58 @@ export function MyCopy() {
     </>
   );
 }
+
+/** "Check a copy": the files and the kit stay on this device; verification runs in the page. */
+export function CheckCopy() {
+  const [files, setFiles] = useState<File[]>([]);
+  const [kit, setKit] = useState<File | undefined>(undefined);
+  const [results, setResults] = useState<Array<{ name: string; verdict: { status: string; reason?: string; time?: string; index?: number } }> | undefined>(undefined);
+  const [error, setError] = useState<unknown>(undefined);
+  const [busy, setBusy] = useState(false);
+  const take = (list: FileList | null): void => {
+    const all = [...(list ?? [])];
+    const k = all.find((f) => f.name.endsWith('.json'));
+    if (k) setKit(k);
+    const dicom = all.filter((f) => !f.name.endsWith('.json'));
+    if (dicom.length) setFiles(dicom);
+    setResults(undefined);
+  };
+  const check = async (e: Event): Promise<void> => {
+    e.preventDefault();
+    if (!kit || !files.length) return;
+    setBusy(true); setError(undefined);
+    try {
+      const { checkCopy } = await import('./check-engine.ts');
+      setResults(await checkCopy(files, kit));
+    } catch (err) { setError(err); } finally { setBusy(false); }
+  };
+  const label: Record<string, string> = {
+    authentic: 'Authentic: this is the image the hospital recorded when it arrived.',
+    derived: 'A de-identified copy the hospital made and recorded.',
+    tampered: 'Changed: this is not the image the hospital recorded.',
+    unknown: 'Not found in this proof kit.',
+    skipped: 'Not a DICOM image.',
+    error: 'Could not be checked.',
+  };
+  return (
+    <>
+      <h1>Check a copy</h1>
+      <p>Choose image files and the proof kit (<span class="code">custos-proof-kit.json</span>) from your copy. The check runs on this device: the files are not sent anywhere.</p>
+      <form class="stack" onSubmit={check} aria-label="Check a copy">
+        <label>Image files and proof kit<input type="file" multiple onChange={(e) => take(e.currentTarget.files)} /></label>
+        <p class="muted">{files.length} image file{files.length === 1 ? '' : 's'} chosen; proof kit: {kit ? kit.name : 'not chosen'}.</p>
+        <button type="submit" disabled={busy || !kit || !files.length}>Check</button>
+        <Problem error={error} />
+      </form>
+      {results && (
+        <ul aria-label="Results">{results.map((r) => (
+          <li key={r.name} data-testid={`verdict-${r.verdict.status}`}>
+            <strong>{r.name}</strong>: <span class={`badge ${r.verdict.status === 'authentic' || r.verdict.status === 'derived' ? 'ok' : r.verdict.status === 'tampered' ? 'bad' : 'warn'}`}>{r.verdict.status}</span>{' '}
+            {label[r.verdict.status] ?? ''}{r.verdict.status === 'tampered' && r.verdict.reason ? ` What differs: ${r.verdict.reason}.` : ''}
+            {r.verdict.status !== 'authentic' && r.verdict.status !== 'tampered' && r.verdict.reason ? ` (${r.verdict.reason})` : ''}
+          </li>
+        ))}</ul>
+      )}
+    </>
+  );
+}
