@@ -124,6 +124,7 @@ test('an admin adds and vets recipients, a privacy officer approves them with ag
   await officer.getByRole('link', { name: 'Dashboard' }).click();
   await officer.getByTestId('released').filter({ hasText: '6' }).waitFor();
   assert.equal(await officer.getByTestId('received').textContent(), '3');
+  await officer.getByText(/Latest signed checkpoint/).waitFor();
   assert.deepEqual(await accessibilityProblems(officer), [], 'dashboard');
   await screenshot(officer, 'console-dashboard');
   await officer.getByRole('link', { name: 'Studies' }).click();
@@ -252,6 +253,11 @@ test('a privacy officer finds a patient\'s consents (the portal choice among the
   await page.getByTestId('hold').filter({ hasText: 'litigation (synthetic)' }).getByRole('button', { name: 'Release' }).click();
   await page.getByTestId('hold').filter({ hasText: /released/ }).waitFor();
   assert.deepEqual(await accessibilityProblems(page), [], 'patients');
+  await page.getByRole('link', { name: 'Quarantine' }).click();
+  await page.getByRole('heading', { name: 'Refused on arrival (quarantine)' }).waitFor();
+  await page.getByText('Nothing was refused.').waitFor();
+  assert.deepEqual(await accessibilityProblems(page), [], 'quarantine');
+  await page.getByRole('link', { name: 'Patients' }).click();
   // The erase button stays disabled until ERASE is typed.
   assert.equal(await page.getByRole('button', { name: 'Erase' }).isDisabled(), true);
   await page.close();

@@ -43,6 +43,7 @@ export function Dashboard() {
   const metrics = useLoad(() => api<Metrics>('/api/metrics?window=1000'));
   const activity = useLoad(() => api<ActivityHour[]>('/api/activity?hours=24'));
   const denials = useLoad(() => api<Job[]>('/api/jobs?state=withheld&limit=10'));
+  const checkpoint = useLoad(async () => (await fetch('/log/checkpoint')).text());
   const s = status.value;
   const j = s?.jobs ?? {};
   return (
@@ -62,6 +63,11 @@ export function Dashboard() {
         </div>
       )}
       <Section title="Last 24 hours">{activity.value ? <ActivityChart hours={activity.value} /> : <Loading />}</Section>
+      <Section title="Transparency log">
+        {checkpoint.value ? <>
+          <p>Latest signed checkpoint (anyone can fetch it at <a href="/log/checkpoint">/log/checkpoint</a>): size <strong>{checkpoint.value.split('\n')[1]}</strong>, root <span class="code">{checkpoint.value.split('\n')[2]}</span>.</p>
+        </> : <Loading />}
+      </Section>
       <Section title="Delivery">
         {metrics.value ? (
           <p>Acknowledged → delivered, last {metrics.value.forwarded} releases: median {metrics.value.latencyMs.p50 ?? '—'} ms, 99th percentile {metrics.value.latencyMs.p99 ?? '—'} ms.

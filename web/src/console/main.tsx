@@ -6,6 +6,7 @@ import { Loading, Problem } from '../ui.tsx';
 import { Audit } from './audit.tsx';
 import { Dashboard } from './dashboard.tsx';
 import { Patients } from './patients.tsx';
+import { Quarantine } from './quarantine.tsx';
 import { Recipients } from './recipients.tsx';
 import { SignIn } from './sign-in.tsx';
 import { Studies, StudyPage } from './studies.tsx';
@@ -16,6 +17,7 @@ const PAGES = [
   { path: '', title: 'Dashboard', permission: 'status:read' },
   { path: 'studies', title: 'Studies', permission: 'studies:read' },
   { path: 'recipients', title: 'Recipients', permission: 'recipients:read' },
+  { path: 'quarantine', title: 'Quarantine', permission: 'quarantine:read' },
   { path: 'patients', title: 'Patients', permission: 'consent:read' },
   { path: 'audit', title: 'Audit', permission: 'audit:read' },
 ] as const;
@@ -47,6 +49,7 @@ function App() {
   else if (first === 'studies') body = rest[0] ? <StudyPage study={rest[0]} /> : <Studies />;
   else if (first === 'recipients') body = <Recipients canAdmin={can('recipients:admin')} principal={session.principal} />;
   else if (first === 'patients') body = <Patients can={can} />;
+  else if (first === 'quarantine') body = <Quarantine can={can} />;
   else body = <Audit />;
   return (
     <>
