@@ -1,8 +1,5 @@
 import { render } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
-import type { SessionInfo } from '../../../src/api/contract.ts';
-import { api, currentSession, useSession } from '../api.ts';
-import { Loading, Problem } from '../ui.tsx';
+import { Loading, Problem, useShell } from '../ui.tsx';
 import { Audit } from './audit.tsx';
 import { Dashboard } from './dashboard.tsx';
 import { Patients } from './patients.tsx';
@@ -22,27 +19,14 @@ const PAGES = [
   { path: 'audit', title: 'Audit', permission: 'audit:read' },
 ] as const;
 
-const route = (): string[] => location.hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
-
 function App() {
-  const [session, setSession] = useState<SessionInfo | null | undefined>(undefined);
-  const [error, setError] = useState<unknown>(undefined);
-  const [path, setPath] = useState(route());
-  useEffect(() => {
-    currentSession().then((s) => setSession(s ?? null), setError);
-    const onHash = (): void => setPath(route());
-    addEventListener('hashchange', onHash);
-    return () => removeEventListener('hashchange', onHash);
-  }, []);
+  const { session, error, path, refresh, signOut } = useShell();
   if (error) return <main><Problem error={error} /></main>;
   if (session === undefined) return <main><Loading /></main>;
-  if (session === null || session.kind !== 'user') {
-    return <SignIn onSignedIn={async () => { const s = await currentSession(); setSession(s ?? null); }} />;
-  }
+  if (session === null || session.kind !== 'user') return <SignIn onSignedIn={refresh} />;
   const can = (p: string): boolean => (session.permissions ?? []).includes(p);
   const pages = PAGES.filter((p) => can(p.permission));
   const [first, ...rest] = path;
-  const signOut = async (): Promise<void> => { await api('/auth/logout', { method: 'POST' }); useSession(undefined); setSession(null); };
   let body;
   if (!pages.some((p) => p.path === (first ?? ''))) body = <p role="alert">This page is not available to your role ({session.role}).</p>;
   else if (first === undefined) body = <Dashboard />;

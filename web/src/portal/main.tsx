@@ -1,8 +1,8 @@
 import { render } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import type { SessionInfo } from '../../../src/api/contract.ts';
-import { api, currentSession, useSession } from '../api.ts';
-import { Loading, Problem } from '../ui.tsx';
+import { api, useSession } from '../api.ts';
+import { Loading, Problem, useShell } from '../ui.tsx';
 import { About, CheckCopy, Choices, MyCopy, WhereWent } from './pages.tsx';
 import '../styles.css';
 
@@ -13,8 +13,6 @@ const PAGES = [
   { path: 'copy', title: 'My copy' },
   { path: 'check', title: 'Check a copy' },
 ] as const;
-
-const route = (): string => location.hash.replace(/^#\/?/, '');
 
 function CodeSignIn({ onSignedIn }: { onSignedIn: () => Promise<void> }) {
   const [code, setCode] = useState('');
@@ -41,19 +39,11 @@ function CodeSignIn({ onSignedIn }: { onSignedIn: () => Promise<void> }) {
 }
 
 function Portal() {
-  const [session, setSession] = useState<SessionInfo | null | undefined>(undefined);
-  const [error, setError] = useState<unknown>(undefined);
-  const [path, setPath] = useState(route());
-  useEffect(() => {
-    currentSession().then((s) => setSession(s ?? null), setError);
-    const onHash = (): void => setPath(route());
-    addEventListener('hashchange', onHash);
-    return () => removeEventListener('hashchange', onHash);
-  }, []);
+  const { session, error, path: segments, refresh, signOut } = useShell();
+  const path = segments[0] ?? '';
   if (error) return <main><Problem error={error} /></main>;
   if (session === undefined) return <main><Loading /></main>;
-  if (session === null || session.kind !== 'patient') return <CodeSignIn onSignedIn={async () => { setSession((await currentSession()) ?? null); }} />;
-  const signOut = async (): Promise<void> => { await api('/auth/logout', { method: 'POST' }); useSession(undefined); setSession(null); };
+  if (session === null || session.kind !== 'patient') return <CodeSignIn onSignedIn={refresh} />;
   return (
     <>
       <header class="top">
