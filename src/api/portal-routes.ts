@@ -155,28 +155,31 @@ export function portalRoutes(deps: PortalDeps) {
         throw e;
       }
       await recordEvents(deps.db, [{ kind: 'access.portal', detail: { by: principalLabel(p), copy: study, instances: rows.length } }]);
-      const out = new Readable({ read() {} });
-      const zip = new Zip((err, chunk, final) => {
-        if (err) { out.destroy(err); return; }
-        out.push(Buffer.from(chunk));
-        if (final) out.push(null);
-      });
-      const add = (name: string, data: Uint8Array): void => {
-        const f = new ZipPassThrough(name);
-        zip.add(f);
-        f.push(data, true);
-      };
-      add('README.txt', strToU8(copyReadme(study, rows.length, kit !== undefined)));
-      if (kit) add('custos-proof-kit.json', strToU8(kit));
-      void (async () => {
-        try {
-          add('DICOM/00001.dcm', first);
-          for (const [i, r] of rows.slice(1).entries()) add(`DICOM/${String(i + 2).padStart(5, '0')}.dcm`, await deps.original!(Number(r.id)));
-          zip.end();
-        } catch (e) {
-          out.destroy(e as Error); // the download ends short: the client sees a broken zip, not a silent gap
+      const original = deps.original;
+      // Pulled by the response as it is sent: the next original is read and decrypted only when the
+      // previous one has gone out, so memory holds one instance, not the study.
+      async function* zipped(): AsyncGenerator<Buffer> {
+        const chunks: Uint8Array[] = [];
+        const zip = new Zip((err, chunk) => { if (err) throw err; chunks.push(chunk); });
+        const add = (name: string, data: Uint8Array): void => {
+          const f = new ZipPassThrough(name);
+          zip.add(f);
+          f.push(data, true);
+        };
+        function* taken(): Generator<Buffer> { while (chunks.length) yield Buffer.from(chunks.shift()!); }
+        add('README.txt', strToU8(copyReadme(study, rows.length, kit !== undefined)));
+        if (kit) add('custos-proof-kit.json', strToU8(kit));
+        add('DICOM/00001.dcm', first);
+        yield* taken();
+        // A later instance that fails ends the download without the zip's directory: a broken zip, never a silent gap.
+        for (const [i, r] of rows.slice(1).entries()) {
+          add(`DICOM/${String(i + 2).padStart(5, '0')}.dcm`, await original(Number(r.id)));
+          yield* taken();
         }
-      })();
+        zip.end();
+        yield* taken();
+      }
+      const out = Readable.from(zipped(), { objectMode: false });
       return reply.type('application/zip').header('content-disposition', `attachment; filename="my-images-${study.slice(-12).replace(/[^0-9.]/g, '')}.zip"`).send(out);
     });
 
