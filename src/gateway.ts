@@ -42,6 +42,7 @@ import { DataKeys, openBlob } from './store/data-keys.ts';
 import { type Database, openDatabase } from './store/database.ts';
 import { loadOrCreateKey } from './store/key-file.ts';
 import { openLogForWriting } from './store/open-log.ts';
+import { keepPublishedInDatabase } from './store/log-published-db.ts';
 import { sealAudit } from './audit/seal.ts';
 import { SyslogExporter } from './audit/syslog-export.ts';
 import { SharedBufferPool } from './store/buffer-pool.ts';
@@ -121,6 +122,9 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
     const keys = new DataKeys(masterKey(dataDir));
     const db = await openDatabase({ url: config.database.url, dir: join(dataDir, 'db') });
     cleanup.push(() => db.close());
+    // The log must extend the checkpoint the database holds; each one published is kept there too.
+    const published = await keepPublishedInDatabase(db, log);
+    cleanup.push(() => published.flush());
     let blobs: BlobStore;
     if (config.blobs.kind === 's3') {
       const s3 = new S3BlobStore(config.blobs);

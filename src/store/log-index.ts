@@ -50,6 +50,11 @@ export class LogIndex {
     }
   }
 
+  /** Every entry found by any of the look-ups that lead to this record (where a copy of it would be). */
+  sameKeys(rec: LogRecord): number[] {
+    return [...new Set(this.lookups(rec).flatMap(([m, k]) => m.get(k) ?? []))];
+  }
+
   receipt(digest: string): number | undefined { return this.kind.get(`custos/receipt/v1:${digest}`)?.[0]; }
   auditSeals(): number[] { return this.kind.get('custos/audit-seal/v1') ?? []; }
   bySop(uid: string): number[] { return this.sop.get(uid) ?? []; }

@@ -461,4 +461,24 @@ ${CLAIM_READY_JOBS}
       'CREATE INDEX release_receipts_recipient ON release_receipts (recipient, id)',
     ],
   },
+  {
+    // The latest checkpoint the log published, kept outside the log directory (store/log-published-db.ts),
+    // and the witnesses' cosignatures of checkpoints (integrity/witness-client).
+    version: 13,
+    sql: [
+      `CREATE TABLE log_published (
+        origin text PRIMARY KEY,
+        size bigint NOT NULL,
+        note text NOT NULL,
+        published_at timestamptz NOT NULL DEFAULT now()
+      )`,
+      `CREATE TABLE log_cosignatures (
+        witness text NOT NULL,
+        size bigint NOT NULL,
+        note text NOT NULL,
+        cosigned_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (witness, size)
+      )`,
+    ],
+  },
 ];
