@@ -79,7 +79,7 @@ bench/log-throughput.ts — ${machine()}.
 |---|---|
 | batched appends (sign statement + append, 256 per fsync'd batch and checkpoint) | ${(N / appendSeconds).toFixed(0)} entries/s (${N} entries in ${appendSeconds.toFixed(2)} s) |
 | the gateway's appends (4 signed statements per batch, one fsync; a checkpoint within 200 ms) | ${smallMs.toFixed(2)} ms per batch (${SMALL} batches) |
-| reopen and check a log of ${N} entries (root against signed checkpoint) | ${(reopenSeconds * 1000).toFixed(0)} ms |
+| reopen and check a log of ${N} entries (root against signed checkpoint, every statement against its entry) | ${(reopenSeconds * 1000).toFixed(0)} ms |
 | verify one 512×512×16-bit CT instance (read, decode, digests, inclusion proof) | ${verifyMs.toFixed(2)} ms |
 | peer: \`sha256sum\` of the same file (read + hash floor) | ${shaMs.toFixed(2)} ms |
 

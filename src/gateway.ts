@@ -124,7 +124,7 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
     cleanup.push(() => db.close());
     // The log must extend the checkpoint the database holds; each one published is kept there too.
     const published = await keepPublishedInDatabase(db, log);
-    cleanup.push(() => published.flush());
+    cleanup.push(() => { log.publishPending(); return published.flush(); });
     let blobs: BlobStore;
     if (config.blobs.kind === 's3') {
       const s3 = new S3BlobStore(config.blobs);
