@@ -29,6 +29,7 @@ export type CustosErrorCode =
   | 'LOG_ROLLBACK'
   | 'LOG_BUSY'
   | 'LOG_UNAVAILABLE'
+  | 'SWEEP_SOURCE_FAILED'
   | 'NOTE_MALFORMED'
   | 'NOTE_UNVERIFIED'
   | 'KEY_INVALID'

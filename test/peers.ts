@@ -83,14 +83,14 @@ export async function startStorescp(dir: string, aeTitle = 'STORESCP', syntaxes 
 export interface OrthancPeer extends Peer { http: string; dicomPort: number; aeTitle: string }
 
 /** Orthanc with the DICOMweb plugin: DICOM and HTTP on free ports, no authentication. */
-export async function startOrthanc(work: string, aeTitle = 'ORTHANC'): Promise<OrthancPeer> {
+export async function startOrthanc(work: string, aeTitle = 'ORTHANC', extra: Record<string, unknown> = {}): Promise<OrthancPeer> {
   mkdirSync(join(work, 'db'), { recursive: true });
   const [httpPort, dicomPort] = [await freePort(), await freePort()];
   writeFileSync(join(work, 'orthanc.json'), JSON.stringify({
     Name: 'custos-test', StorageDirectory: join(work, 'db'), IndexDirectory: join(work, 'db'), HttpPort: httpPort,
     DicomServerEnabled: true, DicomPort: dicomPort, DicomAet: aeTitle, DicomCheckCalledAet: false, DicomAlwaysAllowStore: true,
     RemoteAccessAllowed: false, AuthenticationEnabled: false, StorageCompression: false,
-    Plugins: ['/usr/share/orthanc/plugins/libOrthancDicomWeb.so'], DicomWeb: { Enable: true, Root: '/dicom-web/' },
+    Plugins: ['/usr/share/orthanc/plugins/libOrthancDicomWeb.so'], DicomWeb: { Enable: true, Root: '/dicom-web/' }, ...extra,
   }));
   const proc = spawn('Orthanc', [join(work, 'orthanc.json')], { stdio: 'ignore', env: { ...process.env, TCP_NODELAY: '1' } });
   const http = `http://127.0.0.1:${httpPort}`;

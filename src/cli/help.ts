@@ -75,6 +75,29 @@ Exit status: 0 all authentic or derived (files that are not DICOM are listed as 
 failed its checks); 3 any unknown; 2 usage error.
 `;
 
+export const SWEEP_HELP = `Usage: custos sweep (--dicomweb <url> | --dimse AE@host:port) [--since <date>] [--study <uid>]...
+                    [--sample <share>|--metadata-only] [--max-rate <MiB/s>] [--json] [--data-dir <dir>]
+
+Looks at what an archive (PACS) holds against the transparency log. For each instance: authentic,
+derived (a de-identified copy, with its original's log entry), tampered (what differs), inserted
+(in a recorded study or series, never recorded), missing (recorded, no longer there), unknown (a
+study the log never saw), present (recorded and where recorded, content not fetched) or unreadable.
+Lists first (QIDO-RS or C-FIND), then fetches one instance at a time (WADO-RS or C-GET).
+
+Options:
+  --dicomweb <url>      the archive's DICOMweb root (e.g. http://pacs:8042/dicom-web)
+  --dimse AE@host:port  the archive's DIMSE address (C-FIND, C-GET); --calling-ae <AE> (default CUSTOS)
+  --header "N: v"       an HTTP header for DICOMweb (e.g. Authorization), repeatable
+  --since <date>        studies dated on or after (YYYY-MM-DD)
+  --study <uid>         only this study (repeatable); looked at even when the archive no longer has it
+  --sample <share>      fetch a share of each series (e.g. 0.05 or 5%; at least one per series)
+  --metadata-only       fetch nothing: recorded instances are reported present
+  --max-rate <MiB/s>    bandwidth limit for fetching
+  --json                one JSON object per finding, then {"summary": ...}
+  --log-key, --checkpoint  as for verify
+Exit status: 0 nothing wrong; 1 tampered, inserted or missing found; 3 unknown or unreadable; 2 usage error.
+`;
+
 export const LOG_HELP = `Usage: custos log <key|checkpoint|proof|serve> [options]
 
   log key                          print the log's verifier key (signed-note vkey form)

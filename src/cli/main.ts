@@ -1,6 +1,6 @@
 import { isCustosError } from '../errors.ts';
 import { CUSTOS_VERSION } from '../version.ts';
-import { AUDIT_HELP, VERIFY_RECEIPT_HELP, DEID_HELP, KIT_HELP, LOG_HELP, PATIENT_CODE_HELP, PATIENT_HELP, SERVE_HELP, SIGN_HELP, TOKENS_HELP, USERS_HELP, VERIFY_HELP } from './help.ts';
+import { AUDIT_HELP, VERIFY_RECEIPT_HELP, DEID_HELP, KIT_HELP, LOG_HELP, PATIENT_CODE_HELP, PATIENT_HELP, SERVE_HELP, SIGN_HELP, SWEEP_HELP, TOKENS_HELP, USERS_HELP, VERIFY_HELP } from './help.ts';
 
 const MAIN_HELP = `custos ${CUSTOS_VERSION} — privacy and integrity gateway for medical imaging AI
 
@@ -11,6 +11,8 @@ Commands:
   deid <input>... --out <dir>   de-identify DICOM files and folders (PS3.15 Annex E)
   sign <input>...               record files in the transparency log
   verify <input>...             check files against the log: authentic, derived, tampered or unknown
+  sweep --dicomweb <url>|--dimse AE@host:port
+                                check what a PACS holds against the log
   log key|checkpoint|serve      the log's verifier key, checkpoint, and read-only HTTP (tlog-tiles)
   proof-kit --study <uid>       an offline proof kit for one study's patient
   users add|list|disable        staff accounts (roles: admin, privacy-officer, operator, auditor)
@@ -34,6 +36,7 @@ const COMMANDS: Record<string, { help: string; run: (argv: string[]) => Promise<
   deid: { help: DEID_HELP, run: async (a) => (await import('./deid-command.ts')).deidMain(a) },
   sign: { help: SIGN_HELP, run: async (a) => (await integrity()).signMain(a) },
   verify: { help: VERIFY_HELP, run: async (a) => (await integrity()).verifyMain(a) },
+  sweep: { help: SWEEP_HELP, run: async (a) => (await import('./sweep-command.ts')).sweepMain(a) },
   log: { help: LOG_HELP, run: async (a) => (await integrity()).logMain(a) },
   serve: { help: SERVE_HELP, run: async (a) => (await import('./serve-command.ts')).serveMain(a) },
   'proof-kit': { help: KIT_HELP, run: async (a) => (await integrity()).proofKitMain(a) },

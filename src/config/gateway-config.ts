@@ -60,6 +60,10 @@ export const RecipientSchema = z.object({
   }).strict().prefault({}),
 }).strict();
 
+/** Originals (no de-identification) only go to a recipient that treats the patient: a PACS inside the hospital. */
+export const ORIGINALS_ONLY_FOR_TREATMENT = 'deid.profile "none" (originals) is allowed only for a recipient whose purpose is TREAT or under it (a PACS inside the hospital)';
+export const originalsAllowed = (r: { purpose: string; deid: { profile: string } }): boolean => r.deid.profile !== 'none' || lineage(r.purpose).includes('TREAT');
+
 export const MatchSchema = z.object({
   modality: z.array(z.string().min(1)).optional(),
   bodyPart: z.array(z.string().min(1)).optional(),
@@ -213,6 +217,7 @@ export const GatewayConfigSchema = z.object({
   routes: z.array(Route).default([]),
 }).strict().superRefine((c, ctx) => {
   c.recipients.forEach((r, i) => {
+    if (!originalsAllowed(r)) ctx.addIssue({ code: 'custom', path: ['recipients', i, 'deid', 'profile'], message: ORIGINALS_ONLY_FOR_TREATMENT });
     if (!lineage(r.purpose).some((p) => c.policy.purposes[p])) ctx.addIssue({ code: 'custom', path: ['recipients', i, 'purpose'], message: `${r.purpose} has no site policy: set policy.purposes.${r.purpose} to opt-in or opt-out` });
   });
   const ids = new Set<string>();

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { MatchSchema, type RecipientConfig, RecipientSchema, type RouteConfig } from '../config/gateway-config.ts';
+import { MatchSchema, ORIGINALS_ONLY_FOR_TREATMENT, type RecipientConfig, RecipientSchema, type RouteConfig, originalsAllowed } from '../config/gateway-config.ts';
 import { CustosError } from '../errors.ts';
 import type { Database } from '../store/database.ts';
 
@@ -15,7 +15,8 @@ import type { Database } from '../store/database.ts';
  */
 
 /** A recipient as the API takes it: the configuration's fields, and the instances it receives (a route of its own). */
-export const RecipientDefinitionSchema = RecipientSchema.extend({ match: MatchSchema.optional() });
+export const RecipientDefinitionSchema = RecipientSchema.extend({ match: MatchSchema.optional() })
+  .refine(originalsAllowed, { message: ORIGINALS_ONLY_FOR_TREATMENT, path: ['deid', 'profile'] });
 export type RecipientDefinition = z.infer<typeof RecipientDefinitionSchema>;
 
 export interface RecipientVersion { id: string; version: number; removed: boolean; definition: RecipientDefinition; changedBy: string; changedAt: string }
