@@ -8,6 +8,10 @@ import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import { accessRoutes } from './api/access-routes.ts';
 import { adminRoutes } from './api/admin-routes.ts';
+import { sweepRoutes } from './api/sweep-routes.ts';
+import { parseVerifierKey } from './integrity/note.ts';
+import { localView } from './pipeline/log-views.ts';
+import { SweepScheduler } from './pipeline/sweep-schedule.ts';
 import { authRoutes } from './api/auth-routes.ts';
 import { logRoutes } from './api/log-routes.ts';
 import { fhirRoutes } from './api/fhir-routes.ts';
@@ -196,6 +200,12 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
     retentionTimer.unref();
     cleanup.push(async () => { clearInterval(retentionTimer); await purging; });
 
+    // Scheduled PACS sweeps: what the hospital's archives hold, checked against the log.
+    const logVerifier = parseVerifierKey(vkey);
+    const sweeps = new SweepScheduler({ db, log, view: () => localView(log, logVerifier), sweeps: config.sweeps, callingAeTitle: config.dimse.aeTitle });
+    sweeps.start();
+    cleanup.push(() => sweeps.stop());
+
     const maxInstanceBytes = config.dimse.maxInstanceMiB * 1024 * 1024;
     const privateSopClasses: ReadonlySet<string> = new Set(config.ingest.privateSopClasses);
     const ingestDeps: IngestDeps = { db, blobs, keys, deploymentKey, routes: registry.routes, onQueued: (row) => processor.ingested(row), backlog: () => processor.backlog(), recent, pool,
@@ -286,6 +296,7 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
     await app.register(fhirRoutes({ db, deploymentKey, wake: () => processor.wake() }));
     await app.register(policyRoutes({ db, registry, wake: () => processor.wake() }));
     await app.register(retentionRoutes({ db, blobs, keys, deploymentKey }));
+    await app.register(sweepRoutes({ db, scheduler: sweeps }));
     await app.register(auditRoutes({ db, deploymentKey, recipients: registry.recipients, gateway: `custos:${config.dimse.aeTitle}` }));
     try {
       await app.listen({ host, port: config.http.port });

@@ -131,6 +131,41 @@ if (!IN_NETNS) {
     assert.equal(r.findings.length, 4);
   });
 
+  test('a scheduled sweep in the gateway: run through the API, its alerts listed, audited and acknowledged', { timeout: 300_000 }, async () => {
+    gw = await startGatewayProcess(dataDir, {
+      recipients: [{ id: 'pacs', purpose: 'TREAT', deid: { profile: 'none' }, deliver: { kind: 'stow', url: `${orthanc.http}/dicom-web` } }],
+      routes: [{ recipient: 'pacs' }], policy: { purposes: { TREAT: 'opt-out' } },
+      sweeps: [{ id: 'pacs-web', source: { kind: 'dicomweb', url: `${orthanc.http}/dicom-web` }, mode: 'full', intervalMinutes: 1440 }],
+    });
+    const api = gw.api;
+    assert.equal((await api(`${gw.http}/api/sweeps/nonesuch/run`, { method: 'POST' })).status, 404);
+    const started = await api(`${gw.http}/api/sweeps/pacs-web/run`, { method: 'POST' });
+    assert.equal(started.status, 202);
+    const { id } = (await started.json()) as { id: number };
+    type Run = { id: number; outcome: string; summary: { counts: Record<string, number> } | null };
+    const run = await waitFor('the sweep to finish', async () => {
+      const { runs } = (await (await api(`${gw!.http}/api/sweeps`)).json()) as { runs: Run[] };
+      const r = runs.find((x) => x.id === id);
+      return r && r.outcome !== 'running' ? r : undefined;
+    }, 120_000);
+    assert.equal(run.outcome, 'done');
+    assert.deepEqual({ ...run.summary!.counts }, { authentic: 8, derived: 0, tampered: 1, inserted: 1, missing: 1, unknown: 2, present: 0, unreadable: 0 });
+    type Alert = { id: number; status: string; sopInstanceUid: string };
+    const alerts = (await (await api(`${gw.http}/api/alerts`)).json()) as Alert[];
+    assert.deepEqual(alerts.map((a) => `${a.status} ${a.sopInstanceUid}`).sort(), [`inserted ${INSERTED}`, `missing ${DELETED}`, `tampered ${TAMPERED}`]);
+    const findings = (await (await api(`${gw.http}/api/sweeps/${id}/findings`)).json()) as Alert[];
+    assert.equal(findings.filter((f) => f.status === 'unknown').length, 2);
+    const ack = await api(`${gw.http}/api/alerts/${alerts[0]!.id}/acknowledge`, { method: 'POST' });
+    assert.equal(ack.status, 200);
+    assert.equal(((await (await api(`${gw.http}/api/alerts`)).json()) as Alert[]).length, 2);
+    assert.equal((await api(`${gw.http}/api/alerts/${alerts[0]!.id}/acknowledge`, { method: 'POST' })).status, 404, 'acknowledged once');
+    // Each alerting finding is an audit event (subtype verify, outcome 4: minor failure).
+    const events = (await (await api(`${gw.http}/fhir/AuditEvent?subtype=verify&outcome=4`)).json()) as { entry?: unknown[] };
+    assert.equal(events.entry?.length, 3, JSON.stringify(events).slice(0, 500));
+    await gw.stop();
+    gw = undefined;
+  });
+
   test('sweep: a wrong address is a usage error; an unreachable archive is SWEEP_SOURCE_FAILED', () => {
     assert.equal(runCli(['sweep', '--dimse', 'nonsense', '--data-dir', dataDir]).status, 2);
     const r = runCli(['sweep', '--dicomweb', 'http://127.0.0.1:9/dicom-web', '--data-dir', dataDir]);

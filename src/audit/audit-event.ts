@@ -68,6 +68,8 @@ export const KINDS: Record<EventKind, Kind> = {
   'retention.purged': { type: APPLICATION, subtype: [life('destroy')], action: 'D', outcome: '0' },
   'retention.hold': { type: APPLICATION, subtype: [life('hold')], action: 'U', outcome: '0' },
   'patient.erased': { type: PATIENT_RECORD, subtype: [life('destroy')], action: 'D', outcome: '0' },
+  'integrity.sweep': { type: QUERY, subtype: [life('verify')], action: 'E', outcome: '0' },
+  'integrity.finding': { type: APPLICATION, subtype: [life('verify')], action: 'E', outcome: '4' },
 };
 
 /** A record with what the route joined to it: the instance's UIDs and patient reference, the recipient's purpose. */

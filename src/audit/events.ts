@@ -44,7 +44,10 @@ export type EventKind =
   // retention and erasure
   | 'retention.purged'
   | 'retention.hold'
-  | 'patient.erased';
+  | 'patient.erased'
+  // PACS sweeps: a run (its counts) and each finding that needs a look
+  | 'integrity.sweep'
+  | 'integrity.finding';
 
 export interface AuditEvent {
   kind: EventKind;

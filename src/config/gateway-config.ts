@@ -209,6 +209,23 @@ export const GatewayConfigSchema = z.object({
     /** How long a DIMSE association stays open after a batch, for the next one (0: released at once). */
     keepAssociationMs: z.number().int().min(0).max(600_000).default(5_000),
   }).strict().prefault({}),
+  /** Scheduled PACS sweeps (docs/integrity.md): what an archive holds, checked against the log. */
+  sweeps: z.array(z.object({
+    id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/i, 'a sweep id is letters, digits, _ and -, starting with a letter or digit'),
+    source: z.discriminatedUnion('kind', [
+      z.object({ kind: z.literal('dicomweb'), url: z.url({ protocol: /^https?$/ }), headers: z.record(z.string(), z.string()).optional() }).strict(),
+      z.object({ kind: z.literal('dimse'), host: z.string().min(1), port: port.min(1), aeTitle, callingAeTitle: aeTitle.optional() }).strict(),
+    ]),
+    /** Studies dated in the last this many days (unset: every study the archive lists). */
+    sinceDays: z.number().int().min(1).max(36_500).optional(),
+    /** full: every recorded instance fetched; sample: `share` of each series; metadata: nothing fetched. */
+    mode: z.enum(['full', 'sample', 'metadata']).default('sample'),
+    share: z.number().gt(0).max(1).default(0.05),
+    /** How often it runs, in minutes; the first run comes one interval after start (or on demand through the API). */
+    intervalMinutes: z.number().min(1).max(525_600).default(1440),
+    /** Bandwidth limit for fetching, in MiB per second (unset: none). */
+    maxMiBPerSecond: z.number().gt(0).max(100_000).optional(),
+  }).strict()).default([]),
   /** The site's policy per purpose (docs/policy.md): opt-in or opt-out. No default: each recipient's purpose needs one. */
   policy: z.object({
     purposes: z.partialRecord(z.enum(PURPOSES as [string, ...string[]]), z.enum(['opt-in', 'opt-out'])).default({}),
@@ -224,6 +241,11 @@ export const GatewayConfigSchema = z.object({
   c.recipients.forEach((r, i) => {
     if (ids.has(r.id)) ctx.addIssue({ code: 'custom', path: ['recipients', i, 'id'], message: `recipient id "${r.id}" is used twice` });
     ids.add(r.id);
+  });
+  const sweepIds = new Set<string>();
+  c.sweeps.forEach((sw, i) => {
+    if (sweepIds.has(sw.id)) ctx.addIssue({ code: 'custom', path: ['sweeps', i, 'id'], message: `sweep id "${sw.id}" is used twice` });
+    sweepIds.add(sw.id);
   });
   // Routes may also name recipients added through the API: checked when the gateway starts.
   if (c.oidc && !new URL(c.oidc.redirectUri).pathname.endsWith('/auth/oidc/callback')) ctx.addIssue({ code: 'custom', path: ['oidc', 'redirectUri'], message: 'must end with /auth/oidc/callback' });

@@ -481,4 +481,35 @@ ${CLAIM_READY_JOBS}
       )`,
     ],
   },
+  {
+    // PACS sweeps run by the gateway and what they found that needs a look (pipeline/sweep-schedule.ts).
+    version: 14,
+    sql: [
+      `CREATE TABLE sweeps (
+        id bigserial PRIMARY KEY,
+        name text NOT NULL,
+        source text NOT NULL,
+        mode text NOT NULL,
+        started_at timestamptz NOT NULL DEFAULT now(),
+        finished_at timestamptz,
+        outcome text NOT NULL DEFAULT 'running',
+        error text,
+        summary jsonb
+      )`,
+      `CREATE TABLE sweep_findings (
+        id bigserial PRIMARY KEY,
+        sweep_id bigint NOT NULL REFERENCES sweeps (id),
+        status text NOT NULL,
+        study_instance_uid text NOT NULL,
+        series_instance_uid text NOT NULL,
+        sop_instance_uid text NOT NULL,
+        log_index bigint,
+        reason text NOT NULL,
+        acknowledged_at timestamptz,
+        acknowledged_by text
+      )`,
+      'CREATE INDEX sweep_findings_sweep ON sweep_findings (sweep_id, id)',
+      'CREATE INDEX sweep_findings_open ON sweep_findings (id) WHERE acknowledged_at IS NULL',
+    ],
+  },
 ];
