@@ -59,7 +59,8 @@ Options:
 Exit status: 0 all recorded; 1 some files could not be read; 2 usage error.
 `;
 
-export const VERIFY_HELP = `Usage: custos verify <file|dir>... [--json] [--kit <file>] [--log-key <vkey>] [--checkpoint <file>] [--data-dir <dir>]
+export const VERIFY_HELP = `Usage: custos verify <file|dir>... [--json] [--kit <file>] [--log-key <vkey>] [--checkpoint <file>]
+                     [--witness <vkey>]... [--quorum <n>] [--data-dir <dir>]
 
 For each file: authentic (unchanged since ingest), derived (a de-identified copy whose derivation is
 logged), tampered (what differs: header, geometry, which frames) or unknown. Inclusion is proven
@@ -70,6 +71,9 @@ Options:
   --kit <file>         verify offline against a patient proof kit instead of the local log
   --log-key <vkey>     the log's verifier key, from a source you trust (else the data directory's)
   --checkpoint <file>  a checkpoint you trust (e.g. from a witness) that the log must extend
+  --witness <vkey>     a witness you trust (repeatable): the checkpoint proven against must carry
+                       its cosignature (log/cosigned-checkpoint, --checkpoint, or the kit's)
+  --quorum <n>         how many of the --witness keys must have cosigned (default: all of them)
   --data-dir <dir>     data directory (env CUSTOS_DATA_DIR; default ./custos-data)
 Exit status: 0 all authentic or derived (files that are not DICOM are listed as skipped); 1 any tampered (or the log
 failed its checks); 3 any unknown; 2 usage error.
@@ -98,11 +102,28 @@ Options:
 Exit status: 0 nothing wrong; 1 tampered, inserted or missing found; 3 unknown or unreadable; 2 usage error.
 `;
 
+export const WITNESS_HELP = `Usage: custos witness <serve|key> [options]
+
+A witness (c2sp.org/tlog-witness) cosigns a log's checkpoints only if each one extends the last it
+cosigned: run one at another site or by the security team, so that a log rolled back or shown in
+two versions is caught. It keeps its key, the latest checkpoint per log, and the evidence of logs
+that misbehaved (evidence.jsonl) in its directory.
+
+  witness serve --log-key <vkey> [--log-key <vkey>]... [--host 127.0.0.1] [--port 8082]
+                                  serve POST /add-checkpoint for the logs with these keys
+  witness key                     print this witness's key (give it to verifiers and the gateway)
+Options:
+  --dir <dir>     the witness's directory (default ./custos-witness)
+  --name <name>   its name when the key is first created (default custos-witness/<host>-<random>)
+`;
+
 export const LOG_HELP = `Usage: custos log <key|checkpoint|proof|serve> [options]
 
   log key                          print the log's verifier key (signed-note vkey form)
   log checkpoint                   print the latest signed checkpoint
   log proof --index <n>            print a c2sp.org/tlog-proof for one entry (extra = the entry's leaf data)
+  log cosign --witness <vkey>@<url> [--witness …]
+                                   submit the checkpoint to witnesses; cosignatures gathered in log/cosigned-checkpoint
   log serve [--host 127.0.0.1] [--port 8081]
                                    serve the log read-only over HTTP (c2sp.org/tlog-tiles under /log)
 Options: --data-dir <dir> (env CUSTOS_DATA_DIR; default ./custos-data)

@@ -14,6 +14,35 @@ import { KIT_HELP, LOG_HELP, SIGN_HELP, VERIFY_HELP } from './help.ts';
 import { collectInputs } from './walk.ts';
 import { parseVerifierKey } from '../integrity/note.ts';
 import { formatTlogProof } from '../integrity/tlog-proof.ts';
+import { parseCosignerVkey } from '../integrity/cosignature.ts';
+import { parseCheckpoint } from '../integrity/checkpoint.ts';
+import { openNote } from '../integrity/note.ts';
+import type { WitnessEndpoint } from '../net/witness-client.ts';
+import { Witnessing, cosignedPathOf, quorumOf } from '../pipeline/witnessing.ts';
+import { existsSync } from 'node:fs';
+
+/** --witness <vkey>@<url>: a witness's key and where it takes checkpoints. */
+function parseWitnessEndpoint(s: string): WitnessEndpoint {
+  const m = /^([^@\s]+)@(https?:\/\/\S+)$/.exec(s);
+  if (!m) throw new CustosError('USAGE', `--witness must be <witness vkey>@<url>, got ${JSON.stringify(s.slice(0, 80))}`);
+  return { cosigner: parseCosignerVkey(m[1]!), url: m[2]! };
+}
+
+/** --quorum: how many of the witnesses given must have cosigned (default all). */
+function quorumArg(q: string | undefined, witnesses: number): number {
+  if (q === undefined) return witnesses;
+  const n = Number(q);
+  if (!Number.isInteger(n) || n < 1 || n > witnesses) throw new CustosError('USAGE', `--quorum must be 1-${witnesses} (the number of --witness keys given)`);
+  return n;
+}
+
+/** Refuse a checkpoint that lacks the quorum of cosignatures (WITNESS_QUORUM). */
+function requireQuorum(note: string, witnessKeys: readonly string[], quorum: string | undefined, where: string): void {
+  const keys = witnessKeys.map(parseCosignerVkey);
+  const need = quorumArg(quorum, keys.length);
+  const q = quorumOf(note, keys, need);
+  if (!q.met) throw new CustosError('WITNESS_QUORUM', `the checkpoint (${where}, size ${q.size}) carries ${q.witnesses.length} valid cosignature(s) of the ${keys.length} witness(es) given, ${need} required`);
+}
 
 
 
@@ -54,18 +83,31 @@ function describe(v: Verdict): string {
 export async function verifyMain(argv: string[]): Promise<number> {
   const { values: v, positionals } = parseCommand(argv, {
     json: { type: 'boolean', default: false }, kit: { type: 'string' }, 'log-key': { type: 'string' }, checkpoint: { type: 'string' },
+    witness: { type: 'string', multiple: true }, quorum: { type: 'string' },
   });
+  const witnessKeys = v.witness ?? [];
+  if (v.quorum !== undefined && !witnessKeys.length) throw new CustosError('USAGE', '--quorum needs --witness keys');
   if (v.help) { process.stdout.write(VERIFY_HELP); return 0; }
   if (!positionals.length) throw new CustosError('USAGE', 'no input given');
   const files = collectInputs(positionals);
   let view: LogView | undefined;
   let emptyReason: string | undefined;
   if (v.kit) {
-    view = kitView(JSON.parse(readFileSync(v.kit, 'utf8')) as ProofKit, v['log-key']);
+    const kit = JSON.parse(readFileSync(v.kit, 'utf8')) as ProofKit;
+    if (witnessKeys.length) requireQuorum(kit.checkpoint, witnessKeys, v.quorum, 'the proof kit\'s');
+    view = kitView(kit, v['log-key']);
   } else {
     const { log, verifier } = openLogForReading(dataDirOf(v['data-dir']), v['log-key']);
     if (log.size === 0 && !safeHasCheckpoint(log)) emptyReason = 'the log is empty';
-    else {
+    else if (witnessKeys.length) {
+      // Proven against a witnessed checkpoint: the one given, or the latest gathered in the log directory.
+      const path = cosignedPathOf(log.dir);
+      const note = v.checkpoint ? readFileSync(v.checkpoint, 'utf8') : existsSync(path) ? readFileSync(path, 'utf8') : undefined;
+      if (!note) throw new CustosError('WITNESS_QUORUM', 'no witnessed checkpoint: none given with --checkpoint, and none gathered in the log directory (custos log cosign, or the gateway\'s witnesses)');
+      requireQuorum(note, witnessKeys, v.quorum, v.checkpoint ? v.checkpoint : 'log/cosigned-checkpoint');
+      checkAgainstTrusted(log, verifier, note);
+      view = localView(log, verifier, parseCheckpoint(openNote(note, [verifier]).text));
+    } else {
       checkAgainstTrusted(log, verifier, v.checkpoint ? readFileSync(v.checkpoint, 'utf8') : undefined);
       view = localView(log, verifier);
     }
@@ -111,7 +153,7 @@ function safeHasCheckpoint(log: LogStore): boolean {
 
 export async function logMain(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
-  const { values: v } = parseCommand(rest, { host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string', default: '8081' }, index: { type: 'string' } });
+  const { values: v } = parseCommand(rest, { host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string', default: '8081' }, index: { type: 'string' }, witness: { type: 'string', multiple: true } });
   if (v.help || !sub || sub === 'help') { process.stdout.write(LOG_HELP); return 0; }
   const dataDir = dataDirOf(v['data-dir']);
   if (sub === 'key') {
@@ -129,6 +171,18 @@ export async function logMain(argv: string[]): Promise<number> {
   if (sub === 'checkpoint') {
     const { log, release } = openLogForWriting(dataDir); // publishes a checkpoint for a new log
     try { process.stdout.write(log.checkpoint.note); } finally { release(); }
+    return 0;
+  }
+  if (sub === 'cosign') {
+    const witnesses = (v.witness ?? []).map(parseWitnessEndpoint);
+    if (!witnesses.length) throw new CustosError('USAGE', 'give each witness as --witness <witness vkey>@<url>');
+    const { log, release } = openLogForWriting(dataDir);
+    try {
+      const outcomes = await new Witnessing(log, witnesses).submit();
+      for (const o of outcomes) process.stdout.write(o.ok ? `cosigned  ${o.witness}: size ${o.size}\n` : `refused   ${o.witness}: ${o.code}: ${o.message}\n`);
+      const refused = outcomes.filter((o) => !o.ok);
+      if (refused.length) throw new CustosError(refused[0]!.ok ? 'WITNESS_UNREACHABLE' : refused[0]!.code, `${refused.length} of ${outcomes.length} witness(es) did not cosign`);
+    } finally { release(); }
     return 0;
   }
   if (sub === 'serve') {

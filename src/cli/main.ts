@@ -1,6 +1,6 @@
 import { isCustosError } from '../errors.ts';
 import { CUSTOS_VERSION } from '../version.ts';
-import { AUDIT_HELP, VERIFY_RECEIPT_HELP, DEID_HELP, KIT_HELP, LOG_HELP, PATIENT_CODE_HELP, PATIENT_HELP, SERVE_HELP, SIGN_HELP, SWEEP_HELP, TOKENS_HELP, USERS_HELP, VERIFY_HELP } from './help.ts';
+import { AUDIT_HELP, VERIFY_RECEIPT_HELP, DEID_HELP, KIT_HELP, LOG_HELP, PATIENT_CODE_HELP, PATIENT_HELP, SERVE_HELP, SIGN_HELP, SWEEP_HELP, TOKENS_HELP, WITNESS_HELP, USERS_HELP, VERIFY_HELP } from './help.ts';
 
 const MAIN_HELP = `custos ${CUSTOS_VERSION} — privacy and integrity gateway for medical imaging AI
 
@@ -13,6 +13,7 @@ Commands:
   verify <input>...             check files against the log: authentic, derived, tampered or unknown
   sweep --dicomweb <url>|--dimse AE@host:port
                                 check what a PACS holds against the log
+  witness serve|key             run a witness that cosigns checkpoints only if the log only grew
   log key|checkpoint|serve      the log's verifier key, checkpoint, and read-only HTTP (tlog-tiles)
   proof-kit --study <uid>       an offline proof kit for one study's patient
   users add|list|disable        staff accounts (roles: admin, privacy-officer, operator, auditor)
@@ -36,6 +37,7 @@ const COMMANDS: Record<string, { help: string; run: (argv: string[]) => Promise<
   deid: { help: DEID_HELP, run: async (a) => (await import('./deid-command.ts')).deidMain(a) },
   sign: { help: SIGN_HELP, run: async (a) => (await integrity()).signMain(a) },
   verify: { help: VERIFY_HELP, run: async (a) => (await integrity()).verifyMain(a) },
+  witness: { help: WITNESS_HELP, run: async (a) => (await import('./witness-command.ts')).witnessMain(a) },
   sweep: { help: SWEEP_HELP, run: async (a) => (await import('./sweep-command.ts')).sweepMain(a) },
   log: { help: LOG_HELP, run: async (a) => (await integrity()).logMain(a) },
   serve: { help: SERVE_HELP, run: async (a) => (await import('./serve-command.ts')).serveMain(a) },
@@ -72,7 +74,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (isCustosError(e)) {
       process.stderr.write(`custos: ${e.code}: ${e.message}\n`);
-      return e.code.startsWith('LOG_') || e.code.startsWith('NOTE_') ? 1 : 2;
+      return e.code.startsWith('LOG_') || e.code.startsWith('NOTE_') || e.code.startsWith('WITNESS_') ? 1 : 2;
     }
     throw e;
   }

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CustosError } from '../errors.ts';
-import { parseCheckpoint } from '../integrity/checkpoint.ts';
+import { type Checkpoint, parseCheckpoint } from '../integrity/checkpoint.ts';
 import { verifyConsistency } from '../integrity/merkle.ts';
 import { type NoteVerifier, openNote } from '../integrity/note.ts';
 import { formatTlogProof } from '../integrity/tlog-proof.ts';
@@ -11,9 +11,12 @@ import type { ProofKit } from './proof-kit.ts';
 
 export { type ProofKit, kitView } from './proof-kit.ts';
 
-/** The local log as a LogView; proofs are computed from the entries and checked against the signed checkpoint. */
-export function localView(log: LogStore, verifier: NoteVerifier): LogView {
-  const { body } = log.checkpoint;
+/**
+ * The local log as a LogView; proofs are computed from the entries and checked against the signed
+ * checkpoint, or an earlier one given (a witnessed checkpoint the log was checked to extend).
+ */
+export function localView(log: LogStore, verifier: NoteVerifier, at?: Checkpoint): LogView {
+  const body = at ?? log.checkpoint.body;
   return {
     checkpoint: body,
     verifier,
@@ -55,8 +58,9 @@ export function checkAgainstTrusted(log: LogStore, verifier: NoteVerifier, trust
   }
 }
 
-export function buildProofKit(log: LogStore, vkey: string, studyInstanceUID: string): ProofKit {
-  const { note, body } = log.checkpoint;
+/** A study's proof kit, proven against the log's checkpoint or an earlier one given (e.g. carrying witness cosignatures). */
+export function buildProofKit(log: LogStore, vkey: string, studyInstanceUID: string, at?: { note: string; body: Checkpoint }): ProofKit {
+  const { note, body } = at ?? log.checkpoint;
   const entries = log
     .findByStudy(studyInstanceUID)
     .filter((i) => i < body.size)

@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { CustosError } from '../errors.ts';
 
@@ -44,4 +44,15 @@ export function lockLog(dir: string): () => void {
     }
   }
   throw new CustosError('LOG_BUSY', 'could not lock the log');
+}
+
+/** Replace a file's content durably: written and fsynced beside it, renamed over it, the directory synced. */
+export function replaceDurably(path: string, text: string): void {
+  const dir = path.slice(0, path.lastIndexOf('/')) || '.';
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const tmp = `${path}.${process.pid}.tmp`;
+  const fd = openSync(tmp, 'w', 0o600);
+  try { writeSync(fd, text); fsyncSync(fd); } finally { closeSync(fd); }
+  renameSync(tmp, path);
+  syncDir(dir);
 }
