@@ -12,6 +12,7 @@ import { sweepRoutes } from './api/sweep-routes.ts';
 import { parseVerifierKey } from './integrity/note.ts';
 import { localView } from './pipeline/log-views.ts';
 import { SweepScheduler } from './pipeline/sweep-schedule.ts';
+import { WitnessSchedule } from './pipeline/witness-schedule.ts';
 import { authRoutes } from './api/auth-routes.ts';
 import { logRoutes } from './api/log-routes.ts';
 import { fhirRoutes } from './api/fhir-routes.ts';
@@ -200,6 +201,13 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
     retentionTimer.unref();
     cleanup.push(async () => { clearInterval(retentionTimer); await purging; });
 
+    // Witnesses cosign each new checkpoint if the log only grew (c2sp.org/tlog-witness).
+    const witnesses = new WitnessSchedule(db, log, config.witnessing.witnesses);
+    if (config.witnessing.witnesses.length) {
+      await witnesses.start(config.witnessing.intervalSeconds);
+      cleanup.push(() => witnesses.stop());
+    }
+
     // Scheduled PACS sweeps: what the hospital's archives hold, checked against the log.
     const logVerifier = parseVerifierKey(vkey);
     const sweeps = new SweepScheduler({ db, log, view: () => localView(log, logVerifier), sweeps: config.sweeps, callingAeTitle: config.dimse.aeTitle });
@@ -296,7 +304,7 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
     await app.register(fhirRoutes({ db, deploymentKey, wake: () => processor.wake() }));
     await app.register(policyRoutes({ db, registry, wake: () => processor.wake() }));
     await app.register(retentionRoutes({ db, blobs, keys, deploymentKey }));
-    await app.register(sweepRoutes({ db, scheduler: sweeps }));
+    await app.register(sweepRoutes({ db, scheduler: sweeps, witnesses }));
     await app.register(auditRoutes({ db, deploymentKey, recipients: registry.recipients, gateway: `custos:${config.dimse.aeTitle}` }));
     try {
       await app.listen({ host, port: config.http.port });

@@ -126,3 +126,41 @@ test('witness: a checkpoint of a log it does not follow is 404, one not signed b
   const res = await fetch(`${url}/add-checkpoint`, { method: 'POST', body: `old 0\n\n${forged}` });
   assert.equal(res.status, 403);
 });
+
+test('gateway: each new checkpoint is submitted to its witnesses; cosignatures kept in the database and log/cosigned-checkpoint, status in /api/witnesses', { timeout: 120_000 }, async () => {
+  const { parseGatewayConfig } = await import('../src/config/gateway-config.ts');
+  const { startGateway } = await import('../src/gateway.ts');
+  const { stow } = await import('./stow.ts');
+  const { tokenOf, authed } = await import('./peers.ts');
+  const gwDir = join(work, 'gw');
+  const gwLogKey = runCli(['log', 'key', '--data-dir', gwDir]).stdout.trim();
+  const w3 = spawn(process.execPath, [join(REPO, 'bin', 'custos.js'), 'witness', 'serve', '--dir', join(work, 'w3'), '--name', 'witness.test/w3', '--log-key', gwLogKey, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  w3.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+  try {
+    const [w3url, w3key] = await waitFor('the witness to start', () => {
+      const u = /custos witness: (http:\/\/\S+)\/add-checkpoint/.exec(out)?.[1];
+      const k = /witness key: (\S+)/.exec(out)?.[1];
+      return u && k ? [u, k] as const : undefined;
+    });
+    const gw = await startGateway(parseGatewayConfig({ dimse: { port: 0 }, http: { port: 0 }, witnessing: { witnesses: [{ url: w3url, key: w3key }], intervalSeconds: 1 } }), gwDir);
+    try {
+      assert.equal(await stow(gw.http.url, [readFileSync(EXAMPLE)], tokenOf(gwDir)), 200);
+      const api = authed(tokenOf(gwDir));
+      type Status = { witness: string; cosignedSize: number | null; lastError: unknown };
+      const status = await waitFor('the instance to be witnessed', async () => {
+        const [logged] = await gw.db.query<{ n: number }>('SELECT max(log_index)::int AS n FROM instances');
+        const s = ((await (await api(`${gw.http.url}/api/witnesses`)).json()) as Status[])[0];
+        return logged?.n !== null && logged?.n !== undefined && s && (s.cosignedSize ?? 0) > logged.n ? s : undefined;
+      }, 30_000);
+      assert.equal(status.witness, 'witness.test/w3');
+      assert.equal(status.lastError, null);
+      const rows = await gw.db.query<{ witness: string }>('SELECT witness FROM log_cosignatures');
+      assert.ok(rows.some((r) => r.witness === 'witness.test/w3'));
+      const v = runCli(['verify', EXAMPLE, '--witness', w3key, '--data-dir', gwDir]);
+      assert.equal(v.status, 0, v.stdout + v.stderr);
+      assert.match(v.stdout, /^authentic/);
+      assert.equal((await fetch(`${gw.http.url}/api/witnesses`)).status, 401, 'deny by default');
+    } finally { await gw.close(); }
+  } finally { w3.kill(); }
+});

@@ -15,7 +15,8 @@ import { agreementsOf, currentVetting, redecideWithheld } from '../policy/recipi
 import type { PortalChoice, PortalOverview } from './contract.ts';
 import { Zip, ZipPassThrough, strToU8 } from 'fflate';
 import { Readable } from 'node:stream';
-import { buildProofKit } from '../pipeline/log-views.ts';
+import { buildWitnessedProofKit } from '../pipeline/log-views.ts';
+import { parseVerifierKey } from '../integrity/note.ts';
 import type { LogStore } from '../store/log-store.ts';
 import { isCustosError } from '../errors.ts';
 
@@ -142,7 +143,7 @@ export function portalRoutes(deps: PortalDeps) {
       let kit: string | undefined;
       try {
         const l = deps.log?.();
-        if (l) kit = JSON.stringify(buildProofKit(l.store, l.vkey, study), null, 2);
+        if (l) kit = JSON.stringify(buildWitnessedProofKit(l.store, l.vkey, parseVerifierKey(l.vkey), study), null, 2);
       } catch (e) {
         if (!isCustosError(e)) throw e; // none of it logged yet: the copy comes without a kit, and says so
       }

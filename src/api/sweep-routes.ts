@@ -3,15 +3,16 @@ import { principalOf, refuse } from '../auth/guard.ts';
 import { principalLabel } from '../auth/permissions.ts';
 import { isCustosError } from '../errors.ts';
 import type { SweepScheduler } from '../pipeline/sweep-schedule.ts';
+import type { WitnessSchedule } from '../pipeline/witness-schedule.ts';
 import type { Database } from '../store/database.ts';
 
 /*
- * PACS sweeps (docs/integrity.md): the configured sweeps, their runs, and the alerts they raised
+ * The log's witnesses, and PACS sweeps (docs/integrity.md): the configured sweeps, their runs, and the alerts they raised
  * (findings of tampered, inserted or missing instances not yet acknowledged). Findings name study,
  * series and instance UIDs: reading them needs studies:read, like the study lists.
  */
 
-export interface SweepRouteDeps { db: Database; scheduler: SweepScheduler }
+export interface SweepRouteDeps { db: Database; scheduler: SweepScheduler; witnesses: WitnessSchedule }
 
 const iso = (v: unknown): string | null => (v === null || v === undefined ? null : new Date(v as string).toISOString());
 const findingOf = (r: Record<string, unknown>) => ({
@@ -22,6 +23,11 @@ const findingOf = (r: Record<string, unknown>) => ({
 
 export function sweepRoutes(deps: SweepRouteDeps) {
   return async function plugin(app: FastifyInstance): Promise<void> {
+    app.get('/api/witnesses', {
+      config: { permission: 'status:read' },
+      schema: { summary: "The log's witnesses: the latest size each cosigned, and the last refusal (a split view, an inconsistent checkpoint or a witness ahead of the log is an incident)" },
+    }, async () => deps.witnesses.witnesses);
+
     app.get('/api/sweeps', {
       config: { permission: 'studies:read' },
       schema: { summary: 'Configured PACS sweeps and their latest runs (counts per finding), newest first', querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 50 } } } },

@@ -70,6 +70,7 @@ export const KINDS: Record<EventKind, Kind> = {
   'patient.erased': { type: PATIENT_RECORD, subtype: [life('destroy')], action: 'D', outcome: '0' },
   'integrity.sweep': { type: QUERY, subtype: [life('verify')], action: 'E', outcome: '0' },
   'integrity.finding': { type: APPLICATION, subtype: [life('verify')], action: 'E', outcome: '4' },
+  'integrity.witness-refused': { type: APPLICATION, subtype: [life('attest')], action: 'E', outcome: '8' },
 };
 
 /** A record with what the route joined to it: the instance's UIDs and patient reference, the recipient's purpose. */

@@ -47,7 +47,8 @@ export type EventKind =
   | 'patient.erased'
   // PACS sweeps: a run (its counts) and each finding that needs a look
   | 'integrity.sweep'
-  | 'integrity.finding';
+  | 'integrity.finding'
+  | 'integrity.witness-refused';
 
 export interface AuditEvent {
   kind: EventKind;

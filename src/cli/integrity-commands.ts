@@ -4,7 +4,7 @@ import { CustosError } from '../errors.ts';
 import { logRoutes } from '../api/log-routes.ts';
 import { type FoundMember, type LogView, type Verdict, proveSeries, verifyFileInSeries } from '../pipeline/integrity.ts';
 import { compareSeries } from '../integrity/series.ts';
-import { type ProofKit, buildProofKit, checkAgainstTrusted, kitView, localView } from '../pipeline/log-views.ts';
+import { type ProofKit, buildProofKit, checkAgainstTrusted, kitView, localView, witnessedCheckpoint } from '../pipeline/log-views.ts';
 import { signFiles } from '../pipeline/sign-files.ts';
 import { loadOrCreateLogKey } from '../store/log-key.ts';
 import { LogStore } from '../store/log-store.ts';
@@ -205,11 +205,17 @@ export async function logMain(argv: string[]): Promise<number> {
 }
 
 export async function proofKitMain(argv: string[]): Promise<number> {
-  const { values: v } = parseCommand(argv, { study: { type: 'string' }, out: { type: 'string' } });
+  const { values: v } = parseCommand(argv, { study: { type: 'string' }, out: { type: 'string' }, witnessed: { type: 'boolean', default: false } });
   if (v.help) { process.stdout.write(KIT_HELP); return 0; }
   if (!v.study || !v.out) throw new CustosError('USAGE', '--study <uid> and --out <file> are required');
-  const { log, vkey } = openLogForReading(dataDirOf(v['data-dir']));
-  const kit = buildProofKit(log, vkey, v.study);
+  const { log, vkey, verifier } = openLogForReading(dataDirOf(v['data-dir']));
+  let kit: ProofKit;
+  if (v.witnessed) {
+    // Against the witnessed checkpoint, so that the kit carries the witnesses' cosignatures.
+    const w = witnessedCheckpoint(log, verifier);
+    if (!w) throw new CustosError('WITNESS_QUORUM', 'no witnessed checkpoint in the log directory yet (custos log cosign, or the gateway\'s witnesses)');
+    kit = buildProofKit(log, vkey, v.study, w);
+  } else kit = buildProofKit(log, vkey, v.study);
   writeFileSync(v.out, JSON.stringify(kit, null, 2) + '\n', { mode: 0o600 });
   process.stdout.write(`wrote ${v.out}: ${kit.entries.length} statement(s), checkpoint size ${log.checkpoint.body.size}\n`);
   return 0;

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { CustosError } from '../errors.ts';
 import { OPTIONS } from '../deid/profile-types.ts';
 import { PURPOSES, lineage } from '../policy/purposes.ts';
+import { parseCosignerVkey } from '../integrity/cosignature.ts';
 
 /** PS3.5 6.2: AE titles are 1–16 characters of the default repertoire, no backslash or control characters. */
 const aeTitle = z.string().regex(/^[\x20-\x5b\x5d-\x7e]{1,16}$/, 'an AE title is 1 to 16 printable ASCII characters, no backslash').refine((s) => s.trim().length > 0, 'an AE title cannot be blank');
@@ -208,6 +209,16 @@ export const GatewayConfigSchema = z.object({
     timeoutMs: z.number().int().min(100).default(30_000),
     /** How long a DIMSE association stays open after a batch, for the next one (0: released at once). */
     keepAssociationMs: z.number().int().min(0).max(600_000).default(5_000),
+  }).strict().prefault({}),
+  /** Witnesses (c2sp.org/tlog-witness) the log's checkpoints are submitted to (docs/integrity.md). */
+  witnessing: z.object({
+    witnesses: z.array(z.object({
+      url: z.url({ protocol: /^https?$/ }),
+      /** The witness's key, as `custos witness key` prints it (name+id+base64, type 0x04). */
+      key: z.string().refine((k) => { try { parseCosignerVkey(k); return true; } catch { return false; } }, 'a witness key (cosignature/v1 vkey, from `custos witness key`)'),
+    }).strict()).default([]),
+    /** How often a new checkpoint is submitted, in seconds (a round runs only when the log grew). */
+    intervalSeconds: z.number().min(1).max(86_400).default(10),
   }).strict().prefault({}),
   /** Scheduled PACS sweeps (docs/integrity.md): what an archive holds, checked against the log. */
   sweeps: z.array(z.object({

@@ -75,3 +75,27 @@ export function buildProofKit(log: LogStore, vkey: string, studyInstanceUID: str
   if (entries.length === 0) throw new CustosError('USAGE', 'no logged instance of that study is covered by the current checkpoint');
   return { kind: 'custos.proof-kit/v1', log: { origin: body.origin, vkey }, checkpoint: note, entries };
 }
+
+/**
+ * The latest checkpoint gathered with witness cosignatures (log/cosigned-checkpoint), if the log
+ * still extends it; undefined when there is none. A proof kit built against it carries the
+ * cosignatures, so a patient's verifier can require a quorum of witnesses.
+ */
+export function witnessedCheckpoint(log: LogStore, verifier: NoteVerifier): { note: string; body: Checkpoint } | undefined {
+  const path = join(log.dir, 'cosigned-checkpoint');
+  if (!existsSync(path)) return undefined;
+  const note = readFileSync(path, 'utf8');
+  const body = parseCheckpoint(openNote(note, [verifier]).text);
+  const current = log.checkpoint.body;
+  if (body.size > current.size) return undefined;
+  if (body.size > 0) verifyConsistency(body.size, current.size, body.root, current.root, log.tree.consistencyProof(body.size, current.size));
+  return { note, body };
+}
+
+/** A study's proof kit against the witnessed checkpoint when it covers every entry of the study, else the latest. */
+export function buildWitnessedProofKit(log: LogStore, vkey: string, verifier: NoteVerifier, studyInstanceUID: string): ProofKit {
+  const w = witnessedCheckpoint(log, verifier);
+  const entries = log.findByStudy(studyInstanceUID);
+  const covered = w && entries.length > 0 && entries.every((i) => i < w.body.size);
+  return buildProofKit(log, vkey, studyInstanceUID, covered ? w : undefined);
+}
