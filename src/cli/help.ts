@@ -74,6 +74,8 @@ Options:
   --witness <vkey>     a witness you trust (repeatable): the checkpoint proven against must carry
                        its cosignature (log/cosigned-checkpoint, --checkpoint, or the kit's)
   --quorum <n>         how many of the --witness keys must have cosigned (default: all of them)
+  --trust <cert.pem>   a certificate (CA or signer) embedded DICOM signatures may chain to (repeatable;
+                       the data directory's own signing certificate is trusted too)
   --data-dir <dir>     data directory (env CUSTOS_DATA_DIR; default ./custos-data)
 Exit status: 0 all authentic or derived (files that are not DICOM are listed as skipped); 1 any tampered (or the log
 failed its checks); 3 any unknown; 2 usage error.
@@ -100,6 +102,20 @@ Options:
   --json                one JSON object per finding, then {"summary": ...}
   --log-key, --checkpoint  as for verify
 Exit status: 0 nothing wrong; 1 tampered, inserted or missing found; 3 unknown or unreadable; 2 usage error.
+`;
+
+export const DICOM_SIGN_HELP = `Usage: custos dicom-sign <file|dir>... --out <dir> [--key <pem> --cert <pem>] [--data-dir <dir>]
+
+Adds a DICOM digital signature (PS3.15 Annex C, Base RSA Digital Signature Profile; MAC SHA256 over
+every signable attribute, pixel data included) to each instance, with the signer's X.509
+certificate: any DICOM toolkit can check it (e.g. dcmtk's dcmsign --verify). Instances in Implicit
+VR Little Endian are written in Explicit VR Little Endian; compressed ones are signed as they are.
+
+Options:
+  --out <dir>          where the signed copies go (inputs are not changed)
+  --key, --cert <pem>  the hospital's signing key (PKCS#8 or PKCS#1 PEM) and certificate; without
+                       them, a self-signed pair made at first use in the data directory's keys/
+  --data-dir <dir>     data directory (env CUSTOS_DATA_DIR; default ./custos-data)
 `;
 
 export const WITNESS_HELP = `Usage: custos witness <serve|key> [options]

@@ -20,6 +20,11 @@ import { openNote } from '../integrity/note.ts';
 import type { WitnessEndpoint } from '../net/witness-client.ts';
 import { Witnessing, cosignedPathOf, quorumOf } from '../pipeline/witnessing.ts';
 import { existsSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { FileSource } from '../dicom/byte-source.ts';
+import type { SignatureReport } from '../integrity/dicom-signature.ts';
+import { embeddedSignatures } from '../pipeline/sign-instance.ts';
+import { signingPathsOf } from '../store/signing-paths.ts';
 
 /** --witness <vkey>@<url>: a witness's key and where it takes checkpoints. */
 function parseWitnessEndpoint(s: string): WitnessEndpoint {
@@ -83,8 +88,9 @@ function describe(v: Verdict): string {
 export async function verifyMain(argv: string[]): Promise<number> {
   const { values: v, positionals } = parseCommand(argv, {
     json: { type: 'boolean', default: false }, kit: { type: 'string' }, 'log-key': { type: 'string' }, checkpoint: { type: 'string' },
-    witness: { type: 'string', multiple: true }, quorum: { type: 'string' },
+    witness: { type: 'string', multiple: true }, quorum: { type: 'string' }, trust: { type: 'string', multiple: true },
   });
+  const anchors = trustAnchors(v.trust ?? [], v.kit ? undefined : dataDirOf(v['data-dir']));
   const witnessKeys = v.witness ?? [];
   if (v.quorum !== undefined && !witnessKeys.length) throw new CustosError('USAGE', '--quorum needs --witness keys');
   if (v.help) { process.stdout.write(VERIFY_HELP); return 0; }
@@ -119,8 +125,13 @@ export async function verifyMain(argv: string[]): Promise<number> {
     if (member) members.push(member);
     if (verdict.status === 'tampered') worst = Math.max(worst, 2);
     if (verdict.status === 'unknown') worst = Math.max(worst, 1);
-    if (v.json) process.stdout.write(JSON.stringify({ file, ...verdict }) + '\n');
-    else process.stdout.write(`${verdict.status.padEnd(9)} ${file}: ${describe(verdict)}\n`);
+    const signatures = verdict.status === 'skipped' ? [] : signaturesIn(file, anchors);
+    if (signatures.some((sg) => !sg.valid)) worst = Math.max(worst, 2);
+    if (v.json) process.stdout.write(JSON.stringify({ file, ...verdict, ...(signatures.length ? { signatures } : {}) }) + '\n');
+    else {
+      process.stdout.write(`${verdict.status.padEnd(9)} ${file}: ${describe(verdict)}\n`);
+      signatures.forEach((sg, i) => process.stdout.write(`          DICOM signature ${i + 1}: ${describeSignature(sg)}\n`));
+    }
   }
   // Series: compare the files found with the latest series statement (position order, series root).
   const bySeries = Map.groupBy(members, (m) => m.seriesInstanceUID);
@@ -145,6 +156,26 @@ export async function verifyMain(argv: string[]): Promise<number> {
     }
   }
   return worst === 2 ? 1 : worst === 1 ? 3 : 0;
+}
+
+/** Certificates embedded signatures may chain to: those given, and the data directory's own signing certificate. */
+function trustAnchors(files: readonly string[], dataDir: string | undefined): X509Certificate[] {
+  const paths = [...files, ...(dataDir && existsSync(signingPathsOf(dataDir).certFile) ? [signingPathsOf(dataDir).certFile] : [])];
+  return paths.map((p) => {
+    try { return new X509Certificate(readFileSync(p)); } catch (e) { throw new CustosError('USAGE', `--trust ${p}: not a certificate (${(e as Error).message})`); }
+  });
+}
+
+/** The DICOM digital signatures embedded in a file, each checked; none when it has none or cannot be read. */
+function signaturesIn(file: string, anchors: readonly X509Certificate[]): SignatureReport[] {
+  const source = new FileSource(file);
+  try { return embeddedSignatures(source, anchors); } catch { return []; } finally { source.close(); }
+}
+
+function describeSignature(sg: SignatureReport): string {
+  const who = sg.signer ? sg.signer.subject.replaceAll('\n', ', ') : 'unknown signer';
+  const trust = sg.trusted === true ? ', certificate trusted' : sg.trusted === false ? ', certificate NOT trusted' : '';
+  return `${sg.valid ? 'valid' : 'INVALID'}, ${who} (${sg.macAlgorithm || '?'} over ${sg.signedAttributes} attributes, ${sg.time}${trust})${sg.reason ? `: ${sg.reason}` : ''}`;
 }
 
 function safeHasCheckpoint(log: LogStore): boolean {

@@ -1,6 +1,6 @@
 import { isCustosError } from '../errors.ts';
 import { CUSTOS_VERSION } from '../version.ts';
-import { AUDIT_HELP, VERIFY_RECEIPT_HELP, DEID_HELP, KIT_HELP, LOG_HELP, PATIENT_CODE_HELP, PATIENT_HELP, SERVE_HELP, SIGN_HELP, SWEEP_HELP, TOKENS_HELP, WITNESS_HELP, USERS_HELP, VERIFY_HELP } from './help.ts';
+import { AUDIT_HELP, VERIFY_RECEIPT_HELP, DEID_HELP, KIT_HELP, LOG_HELP, PATIENT_CODE_HELP, PATIENT_HELP, SERVE_HELP, SIGN_HELP, SWEEP_HELP, TOKENS_HELP, WITNESS_HELP, DICOM_SIGN_HELP, USERS_HELP, VERIFY_HELP } from './help.ts';
 
 const MAIN_HELP = `custos ${CUSTOS_VERSION} — privacy and integrity gateway for medical imaging AI
 
@@ -13,6 +13,8 @@ Commands:
   verify <input>...             check files against the log: authentic, derived, tampered or unknown
   sweep --dicomweb <url>|--dimse AE@host:port
                                 check what a PACS holds against the log
+  dicom-sign <input>... --out <dir>
+                                add a DICOM digital signature (PS3.15 Annex C) to instances
   witness serve|key             run a witness that cosigns checkpoints only if the log only grew
   log key|checkpoint|serve      the log's verifier key, checkpoint, and read-only HTTP (tlog-tiles)
   proof-kit --study <uid>       an offline proof kit for one study's patient
@@ -37,6 +39,7 @@ const COMMANDS: Record<string, { help: string; run: (argv: string[]) => Promise<
   deid: { help: DEID_HELP, run: async (a) => (await import('./deid-command.ts')).deidMain(a) },
   sign: { help: SIGN_HELP, run: async (a) => (await integrity()).signMain(a) },
   verify: { help: VERIFY_HELP, run: async (a) => (await integrity()).verifyMain(a) },
+  'dicom-sign': { help: DICOM_SIGN_HELP, run: async (a) => (await import('./dicom-sign-command.ts')).dicomSignMain(a) },
   witness: { help: WITNESS_HELP, run: async (a) => (await import('./witness-command.ts')).witnessMain(a) },
   sweep: { help: SWEEP_HELP, run: async (a) => (await import('./sweep-command.ts')).sweepMain(a) },
   log: { help: LOG_HELP, run: async (a) => (await integrity()).logMain(a) },
