@@ -13,6 +13,9 @@ import { parseVerifierKey } from './integrity/note.ts';
 import { localView } from './pipeline/log-views.ts';
 import { SweepScheduler } from './pipeline/sweep-schedule.ts';
 import { WitnessSchedule } from './pipeline/witness-schedule.ts';
+import type { SigningIdentity } from './integrity/dicom-signature.ts';
+import { signPart10 } from './pipeline/sign-instance.ts';
+import { BufferSource as BytesInMemory } from './dicom/byte-source.ts';
 import { authRoutes } from './api/auth-routes.ts';
 import { logRoutes } from './api/log-routes.ts';
 import { fhirRoutes } from './api/fhir-routes.ts';
@@ -32,7 +35,7 @@ import { writeInitialAdmin } from './auth/bootstrap.ts';
 import { type RouteDeclaration, installGuard } from './auth/guard.ts';
 import { OidcLogin } from './auth/oidc.ts';
 import type { GatewayConfig } from './config/gateway-config.ts';
-import { CustosError } from './errors.ts';
+import { CustosError, isCustosError } from './errors.ts';
 import { dicomwebRoutes } from './net/dicomweb.ts';
 import { installSlowRequestLimits } from './net/http-limits.ts';
 import { startDimseServer } from './net/dimse-scp.ts';
@@ -166,7 +169,12 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
     });
     const pool = new SharedBufferPool(64 << 20);
     const recent = new RecentOriginals(256 << 20, pool);
-    const processor = new Processor({ db, blobs, keys, deploymentKey, recipients: registry.recipients, forwarding: config.forwarding, forwarders, log: { store: log, signer }, recent, site: config.policy.purposes as Record<string, SiteMode> });
+    // DICOM signing identity: loaded (or made) once, when first needed.
+    let signingIdentity: Promise<SigningIdentity & { certificatePem: string }> | undefined;
+    const signing = (): Promise<SigningIdentity & { certificatePem: string }> => (signingIdentity ??= import('./store/signing-identity.ts').then((m) => m.loadOrCreateSigningIdentity(dataDir,
+      config.signing.keyFile && config.signing.certFile ? { keyFile: config.signing.keyFile, certFile: config.signing.certFile } : undefined)));
+    if (config.signing.keyFile || registry.recipients.some((r) => r.sign) || config.signing.patientCopies) await signing(); // a bad key stops the start, not the first release
+    const processor = new Processor({ db, blobs, keys, deploymentKey, recipients: registry.recipients, forwarding: config.forwarding, forwarders, log: { store: log, signer }, recent, site: config.policy.purposes as Record<string, SiteMode>, signing });
     await processor.start();
     // Cleanups run last first: the processor stops (its deliveries settled), then associations kept open are released.
     cleanup.push(() => { for (const f of forwarders.values()) f.close?.(); });
@@ -299,7 +307,17 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
     }));
     await app.register(accessRoutes({ db, recipients: registry.recipients, deploymentKey }));
     await app.register(recipientRoutes({ db }));
-    await app.register(portalRoutes({ db, original, log: () => ({ store: log, vkey }), recipients: registry.recipients, hospital: `custos:${config.dimse.aeTitle}`, deploymentKey, site: config.policy.purposes as Record<string, SiteMode>, originalsDays: config.retention.originalsDays, wake: () => processor.wake() }));
+    const signCopy = config.signing.patientCopies ? {
+      // A copy that cannot be signed (big endian, deflated) goes as it is: the proof kit still covers it.
+      sign: async (b: Buffer): Promise<Buffer> => {
+        try {
+          const src = new BytesInMemory(b);
+          return Buffer.concat(signPart10(src, await signing()).chunks.map((c) => (Buffer.isBuffer(c) ? c : src.read(c.offset, c.length))));
+        } catch (e) { if (isCustosError(e)) return b; throw e; }
+      },
+      certificatePem: async () => (await signing()).certificatePem,
+    } : undefined;
+    await app.register(portalRoutes({ db, original, ...(signCopy ? { signCopy } : {}), log: () => ({ store: log, vkey }), recipients: registry.recipients, hospital: `custos:${config.dimse.aeTitle}`, deploymentKey, site: config.policy.purposes as Record<string, SiteMode>, originalsDays: config.retention.originalsDays, wake: () => processor.wake() }));
     await app.register(webRoutes());
     await app.register(fhirRoutes({ db, deploymentKey, wake: () => processor.wake() }));
     await app.register(policyRoutes({ db, registry, wake: () => processor.wake() }));

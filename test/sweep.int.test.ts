@@ -45,8 +45,9 @@ if (!IN_NETNS) {
 
   before(async () => {
     orthanc = await startOrthanc(join(work, 'orthanc'), 'ORTHANC', { DicomAlwaysAllowFind: true, DicomAlwaysAllowGet: true });
+    // The PACS gets the originals, each with a DICOM digital signature added on the way (sign: true).
     gw = await startGatewayProcess(dataDir, {
-      recipients: [{ id: 'pacs', purpose: 'TREAT', deid: { profile: 'none' }, deliver: { kind: 'stow', url: `${orthanc.http}/dicom-web` } }],
+      recipients: [{ id: 'pacs', purpose: 'TREAT', deid: { profile: 'none' }, sign: true, deliver: { kind: 'stow', url: `${orthanc.http}/dicom-web` } }],
       routes: [{ recipient: 'pacs' }], policy: { purposes: { TREAT: 'opt-out' } }, forwarding: { initialBackoffMs: 200, maxBackoffMs: 2000 },
     });
     await allowReleases(gw.http, tokenOf(dataDir), ['pacs'], ['TREAT']);
@@ -108,6 +109,14 @@ if (!IN_NETNS) {
     const t = r.findings.find((f) => f.status === 'tampered')!;
     assert.match(t.reason, /frame 1 differ/);
     assert.equal(r.summary.fetched, 9, 'every recorded instance listed is fetched in full mode');
+  });
+
+  test('what the gateway sent the PACS carries a DICOM signature that dcmsign verifies with the gateway\'s certificate', async () => {
+    const signed = join(work, 'from-orthanc.dcm');
+    writeFileSync(signed, Buffer.from(await (await fetch(`${orthanc.http}/instances/${await orthancId(sop(1))}/file`)).arrayBuffer()));
+    const r = spawnSync('dcmsign', ['--verify', '+cf', join(dataDir, 'keys', 'dicom-signing-cert.pem'), signed], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout + r.stderr, /Signature Verification : OK/);
   });
 
   test('sweep over DIMSE (C-FIND, C-GET): the same findings', { timeout: 300_000 }, () => {

@@ -40,6 +40,8 @@ export interface PortalDeps {
   originalsDays?: number;
   /** A choice changed: the work loop looks at withheld jobs again. */
   wake?: () => void;
+  /** Patients' copies carry a DICOM digital signature (config signing.patientCopies): the signed instance, and the certificate (PEM). */
+  signCopy?: { sign: (part10: Buffer) => Promise<Buffer>; certificatePem: () => Promise<string> };
 }
 
 /** The portal's Consent for one patient and purpose: one resource, a new version at each change. */
@@ -156,7 +158,10 @@ export function portalRoutes(deps: PortalDeps) {
         throw e;
       }
       await recordEvents(deps.db, [{ kind: 'access.portal', detail: { by: principalLabel(p), copy: study, instances: rows.length } }]);
-      const original = deps.original;
+      const sign = deps.signCopy?.sign;
+      const original = sign ? async (id: number): Promise<Buffer> => sign(await deps.original!(id)) : deps.original;
+      if (sign) first = await sign(first);
+      const certificatePem = deps.signCopy ? await deps.signCopy.certificatePem() : undefined;
       // Pulled by the response as it is sent: the next original is read and decrypted only when the
       // previous one has gone out, so memory holds one instance, not the study.
       async function* zipped(): AsyncGenerator<Buffer> {
@@ -170,6 +175,7 @@ export function portalRoutes(deps: PortalDeps) {
         function* taken(): Generator<Buffer> { while (chunks.length) yield Buffer.from(chunks.shift()!); }
         add('README.txt', strToU8(copyReadme(study, rows.length, kit !== undefined)));
         if (kit) add('custos-proof-kit.json', strToU8(kit));
+        if (certificatePem) add('custos-signing-certificate.pem', strToU8(certificatePem));
         add('DICOM/00001.dcm', first);
         yield* taken();
         // A later instance that fails ends the download without the zip's directory: a broken zip, never a silent gap.

@@ -29,7 +29,7 @@ export async function dicomSignMain(argv: string[]): Promise<number> {
     names.add(name);
     const source = new FileSource(f);
     try {
-      writeChunksAtomic(join(out, name), signPart10(source, who), source, { fsync: true });
+      writeChunksAtomic(join(out, name), signPart10(source, who).chunks, source, { fsync: true });
       process.stdout.write(`signed    ${f} -> ${join(out, name)}\n`);
     } catch (e) {
       failed++;

@@ -52,6 +52,8 @@ export const RecipientSchema = z.object({
   /** The AI models it runs, as FHIR Device ids that consents may name. */
   models: z.array(z.object({ id: fhirId, name: z.string().min(1), version: z.string().min(1).optional() }).strict()).default([]),
   deliver: z.discriminatedUnion('kind', [DimseDestination, StowDestination]),
+  /** Add a DICOM digital signature (PS3.15 C.1, Base RSA) to every instance sent, with `signing`'s key. */
+  sign: z.boolean().default(false),
   deid: z.object({
     /** "basic": PS3.15 Basic Profile with `options`; "none": originals (a PACS inside the hospital). */
     profile: z.enum(['basic', 'none']).default('basic'),
@@ -210,6 +212,16 @@ export const GatewayConfigSchema = z.object({
     /** How long a DIMSE association stays open after a batch, for the next one (0: released at once). */
     keepAssociationMs: z.number().int().min(0).max(600_000).default(5_000),
   }).strict().prefault({}),
+  /**
+   * The key and certificate DICOM digital signatures are made with (recipients with `sign`, patients'
+   * copies with `patientCopies`): the hospital's (PEM files), or a self-signed pair made at first use.
+   */
+  signing: z.object({
+    keyFile: z.string().min(1).optional(),
+    certFile: z.string().min(1).optional(),
+    /** Sign the originals patients download from the portal. */
+    patientCopies: z.boolean().default(false),
+  }).strict().refine((t) => Boolean(t.keyFile) === Boolean(t.certFile), 'keyFile and certFile go together').prefault({}),
   /** Witnesses (c2sp.org/tlog-witness) the log's checkpoints are submitted to (docs/integrity.md). */
   witnessing: z.object({
     witnesses: z.array(z.object({

@@ -1,5 +1,8 @@
 import { BufferSource, ChunksSource } from '../dicom/byte-source.ts';
 import type { Profile } from '../deid/profile.ts';
+import { isCustosError } from '../errors.ts';
+import type { SigningIdentity } from '../integrity/dicom-signature.ts';
+import { signPart10 } from './sign-instance.ts';
 import type { LogStore } from '../store/log-store.ts';
 import { deidentifySource } from './deid-file.ts';
 import type { Outgoing } from './forwarder.ts';
@@ -9,8 +12,8 @@ import type { JobRow, ReleaseBasis, Settlement } from './job-settlement.ts';
 
 type InstanceRow = IngestedInstance;
 
-/** A recipient's de-identification: its profile (null: sent as received) and pseudonymisation key. */
-export interface RecipientSettings { profile: Profile | null; key: Buffer }
+/** A recipient's de-identification: its profile (null: sent as received) and pseudonymisation key; `sign`: who signs what it is sent. */
+export interface RecipientSettings { profile: Profile | null; key: Buffer; sign?: () => Promise<SigningIdentity> }
 
 /** A job ready to send: the instance as it goes out, the descriptions for the log, and the original it holds views of. */
 export type Sendable = { job: JobRow; out: Outgoing; input?: Described; output?: Described; original?: Buffer; basis?: ReleaseBasis };
@@ -20,6 +23,21 @@ export type Sendable = { job: JobRow; out: Outgoing; input?: Described; output?:
  * the descriptions of input and output for the log, or how the job ends instead (held, dead).
  */
 export async function prepareRelease(original: Buffer, job: JobRow, row: InstanceRow & { transfer_syntax_uid: string }, settings: RecipientSettings, log: LogStore): Promise<Sendable | Settlement> {
+  const prepared = await deidentified(original, job, row, settings, log);
+  if (!settings.sign || !('out' in prepared)) return prepared;
+  // PS3.15 C.1: the instance as it goes out gets a digital signature over all its attributes.
+  try {
+    const src = new ChunksSource(prepared.out.part10);
+    const signed = signPart10(src, await settings.sign());
+    const part10 = signed.chunks.map((c) => (Buffer.isBuffer(c) ? c : src.read(c.offset, c.length)));
+    return { ...prepared, out: { ...prepared.out, transferSyntaxUID: signed.transferSyntaxUID, part10, bytes: part10.reduce((n, b) => n + b.length, 0) } };
+  } catch (e) {
+    if (isCustosError(e)) return { job, outcome: { kind: 'dead', code: e.code, message: `not signed, so not sent: ${e.message}` } };
+    throw e;
+  }
+}
+
+async function deidentified(original: Buffer, job: JobRow, row: InstanceRow & { transfer_syntax_uid: string }, settings: RecipientSettings, log: LogStore): Promise<Sendable | Settlement> {
   const src = new BufferSource(original);
   const input = ingestDescription(row, log) ?? await describeSource(src);
   if (!settings.profile) return { job, out: { ...input.ids, transferSyntaxUID: row.transfer_syntax_uid, part10: [original], bytes: original.length } };

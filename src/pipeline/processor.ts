@@ -19,6 +19,7 @@ import type { RecentOriginals } from './recent-originals.ts';
 import { recordDescribedDerivations } from './record-derivations.ts';
 import { decideReleases } from './release-decision.ts';
 import { issueReleaseReceipt } from './release-receipt.ts';
+import type { SigningIdentity } from '../integrity/dicom-signature.ts';
 
 export interface ProcessorDeps {
   db: Database;
@@ -32,6 +33,8 @@ export interface ProcessorDeps {
   recent?: RecentOriginals;
   /** The site's opt-in or opt-out per purpose (config policy.purposes). */
   site: Readonly<Record<string, SiteMode>>;
+  /** Who signs instances sent to recipients with `sign` (loaded or made on first use). */
+  signing?: () => Promise<SigningIdentity>;
 }
 
 type InstanceRow = IngestedInstance;
@@ -86,7 +89,10 @@ export class Processor {
     if (!r) return undefined;
     let s = this.profiles.get(r);
     if (!s) {
-      s = { profile: r.deid.profile === 'none' ? null : makeProfile(r.deid.options), key: r.deid.key === 'recipient' ? recipientKey(this.d.deploymentKey, r.id) : this.d.deploymentKey };
+      s = {
+        profile: r.deid.profile === 'none' ? null : makeProfile(r.deid.options), key: r.deid.key === 'recipient' ? recipientKey(this.d.deploymentKey, r.id) : this.d.deploymentKey,
+        ...(r.sign && this.d.signing ? { sign: this.d.signing } : {}),
+      };
       this.profiles.set(r, s);
     }
     return s;

@@ -13,7 +13,7 @@ import type { X509Certificate } from 'node:crypto';
  * re-encoded in Explicit VR Little Endian first (the VRs are known, the values unchanged); big endian
  * and deflated instances are refused (DICOM_SIGNATURE_UNSUPPORTED). Ranges of `source` stay ranges.
  */
-export function signPart10(source: ByteSource, who: SigningIdentity, now?: Date): Chunk[] {
+export function signPart10(source: ByteSource, who: SigningIdentity, now?: Date): { chunks: Chunk[]; transferSyntaxUID: string } {
   const file = readDicom(source);
   let ts = file.transferSyntax;
   if (ts.uid === IMPLICIT_VR_LITTLE_ENDIAN) {
@@ -22,7 +22,7 @@ export function signPart10(source: ByteSource, who: SigningIdentity, now?: Date)
   }
   if (!ts.explicitVR || !ts.littleEndian || ts.deflated) throw new CustosError('DICOM_SIGNATURE_UNSUPPORTED', `instances in ${ts.uid} are not signed: convert them to Explicit VR Little Endian first`);
   const ds = signDataset({ ...file, transferSyntax: ts }, source, who, now ? { now } : {});
-  return encodePart10(file.meta, ds, ts, source);
+  return { chunks: encodePart10(file.meta, ds, ts, source), transferSyntaxUID: ts.uid };
 }
 
 /** The digital signatures embedded in a Part 10 instance, each checked (none: an empty list). */
