@@ -323,7 +323,7 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
     await app.register(policyRoutes({ db, registry, wake: () => processor.wake() }));
     await app.register(retentionRoutes({ db, blobs, keys, deploymentKey }));
     await app.register(sweepRoutes({ db, scheduler: sweeps, witnesses }));
-    await app.register(auditRoutes({ db, deploymentKey, recipients: registry.recipients, gateway: `custos:${config.dimse.aeTitle}` }));
+    await app.register(auditRoutes({ db, deploymentKey, recipients: registry.recipients, gateway: `custos:${config.dimse.aeTitle}`, checkpoint: () => log.checkpoint.note }));
     try {
       await app.listen({ host, port: config.http.port });
     } catch (e) {

@@ -164,6 +164,7 @@ if (!IN_NETNS) {
     assert.deepEqual(alerts.map((a) => `${a.status} ${a.sopInstanceUid}`).sort(), [`inserted ${INSERTED}`, `missing ${DELETED}`, `tampered ${TAMPERED}`]);
     const findings = (await (await api(`${gw.http}/api/sweeps/${id}/findings`)).json()) as Alert[];
     assert.equal(findings.filter((f) => f.status === 'unknown').length, 2);
+    assert.equal(((await (await api(`${gw.http}/api/metrics`)).json()) as { openIntegrityAlerts: number }).openIntegrityAlerts, 3);
     const ack = await api(`${gw.http}/api/alerts/${alerts[0]!.id}/acknowledge`, { method: 'POST' });
     assert.equal(ack.status, 200);
     assert.equal(((await (await api(`${gw.http}/api/alerts`)).json()) as Alert[]).length, 2);
@@ -171,6 +172,9 @@ if (!IN_NETNS) {
     // Each alerting finding is an audit event (subtype verify, outcome 4: minor failure).
     const events = (await (await api(`${gw.http}/fhir/AuditEvent?subtype=verify&outcome=4`)).json()) as { entry?: unknown[] };
     assert.equal(events.entry?.length, 3, JSON.stringify(events).slice(0, 500));
+    // An audit export carries the log's latest checkpoint (a copy kept outside the log directory).
+    const exported = await api(`${gw.http}/fhir/AuditEvent?_format=ndjson`);
+    assert.match(Buffer.from(exported.headers.get('x-custos-log-checkpoint') ?? '', 'base64').toString('utf8'), /^\S+\n\d+\n[A-Za-z0-9+/=]{44}\n\n\u2014 /);
     await gw.stop();
     gw = undefined;
   });

@@ -200,17 +200,20 @@ export function adminRoutes(deps: AdminDeps) {
           latencyMs: { type: 'object', properties: { p50: { type: ['number', 'null'] }, p95: { type: ['number', 'null'] }, p99: { type: ['number', 'null'] }, max: { type: ['number', 'null'] } } },
           firstReceivedAt: { type: ['string', 'null'] }, lastDeliveredAt: { type: ['string', 'null'] },
           overdueDeletionAttestations: { type: 'integer' },
+          openIntegrityAlerts: { type: 'integer' },
         } } },
       },
     }, async (req) => {
       const { window } = req.query as { window: number };
       const r = await deliveryLatency(deps.db, window);
       const [overdue] = await deps.db.query<{ n: number }>('SELECT count(*)::int AS n FROM deletion_requests WHERE answered_at IS NULL AND due_at < now()');
+      const [alerts] = await deps.db.query<{ n: number }>("SELECT count(*)::int AS n FROM sweep_findings WHERE acknowledged_at IS NULL AND status IN ('tampered', 'inserted', 'missing')");
       const num = (v: unknown): number | null => (v === null || v === undefined ? null : Math.round(Number(v) * 10) / 10);
       return {
         forwarded: r?.n ?? 0, latencyMs: { p50: num(r?.p50), p95: num(r?.p95), p99: num(r?.p99), max: num(r?.max) },
         firstReceivedAt: r?.first ? iso(r.first) : null, lastDeliveredAt: r?.last ? iso(r.last) : null,
         overdueDeletionAttestations: overdue?.n ?? 0,
+        openIntegrityAlerts: alerts?.n ?? 0,
       };
     });
 

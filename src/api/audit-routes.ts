@@ -16,7 +16,7 @@ import type { Database } from '../store/database.ts';
  * to holders of audit:read; patients appear only as their keyed reference.
  */
 
-export interface AuditRouteDeps { db: Database; deploymentKey: Buffer; recipients: readonly RecipientConfig[]; gateway: string }
+export interface AuditRouteDeps { db: Database; deploymentKey: Buffer; recipients: readonly RecipientConfig[]; gateway: string; /** The log's latest signed checkpoint note. */ checkpoint?: () => string }
 
 const PREFIX = /^(eq|ge|le|gt|lt)?(\d{4}(-\d{2}(-\d{2}(T[0-9:.]+(Z|[+-]\d{2}:\d{2})?)?)?)?)$/;
 const OPS = { eq: '=', ge: '>=', le: '<=', gt: '>', lt: '<' } as const;
@@ -99,6 +99,10 @@ export function auditRoutes(deps: AuditRouteDeps) {
         recipient: r.recipient, detail: (typeof r.detail === 'string' ? JSON.parse(r.detail) : r.detail) as Record<string, unknown> | null,
         sopInstanceUID: r.sop, studyInstanceUID: r.study, patientRef: r.patient_ref, purpose: r.recipient ? purposeOf.get(r.recipient) ?? null : null,
       } satisfies AuditRow, deps.gateway));
+      // The log's latest published checkpoint goes with every export (one more copy kept outside the
+      // log directory): a log later rolled back to before it is caught by whoever holds the export.
+      const checkpoint = deps.checkpoint?.();
+      if (exporting && checkpoint) reply.header('x-custos-log-checkpoint', Buffer.from(checkpoint, 'utf8').toString('base64'));
       if (format === 'ndjson' || format === 'application/fhir+ndjson') {
         return reply.type('application/fhir+ndjson').header('content-disposition', 'attachment; filename="audit-events.ndjson"').send(events.map((e) => JSON.stringify(e)).join('\n') + (events.length ? '\n' : ''));
       }

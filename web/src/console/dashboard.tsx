@@ -1,9 +1,40 @@
 import type { ServiceStatus } from '../../../src/api/contract.ts';
 import type { ActivityHour } from '../../../src/store/instance-queries.ts';
 import { api } from '../api.ts';
+import { useState } from 'preact/hooks';
 import { Loading, Problem, Section, useLoad, when } from '../ui.tsx';
 
-interface Metrics { forwarded: number; latencyMs: { p50: number | null; p95: number | null; p99: number | null; max: number | null }; overdueDeletionAttestations: number }
+interface Metrics { forwarded: number; latencyMs: { p50: number | null; p95: number | null; p99: number | null; max: number | null }; overdueDeletionAttestations: number; openIntegrityAlerts: number }
+interface Alert { id: number; sweep: number; status: 'tampered' | 'inserted' | 'missing'; studyInstanceUid: string; sopInstanceUid: string; logIndex: number | null; reason: string }
+interface WitnessStatus { witness: string; cosignedSize: number | null; lastAttemptAt: string | null; lastError: { code: string; message: string } | null }
+
+/** Integrity alerts from PACS sweeps (docs/integrity.md): each one needs someone to look, then acknowledge it. */
+function IntegrityAlerts() {
+  const alerts = useLoad(() => api<Alert[]>('/api/alerts'));
+  const witnesses = useLoad(() => api<WitnessStatus[]>('/api/witnesses'));
+  const [failed, setFailed] = useState<unknown>(undefined);
+  const acknowledge = async (id: number): Promise<void> => {
+    try { await api(`/api/alerts/${id}/acknowledge`, { method: 'POST' }); setFailed(undefined); alerts.reload(); } catch (e) { setFailed(e); }
+  };
+  const refused = (witnesses.value ?? []).filter((w) => w.lastError);
+  return (
+    <Section title="Integrity alerts">
+      <Problem error={alerts.error ?? failed} />
+      {refused.map((w) => <p key={w.witness} class="problem" role="alert">Witness <strong>{w.witness}</strong> did not cosign the log: <span class="code">{w.lastError!.code}</span> — {w.lastError!.message}</p>)}
+      {alerts.value && (alerts.value.length === 0 ? <p class="muted">No open alert: the last sweeps found nothing tampered, inserted or missing.</p> : (
+        <div class="table-wrap"><table>
+          <thead><tr><th scope="col">Finding</th><th scope="col">Instance</th><th scope="col">What</th><th scope="col">Action</th></tr></thead>
+          <tbody>{alerts.value.map((a) => <tr key={a.id}>
+            <td><strong>{a.status}</strong></td>
+            <td><span class="code">{a.sopInstanceUid}</span><div class="muted">study <span class="code">{a.studyInstanceUid}</span>{a.logIndex !== null ? `, log #${a.logIndex}` : ''}</div></td>
+            <td>{a.reason}</td>
+            <td><button type="button" onClick={() => void acknowledge(a.id)}>Acknowledge</button></td>
+          </tr>)}</tbody>
+        </table></div>
+      ))}
+    </Section>
+  );
+}
 interface Job { id: number; recipient: string; updatedAt: string; withheldReasons: Array<{ code: string; detail?: string }> | null }
 
 const SERIES = [
@@ -62,6 +93,7 @@ export function Dashboard() {
           <div class="card"><span class="n">{s.logSize}</span>log entries</div>
         </div>
       )}
+      <IntegrityAlerts />
       <Section title="Last 24 hours">{activity.value ? <ActivityChart hours={activity.value} /> : <Loading />}</Section>
       <Section title="Transparency log">
         {checkpoint.value ? <>
@@ -71,7 +103,7 @@ export function Dashboard() {
       <Section title="Delivery">
         {metrics.value ? (
           <p>Acknowledged → delivered, last {metrics.value.forwarded} releases: median {metrics.value.latencyMs.p50 ?? '—'} ms, 99th percentile {metrics.value.latencyMs.p99 ?? '—'} ms.
-            {' '}Overdue deletion attestations: <strong>{metrics.value.overdueDeletionAttestations}</strong>.</p>
+            {' '}Overdue deletion attestations: <strong>{metrics.value.overdueDeletionAttestations}</strong>. Open integrity alerts: <strong>{metrics.value.openIntegrityAlerts}</strong>.</p>
         ) : <Loading />}
       </Section>
       <Section title="Recent denials">
