@@ -72,7 +72,8 @@ test('risk cross-check: on 5,000 generated records, k, maximum and average risk 
   const rnd = (n: number): number => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed % n; };
   const sexes = ['F', 'M', 'O'];
   const records: RiskInput[] = Array.from({ length: 5000 }, (_, i) => rec(`p${i}`, `0${String(20 + rnd(60)).padStart(2, '0')}Y`, sexes[rnd(3)]!, String(45 + rnd(50))));
-  for (const levels of [{}, { PatientAge: 1 }, { PatientAge: 2, PatientWeight: 2 }, { PatientAge: 3, PatientWeight: 3, PatientSex: 1 }]) {
+  const levelSets: Array<Record<string, number>> = [{}, { PatientAge: 1 }, { PatientAge: 2, PatientWeight: 2 }, { PatientAge: 3, PatientWeight: 3, PatientSex: 1 }];
+  for (const levels of levelSets) {
     const r = measureRisk(records, { threshold: 0.09, quasi: Q, levels });
     // Independent: bands computed here directly, then a group-by.
     const age = (a: string): string => { const y = Number(a.slice(0, 3)); const w = [0, 5, 10, 20][(levels as Record<string, number>).PatientAge ?? 0]!; return w ? String(Math.floor(y / w)) : String(y); };

@@ -104,6 +104,27 @@ Options:
 Exit status: 0 nothing wrong; 1 tampered, inserted or missing found; 3 unknown or unreadable; 2 usage error.
 `;
 
+export const RISK_HELP = `Usage: custos risk <file|dir>... [--threshold 0.09] [--quasi <keyword>,...] [--json]
+                  [--prior <dir>]... [--population <dir>]... [--generalize]
+
+The re-identification risk of a release (de-identified DICOM files), per patient: equivalence
+classes over the quasi-identifiers, k (the smallest class), maximum and average prosecutor risk,
+the records above the threshold, unique records, and the attributes that drive the risk
+(docs/risk.md). Exit status 1 when the maximum risk is above the threshold.
+
+Options:
+  --threshold <r>     risk threshold (default 0.09: sharing under an agreement; 0.05 for public release)
+  --quasi <list>      quasi-identifiers, as keywords or gggg,eeee (default: PatientAge, PatientBirthDate,
+                      PatientSex, PatientWeight, PatientSize, StudyDate, Modality, BodyPartExamined,
+                      Manufacturer, ManufacturerModelName, StationName, InstitutionName, EthnicGroup,
+                      SOPClassUID, ProtocolName)
+  --prior <dir>       what the recipient already holds: the cumulative risk is reported
+  --population <dir>  the population the release is drawn from: journalist risk too
+  --generalize        report the least generalization that meets the threshold, and its information loss
+  --json              one JSON object: records, k, maxProsecutorRisk, avgProsecutorRisk, recordsAboveThreshold,
+                      uniques, drivers, …
+`;
+
 export const DICOM_SIGN_HELP = `Usage: custos dicom-sign <file|dir>... --out <dir> [--key <pem> --cert <pem>] [--data-dir <dir>]
 
 Adds a DICOM digital signature (PS3.15 Annex C, Base RSA Digital Signature Profile; MAC SHA256 over

@@ -1,6 +1,6 @@
 import { isCustosError } from '../errors.ts';
 import { CUSTOS_VERSION } from '../version.ts';
-import { AUDIT_HELP, VERIFY_RECEIPT_HELP, DEID_HELP, KIT_HELP, LOG_HELP, PATIENT_CODE_HELP, PATIENT_HELP, SERVE_HELP, SIGN_HELP, SWEEP_HELP, TOKENS_HELP, WITNESS_HELP, DICOM_SIGN_HELP, USERS_HELP, VERIFY_HELP } from './help.ts';
+import { AUDIT_HELP, VERIFY_RECEIPT_HELP, DEID_HELP, KIT_HELP, LOG_HELP, PATIENT_CODE_HELP, PATIENT_HELP, SERVE_HELP, SIGN_HELP, SWEEP_HELP, TOKENS_HELP, WITNESS_HELP, DICOM_SIGN_HELP, RISK_HELP, USERS_HELP, VERIFY_HELP } from './help.ts';
 
 const MAIN_HELP = `custos ${CUSTOS_VERSION} — privacy and integrity gateway for medical imaging AI
 
@@ -13,6 +13,7 @@ Commands:
   verify <input>...             check files against the log: authentic, derived, tampered or unknown
   sweep --dicomweb <url>|--dimse AE@host:port
                                 check what a PACS holds against the log
+  risk <input>...              re-identification risk of a release (k, prosecutor and journalist risk)
   dicom-sign <input>... --out <dir>
                                 add a DICOM digital signature (PS3.15 Annex C) to instances
   witness serve|key             run a witness that cosigns checkpoints only if the log only grew
@@ -39,6 +40,7 @@ const COMMANDS: Record<string, { help: string; run: (argv: string[]) => Promise<
   deid: { help: DEID_HELP, run: async (a) => (await import('./deid-command.ts')).deidMain(a) },
   sign: { help: SIGN_HELP, run: async (a) => (await integrity()).signMain(a) },
   verify: { help: VERIFY_HELP, run: async (a) => (await integrity()).verifyMain(a) },
+  risk: { help: RISK_HELP, run: async (a) => (await import('./risk-command.ts')).riskMain(a) },
   'dicom-sign': { help: DICOM_SIGN_HELP, run: async (a) => (await import('./dicom-sign-command.ts')).dicomSignMain(a) },
   witness: { help: WITNESS_HELP, run: async (a) => (await import('./witness-command.ts')).witnessMain(a) },
   sweep: { help: SWEEP_HELP, run: async (a) => (await import('./sweep-command.ts')).sweepMain(a) },

@@ -212,7 +212,7 @@ export function tupleOf(values: QuasiValues, quasi: readonly string[], levels: L
   return generalized(values, quasi, levels);
 }
 
-export interface Generalization { levels: Record<string, number>; report: RiskReport; informationLoss: number; steps: Array<{ attribute: string; level: number; maxProsecutorRisk: number }> }
+export interface Generalization { levels: Record<string, number>; report: RiskReport; informationLoss: number; steps: Array<{ attribute: string; level: number; maxProsecutorRisk: number }>; /** False: even with every quasi-identifier suppressed the release does not meet the threshold (withhold it). */ met: boolean }
 
 /**
  * The least generalization (greedy over the hierarchies: each step raises the level of the attribute
@@ -243,5 +243,5 @@ export function generalizeToThreshold(inputs: readonly RiskInput[], o: MeasureOp
   }
   report = measureRisk(inputs, { ...o, quasi, levels });
   const informationLoss = quasi.reduce((s, q) => s + levels[q]! / (HIERARCHIES[q] ?? categorical).levels, 0) / quasi.length;
-  return { levels, report, informationLoss, steps };
+  return { levels, report, informationLoss, steps, met: meets(report) };
 }
