@@ -147,8 +147,10 @@ test('log: a log written before the statements were the record opens with the li
   recordIngests([item('lost1'), item('lost2')], w.log, w.signer);
   const lost = readFileSync(join(dir, 'statements.jsonl')).subarray(saved[0]!.length);
   w.release();
-  // Then, the old way: those statements' entries never written, and the next append numbered again.
+  // Then, the old way: those statements' entries never written, and the next append numbered again
+  // (and no published checkpoint kept beside the key: logs of that time had none).
   files.forEach((f, i) => writeFileSync(join(dir, f), saved[i]!));
+  rmSync(join(dataDir, 'keys', 'log-checkpoint'));
   w = openLogForWriting(dataDir);
   recordIngests([item('new1'), item('new2'), item('new3')], w.log, w.signer);
   w.release();
