@@ -108,7 +108,8 @@ export type WithholdReasonCode =
   | 'AGREEMENT_PURPOSE'
   | 'AGREEMENT_MODALITY'
   | 'AGREEMENT_BODY_PART'
-  | 'DEID_WEAKER_THAN_AGREEMENT';
+  | 'DEID_WEAKER_THAN_AGREEMENT'
+  | 'REIDENTIFICATION_RISK';
 
 /** What verifying the audit trail finds (audit/seal.ts). */
 export type AuditFindingCode = 'AUDIT_CHANGED' | 'AUDIT_SEAL_MISSING' | 'AUDIT_SEAL_FORGED' | 'AUDIT_INSERTED';

@@ -72,3 +72,38 @@ test('custos risk: the one 67-year-old is unique and reported with age as the dr
   const text = runCli(['risk', dir, '--quasi', 'PatientAge,PatientSex,PatientWeight', '--threshold', '0.2']);
   assert.match(text.stdout, /unique: 1\n\s+driven by: PatientAge/);
 });
+
+test('custos deid --max-risk: a release above the threshold is generalized in its headers (valid for dciodvfy), the receipt records the risk; too few patients are withheld', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { readdirSync, existsSync } = await import('node:fs');
+  const rows = [
+    ...Array.from({ length: 6 }, (_, i) => ({ patient: `A${i}`, age: '040Y', sex: 'F', weight: '70' })),
+    ...Array.from({ length: 6 }, (_, i) => ({ patient: `B${i}`, age: '042Y', sex: 'M', weight: '80' })),
+    { patient: 'C0', age: '067Y', sex: 'F', weight: '70' },
+  ];
+  const work = tempDir('custos-risk-');
+  writeCohort(join(work, 'in'), rows);
+  const plain = runCli(['deid', join(work, 'in'), '--out', join(work, 'plain'), '--option', 'retain-patient-characteristics', '--data-dir', join(work, 'data'), '-q']);
+  assert.equal(plain.status, 0, plain.stderr);
+  const r = runCli(['deid', join(work, 'in'), '--out', join(work, 'out'), '--option', 'retain-patient-characteristics', '--max-risk', '0.2', '--data-dir', join(work, 'data'), '-q']);
+  assert.equal(r.status, 0, r.stderr);
+  const receipt = JSON.parse(readFileSync(join(work, 'out', 'custos-receipt.json'), 'utf8')) as { risk: { measured: { k: number; uniques: number }; generalization: { levels: Record<string, number>; after: { maxProsecutorRisk: number } } }; summary: { released: number } };
+  assert.equal(receipt.risk.measured.uniques, 1);
+  assert.ok(receipt.risk.generalization.after.maxProsecutorRisk <= 0.2);
+  assert.ok(receipt.risk.generalization.levels.PatientAge! > 0);
+  assert.equal(receipt.summary.released, 13);
+  // The measured risk of the output agrees, and its headers are no less valid than without generalization.
+  const after = JSON.parse(runCli(['risk', join(work, 'out'), '--threshold', '0.2', '--json']).stdout) as { maxProsecutorRisk: number };
+  assert.ok(after.maxProsecutorRisk <= 0.2);
+  const errors = (dir: string): number => readdirSync(dir).filter((f) => f.endsWith('.dcm')).reduce((n, f) => n + (spawnSync('dciodvfy', [join(dir, f)], { encoding: 'utf8' }).stderr.match(/^Error/gm)?.length ?? 0), 0);
+  assert.equal(errors(join(work, 'out')), errors(join(work, 'plain')));
+  // One patient alone cannot meet any threshold: withheld, nothing written.
+  writeCohort(join(work, 'one'), [{ patient: 'Z0', age: '050Y', sex: 'M', weight: '90' }]);
+  const one = runCli(['deid', join(work, 'one'), '--out', join(work, 'one-out'), '--option', 'retain-patient-characteristics', '--max-risk', '0.09', '--data-dir', join(work, 'data'), '-q']);
+  assert.equal(one.status, 0, one.stderr);
+  const r1 = JSON.parse(readFileSync(join(work, 'one-out', 'custos-receipt.json'), 'utf8')) as { risk: { withheld: boolean }; summary: { released: number; withheldByReason: Record<string, number> }; instances: Array<{ status: string; reasons?: string[] }> };
+  assert.equal(r1.risk.withheld, true);
+  assert.deepEqual([r1.summary.released, r1.summary.withheldByReason], [0, { REIDENTIFICATION_RISK: 1 }]);
+  assert.deepEqual(r1.instances.map((i) => i.reasons), [['REIDENTIFICATION_RISK']]);
+  assert.ok(!readdirSync(join(work, 'one-out')).some((f) => f.endsWith('.dcm')) && !existsSync(join(work, 'one-out', '0.dcm')));
+});

@@ -8,6 +8,9 @@ import { CUSTOS_VERSION } from '../version.ts';
 import { collectInputs } from './walk.ts';
 import { Progress } from './progress.ts';
 import { dataDirOf, parseCommand } from './args.ts';
+import { type ReceiptRisk, applyMaxRisk } from './deid-risk.ts';
+
+const REIDENTIFICATION_NOTE = 'REIDENTIFICATION_RISK: no generalization meets the threshold (docs/risk.md)';
 import { DEID_HELP } from './help.ts';
 import type { Profile } from '../deid/profile.ts';
 import type { InstanceOutcome } from '../pipeline/deid-file.ts';
@@ -48,8 +51,11 @@ export async function deidMain(argv: string[]): Promise<number> {
     consents: { type: 'string' },
     agreement: { type: 'string' },
     config: { type: 'string' },
+    'max-risk': { type: 'string' },
   });
   if (v.help) { process.stdout.write(DEID_HELP); return 0; }
+  const maxRisk = v['max-risk'] === undefined ? undefined : Number(v['max-risk']);
+  if (maxRisk !== undefined && !(maxRisk > 0 && maxRisk <= 1)) throw new CustosError('USAGE', `--max-risk must be in (0, 1], got ${JSON.stringify(v['max-risk'])}`);
   if (positionals.length === 0) throw new CustosError('USAGE', 'no input given');
   if (!v.out) throw new CustosError('USAGE', '--out <dir> is required');
   const jobsExplicit = v.jobs !== undefined;
@@ -83,6 +89,7 @@ export async function deidMain(argv: string[]): Promise<number> {
     hidePaths: v['hide-paths']!,
     ...(v.record ? { recordInLog: dataDir } : {}),
     dataDir,
+    ...(maxRisk !== undefined ? { maxRisk } : {}),
     ...(v.purpose !== undefined ? { release: { purpose: v.purpose, site: v['site-policy'], consents: v.consents, agreement: v.agreement, recipient: v.recipient, config: v.config, dataDir: v['data-dir'] } } : {}),
   });
 }
@@ -107,6 +114,8 @@ export interface DeidArgs {
   dataDir?: string;
   /** Clean Pixel Data settings. */
   pixels?: PixelCleaningSettings;
+  /** Measure the release's re-identification risk; generalize or withhold until it is at most this (docs/risk.md). */
+  maxRisk?: number;
   /** Decide each release first (docs/policy.md): the purpose, the site's policy, consent and agreement files. */
   release?: { purpose: string; site: string | undefined; consents: string | undefined; agreement: string | undefined; recipient?: string | undefined; config?: string | undefined; dataDir?: string | undefined };
 }
@@ -131,6 +140,8 @@ export interface Receipt {
   /** With --purpose: the purpose and the agreement the releases were decided under. */
   release?: { purpose: string; agreement?: { id: string; version: number }; recipient?: string; recipientVersion?: number | undefined };
   instances: Array<InstanceOutcome | WithheldOutcome>;
+  /** With --max-risk: the risk measured, the generalization applied, or the release withheld. */
+  risk?: ReceiptRisk;
   /** Ed25519 over the rest, with the deployment's log key (custos verify-receipt checks it). */
   signature?: { algorithm: 'Ed25519'; verifierKey: string; value: string };
 }
@@ -281,7 +292,21 @@ async function deidentifyAll(args: DeidArgs, files: string[], outDir: string, jo
   progress.done();
   const seconds = (performance.now() - started) / 1000;
 
-  const released = outcomes.filter((o): o is Extract<InstanceOutcome, { status: 'released' }> => o.status === 'released');
+  // Re-identification risk of the release as written: generalized in place or withheld (docs/risk.md).
+  let risk: ReceiptRisk | undefined;
+  let gone = new Set<number>(); // released, then withheld for risk: their outputs are deleted
+  if (args.maxRisk !== undefined && counts.released > 0) {
+    const r = applyMaxRisk(outDir, outcomes, args.maxRisk);
+    risk = r.risk;
+    for (const w of r.withheld) withheld.push(w.outcome);
+    gone = new Set(r.withheld.map((w) => w.index));
+    counts.released -= gone.size;
+    if (!args.quiet) {
+      const m = risk.measured;
+      process.stderr.write(`risk: k ${m.k}, maximum ${m.maxProsecutorRisk.toFixed(3)} (threshold ${args.maxRisk})${risk.generalization ? `; generalized (${Object.entries(risk.generalization.levels).map(([q, l]) => `${q} ${l}`).join(', ')}): k ${risk.generalization.after.k}, maximum ${risk.generalization.after.maxProsecutorRisk.toFixed(3)}` : ''}${risk.withheld ? `; withheld: ${REIDENTIFICATION_NOTE}` : ''}\n`);
+    }
+  }
+  const released = outcomes.filter((o, i): o is Extract<InstanceOutcome, { status: 'released' }> => o.status === 'released' && !gone.has(i));
   const inputBytes = outcomes.reduce((n, o) => n + (o.input?.bytes ?? 0), 0);
   const outputBytes = released.reduce((n, o) => n + o.output.bytes, 0);
   const options = [...profile.options].sort();
@@ -303,11 +328,12 @@ async function deidentifyAll(args: DeidArgs, files: string[], outDir: string, jo
     keyId,
     ...(args.recipient ? { recipient: args.recipient } : {}),
     summary: {
-      inputs: files.length + withheld.length, released: counts.released, heldBack: counts.held, skipped: counts.skipped, failed: counts.failed, inputBytes, outputBytes,
-      ...(releaseBasis ? { withheld: withheld.length, withheldByReason: countReasons(withheld) } : {}),
+      inputs: files.length + withheld.length - gone.size, released: counts.released, heldBack: counts.held, skipped: counts.skipped, failed: counts.failed, inputBytes, outputBytes,
+      ...(releaseBasis || withheld.length ? { withheld: withheld.length, withheldByReason: countReasons(withheld) } : {}),
     },
     ...(releaseBasis ? { release: releaseBasis } : {}),
-    instances: [...outcomes, ...withheld],
+    instances: [...outcomes.filter((_, i) => !gone.has(i)), ...withheld],
+    ...(risk ? { risk } : {}),
   };
   // Signed with the deployment's log key; with --record, derivations and the receipt's digest go into the log.
   const { signReceipt, receiptDigest } = await import('../integrity/receipt-signature.ts');
@@ -319,7 +345,7 @@ async function deidentifyAll(args: DeidArgs, files: string[], outDir: string, jo
     const { log, signer, vkey, release } = openLogForWriting(args.recordInLog);
     try {
       if (released.length) {
-        const pairs = outcomes.flatMap((o, i) => (o.status === 'released' ? [{ i, input: files[i]!, output: join(outDir, o.output.path) }] : []));
+        const pairs = outcomes.flatMap((o, i) => (o.status === 'released' && !gone.has(i) ? [{ i, input: files[i]!, output: join(outDir, o.output.path) }] : []));
         const indexes = await recordDerivations(pairs, log, signer, { edition: TABLE_EDITION, options });
         pairs.forEach((p, k) => { (outcomes[p.i] as Extract<InstanceOutcome, { status: 'released' }>).logIndex = indexes[k]!; });
       }
@@ -342,8 +368,8 @@ async function deidentifyAll(args: DeidArgs, files: string[], outDir: string, jo
   if (!args.quiet) {
     const mb = inputBytes / 1e6;
     process.stdout.write(
-      `released ${counts.released}, held back ${counts.held}, skipped ${counts.skipped}, failed ${counts.failed}${releaseBasis ? `, withheld ${withheld.length}` : ''} ` +
-        `of ${files.length + withheld.length} input(s) in ${seconds.toFixed(2)} s (${(files.length / seconds).toFixed(1)} files/s, ${(mb / seconds).toFixed(1)} MB/s)\n` +
+      `released ${counts.released}, held back ${counts.held}, skipped ${counts.skipped}, failed ${counts.failed}${releaseBasis || withheld.length ? `, withheld ${withheld.length}` : ''} ` +
+        `of ${files.length + withheld.length - gone.size} input(s) in ${seconds.toFixed(2)} s (${(files.length / seconds).toFixed(1)} files/s, ${(mb / seconds).toFixed(1)} MB/s)\n` +
         `output: ${outDir}\nreceipt: ${receiptPath}\nkey id: ${keyId}\n`,
     );
   }

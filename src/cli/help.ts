@@ -32,6 +32,10 @@ Options:
   --pixel-rules <file>   JSON rules of known text regions to blank (see docs/pixels.md)
   --pixel-allow <words>  words to keep in pixels, comma-separated (e.g. L,R,cm)
   --record               record each original and a derivation statement per output in the log
+  --max-risk <r>         measure the release's re-identification risk (docs/risk.md); above r, generalize
+                         its quasi-identifiers in the headers (age and weight bands, dates to month or
+                         year, rare values removed) or, if nothing meets r, withhold it (REIDENTIFICATION_RISK);
+                         the receipt records the risk
                          (so "custos verify" reports outputs as derived)
   --receipt <file>       where to write the receipt (default <out>/custos-receipt.json)
   --jobs <n>             threads working on files (this one and n-1 workers; by default one per core,

@@ -220,7 +220,7 @@ export interface Generalization { levels: Record<string, number>; report: RiskRe
  * release of more than 20 patients, k >= minK. Information loss: the mean over attributes of
  * level / levels (0 nothing generalized, 1 everything suppressed).
  */
-export function generalizeToThreshold(inputs: readonly RiskInput[], o: MeasureOptions & { minK?: number }): Generalization {
+export function generalizeToThreshold(inputs: readonly RiskInput[], o: MeasureOptions & { minK?: number; /** Attributes that cannot be generalized (e.g. Type 1 in the header). */ fixed?: readonly string[] }): Generalization {
   const quasi = [...(o.quasi ?? DEFAULT_QUASI)];
   const levels: Record<string, number> = Object.fromEntries(quasi.map((q) => [q, o.levels?.[q] ?? 0]));
   const patients = new Set(inputs.map((r) => r.patient)).size;
@@ -232,7 +232,7 @@ export function generalizeToThreshold(inputs: readonly RiskInput[], o: MeasureOp
     let best: { q: string; r: RiskReport } | undefined;
     for (const q of quasi) {
       const h = HIERARCHIES[q] ?? categorical;
-      if (levels[q]! >= h.levels) continue;
+      if (levels[q]! >= h.levels || o.fixed?.includes(q)) continue;
       const r = measureRisk(inputs, { ...o, quasi, levels: { ...levels, [q]: levels[q]! + 1 }, drivers: false });
       if (!best || r.recordsAboveThreshold < best.r.recordsAboveThreshold || (r.recordsAboveThreshold === best.r.recordsAboveThreshold && r.maxProsecutorRisk < best.r.maxProsecutorRisk)) best = { q, r };
     }
