@@ -136,7 +136,7 @@ export interface Receipt {
   profile: { standard: 'DICOM PS3.15 Annex E'; edition: string; name: 'basic'; options: string[]; methodCodes: string[] };
   keyId: string;
   recipient?: string;
-  summary: { inputs: number; released: number; heldBack: number; skipped: number; failed: number; inputBytes: number; outputBytes: number; withheld?: number; withheldByReason?: Record<string, number> };
+  summary: { inputs: number; released: number; heldBack: number; skipped: number; failed: number; inputBytes: number; outputBytes: number; withheld?: number; withheldByReason?: Record<string, number>; residualPhi?: { textValuesChecked: number; instancesWithFindings: number } };
   /** With --purpose: the purpose and the agreement the releases were decided under. */
   release?: { purpose: string; agreement?: { id: string; version: number }; recipient?: string; recipientVersion?: number | undefined };
   instances: Array<InstanceOutcome | WithheldOutcome>;
@@ -330,6 +330,7 @@ async function deidentifyAll(args: DeidArgs, files: string[], outDir: string, jo
     summary: {
       inputs: files.length + withheld.length - gone.size, released: counts.released, heldBack: counts.held, skipped: counts.skipped, failed: counts.failed, inputBytes, outputBytes,
       ...(releaseBasis || withheld.length ? { withheld: withheld.length, withheldByReason: countReasons(withheld) } : {}),
+      residualPhi: { textValuesChecked: released.reduce((n, o) => n + (o.residualPhi?.checked ?? 0), 0), instancesWithFindings: released.filter((o) => o.residualPhi?.found.length).length },
     },
     ...(releaseBasis ? { release: releaseBasis } : {}),
     instances: [...outcomes.filter((_, i) => !gone.has(i)), ...withheld],
@@ -365,6 +366,8 @@ async function deidentifyAll(args: DeidArgs, files: string[], outDir: string, jo
   writeFileSync(receiptPath + '.tmp', JSON.stringify(signed, null, 2) + '\n');
   renameSync(receiptPath + '.tmp', receiptPath);
 
+  const residual = released.filter((o) => o.residualPhi?.found.length).length;
+  if (residual) process.stderr.write(`custos: warning: ${residual} output(s) still hold one of their input's identifying values in free text (see residualPhi in the receipt; the element paths, not the values)\n`);
   if (!args.quiet) {
     const mb = inputBytes / 1e6;
     process.stdout.write(

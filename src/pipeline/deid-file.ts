@@ -12,10 +12,11 @@ import { type ReadWarning, findElement, putElement } from '../dicom/dataset.ts';
 import { clearSpareBits, overlayBitsToClear } from '../deid/overlay-bits.ts';
 import { Tags } from '../dicom/tag.ts';
 import type { PixelCleaningSettings, PixelReport } from './clean-pixels.ts';
+import { type ResidualPhi, scanResidualPhi } from '../deid/residual-phi.ts';
 
 /** What happened to one input, as recorded in the receipt (no PHI: hashes, counts, pseudonymous paths). */
 export type InstanceOutcome =
-  | { status: 'released'; input: Digest; output: Digest & { path: string }; actions: ActionCounts; pixels?: PixelReport; logIndex?: number; warnings?: ReadWarning[] }
+  | { status: 'released'; input: Digest; output: Digest & { path: string }; actions: ActionCounts; pixels?: PixelReport; logIndex?: number; warnings?: ReadWarning[]; residualPhi?: ResidualPhi }
   | { status: 'held'; input: Digest; reason: { code: string; message: string } }
   | { status: 'skipped'; input: Digest; reason: { code: string; message: string } }
   | { status: 'failed'; input?: Digest; error: { code: string; message: string } };
@@ -52,7 +53,7 @@ const DEFAULT_PIXELS: PixelCleaningSettings = { mode: 'phi', rules: [], allow: [
 
 /** The de-identified instance in memory: chunks of new bytes and ranges still in the source. */
 export type DeidOutcome =
-  | { status: 'released'; input: Digest; output: Digest; chunks: Chunk[]; transferSyntaxUID: string; ids: { patient: string; study: string; series: string; instance: string }; actions: ActionCounts; pixels?: PixelReport; warnings?: ReadWarning[] }
+  | { status: 'released'; input: Digest; output: Digest; chunks: Chunk[]; transferSyntaxUID: string; ids: { patient: string; study: string; series: string; instance: string }; actions: ActionCounts; pixels?: PixelReport; warnings?: ReadWarning[]; residualPhi: ResidualPhi }
   | Exclude<InstanceOutcome, { status: 'released' }>;
 
 /** De-identify one instance held by `source` (a file window or a buffer). Never throws for bad input. */
@@ -91,12 +92,14 @@ export async function deidentifySource(source: ByteSource, settings: FileDeidSet
       }
     }
     if (result.status === 'held') return { status: 'held', input, reason: result.hold };
+    // What of the input's own identifying values is still in the output's text (recorded, by path only).
+    const residualPhi = scanResidualPhi(result.dataset, denyListFor(file, settings.profile));
     const spare = pixels ? undefined : overlayBitsToClear(file.dataset, ts.littleEndian, ts.encapsulated);
     const pixelData = spare ? findElement(result.dataset, Tags.PixelData) : undefined;
     if (spare && pixelData && !pixelData.encapsulated) putElement(result.dataset, clearSpareBits(pixelData, source, spare)); // with the 60xx groups
     const chunks = coalesceChunks(encodePart10(result.meta, result.dataset, ts, source), source);
     const output = digests ? digestChunks(chunks, source) : { sha256: '', bytes: chunks.reduce((n, c) => n + c.length, 0) };
-    return { status: 'released', input, output, chunks, transferSyntaxUID: ts.uid, ids: result.ids, actions: result.counts, ...(pixels ? { pixels } : {}), ...(file.warnings ? { warnings: file.warnings } : {}) };
+    return { status: 'released', input, output, chunks, transferSyntaxUID: ts.uid, ids: result.ids, actions: result.counts, ...(pixels ? { pixels } : {}), ...(file.warnings ? { warnings: file.warnings } : {}), residualPhi };
   } catch (e) {
     const code = isCustosError(e) ? e.code : 'INTERNAL';
     return input ? { status: 'failed', input, error: { code, message: (e as Error).message } } : { status: 'failed', error: { code, message: (e as Error).message } };
@@ -122,7 +125,7 @@ export async function deidentifyFile(path: string, outDir: string, settings: Fil
         return { status: 'failed', input, error: { code: 'OUTPUT_CONFLICT', message: `output ${rel} already exists with other content (duplicate SOP Instance UID in the inputs, or an earlier run with another key or options)` } };
       }
     }
-    return { status: 'released', input, output: { ...output, path: rel }, actions: out.actions, ...(out.pixels ? { pixels: out.pixels } : {}), ...(out.warnings ? { warnings: out.warnings } : {}) };
+    return { status: 'released', input, output: { ...output, path: rel }, actions: out.actions, ...(out.pixels ? { pixels: out.pixels } : {}), ...(out.warnings ? { warnings: out.warnings } : {}), residualPhi: out.residualPhi };
   } catch (e) {
     const code = isCustosError(e) ? e.code : 'INTERNAL';
     return { status: 'failed', error: { code, message: (e as Error).message } };
