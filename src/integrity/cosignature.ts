@@ -1,6 +1,7 @@
 import { createHash, type KeyObject } from 'node:crypto';
 import { CustosError } from '../errors.ts';
 import { privateKeyFromSeed, publicKeyFromRaw, rawPublicKey, signEd25519, verifyEd25519 } from './ed25519.ts';
+import { splitKey } from './note.ts';
 
 /*
  * Witness cosignatures (c2sp.org/tlog-cosignature, Ed25519, signature type 0x04): a note signature
@@ -35,21 +36,7 @@ export function formatCosignerSkey(name: string, seed: Uint8Array): string {
   return `PRIVATE+KEY+${name}+${hex8(cosignerKeyId(name, pub))}+${Buffer.concat([Buffer.of(COSIGNATURE_V1), seed]).toString('base64')}`;
 }
 
-function split(s: string, prefix: string): { name: string; id: number; material: Buffer } {
-  const t = s.trim();
-  if (!t.startsWith(prefix)) throw new CustosError('KEY_INVALID', 'malformed witness key: wrong prefix');
-  const rest = t.slice(prefix.length);
-  const i = rest.indexOf('+');
-  const j = rest.indexOf('+', i + 1);
-  if (i <= 0 || j < 0) throw new CustosError('KEY_INVALID', 'malformed witness key: want name+hash+key');
-  const name = rest.slice(0, i);
-  checkName(name);
-  const hash = rest.slice(i + 1, j);
-  if (!/^[0-9a-f]{8}$/.test(hash)) throw new CustosError('KEY_INVALID', 'malformed witness key: key ID must be 8 lower-case hex digits');
-  const material = Buffer.from(rest.slice(j + 1), 'base64');
-  if (material.length !== 33 || material[0] !== COSIGNATURE_V1) throw new CustosError('KEY_INVALID', 'not a witness key: want a cosignature/v1 Ed25519 key (type 0x04, 32 bytes)');
-  return { name, id: parseInt(hash, 16), material: material.subarray(1) };
-}
+const split = (s: string, prefix: string): { name: string; id: number; material: Buffer } => splitKey(s.trim(), prefix, COSIGNATURE_V1);
 
 export function parseCosignerVkey(vkey: string): Cosigner {
   const { name, id, material } = split(vkey, '');

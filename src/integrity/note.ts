@@ -43,7 +43,11 @@ export function formatSignerKey(name: string, seed: Uint8Array): string {
   return `PRIVATE+KEY+${name}+${hex8(keyId(name, pub))}+${Buffer.concat([Buffer.of(ED25519), seed]).toString('base64')}`;
 }
 
-function splitKey(s: string, prefix: string): { name: string; id: number; material: Buffer } {
+/**
+ * A signed-note key string split into name, key ID and key material, checked to be a 32-byte key of
+ * signature type `type` (0x01 Ed25519 note signatures, 0x04 cosignature/v1: cosignature.ts).
+ */
+export function splitKey(s: string, prefix: string, type = ED25519): { name: string; id: number; material: Buffer } {
   if (!s.startsWith(prefix)) throw new CustosError('KEY_INVALID', 'malformed key: wrong prefix');
   const rest = s.slice(prefix.length);
   // name+hash+base64: the base64 part may itself contain '+', so split only twice.
@@ -55,7 +59,7 @@ function splitKey(s: string, prefix: string): { name: string; id: number; materi
   const material = Buffer.from(rest.slice(j + 1), 'base64');
   checkName(name);
   if (!/^[0-9a-f]{8}$/.test(hash)) throw new CustosError('KEY_INVALID', 'malformed key: key ID must be 8 lower-case hex digits');
-  if (material.length !== 33 || material[0] !== ED25519) throw new CustosError('KEY_INVALID', `unsupported key: want an Ed25519 key (type 0x01, 32 bytes), got ${material.length - 1} bytes of type ${material[0]}`);
+  if (material.length !== 33 || material[0] !== type) throw new CustosError('KEY_INVALID', `unsupported key: want an Ed25519 key (type 0x0${type}, 32 bytes), got ${material.length - 1} bytes of type ${material[0]}`);
   return { name, id: parseInt(hash, 16), material: material.subarray(1) };
 }
 
