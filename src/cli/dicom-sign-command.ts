@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { CustosError, isCustosError } from '../errors.ts';
@@ -38,6 +39,6 @@ export async function dicomSignMain(argv: string[]): Promise<number> {
       source.close();
     }
   }
-  process.stdout.write(`signed ${files.length - failed}, failed ${failed}; signer ${new (await import('node:crypto')).X509Certificate(who.certificate).subject.replaceAll('\n', ', ')}\n`);
+  process.stdout.write(`signed ${files.length - failed}, failed ${failed}; signer ${new X509Certificate(who.certificate).subject.replaceAll('\n', ', ')}\n`);
   return failed ? 1 : 0;
 }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { CustosError } from '../errors.ts';
 import { ALERTING } from '../integrity/sweep-findings.ts';
 import { DicomWebPacs } from '../net/dicomweb-pacs.ts';
@@ -58,7 +59,7 @@ export async function sweepMain(argv: string[]): Promise<number> {
     source = new DimsePacs({ ...parseDimseAddress(v.dimse!), callingAeTitle: v['calling-ae']!, bytesPerSecond: rate });
   }
   const { log, verifier } = openLogForReading(dataDirOf(v['data-dir']), v['log-key']);
-  checkAgainstTrusted(log, verifier, v.checkpoint ? (await import('node:fs')).readFileSync(v.checkpoint, 'utf8') : undefined);
+  checkAgainstTrusted(log, verifier, v.checkpoint ? readFileSync(v.checkpoint, 'utf8') : undefined);
   const view = localView(log, verifier);
   const scope = { ...(v.since ? { since: parseSince(v.since) } : {}), ...(v.study?.length ? { studies: v.study } : {}) };
   let alerting = 0;

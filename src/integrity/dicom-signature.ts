@@ -122,6 +122,9 @@ function macIdOf(item: Dataset): number | undefined {
 /** A 2.25 UID from a random UUID (PS3.5 B.2): no registered root needed. */
 const newUid = (): string => `2.25.${BigInt(`0x${randomUUID().replaceAll('-', '')}`).toString()}`;
 
+/** Whether the dataset is stored as the MAC stream encodes it: Explicit VR Little Endian, not deflated (compressed pixel data included). */
+const macSyntaxFits = (file: DicomFile): boolean => file.transferSyntax.explicitVR && file.transferSyntax.littleEndian && !file.transferSyntax.deflated;
+
 export interface SigningIdentity { key: KeyObject; certificate: Buffer }
 
 /**
@@ -130,7 +133,7 @@ export interface SigningIdentity { key: KeyObject; certificate: Buffer }
  * transcodes). Returns the dataset with both sequences added; `file.dataset` is not changed.
  */
 export function signDataset(file: DicomFile, source: ByteSource, who: SigningIdentity, opts: { mac?: 'SHA256' | 'SHA384' | 'SHA512'; now?: Date } = {}): Dataset {
-  if (file.transferSyntax.uid !== EXPLICIT_VR_LITTLE_ENDIAN && !(file.transferSyntax.explicitVR && file.transferSyntax.littleEndian && !file.transferSyntax.deflated)) {
+  if (!macSyntaxFits(file)) {
     throw new CustosError('DICOM_SIGNATURE_UNSUPPORTED', `signing needs an Explicit VR Little Endian encoding (compressed pixel data included); this instance is in ${file.transferSyntax.uid}`);
   }
   const mac = opts.mac ?? 'SHA256';
@@ -218,7 +221,7 @@ export function verifyDatasetSignatures(file: DicomFile, source: ByteSource, anc
     if (macSyntax !== EXPLICIT_VR_LITTLE_ENDIAN && macSyntax !== file.transferSyntax.uid) return { ...out, valid: false, reason: `MAC Calculation Transfer Syntax ${macSyntax} is neither Explicit VR Little Endian nor the instance's own syntax: it was re-encoded after signing` };
     const hash = MAC_ALGORITHMS[macAlgorithm];
     if (!hash) return { ...out, valid: false, reason: `MAC Algorithm ${JSON.stringify(macAlgorithm)} is not supported` };
-    if (file.transferSyntax.uid !== EXPLICIT_VR_LITTLE_ENDIAN && !(file.transferSyntax.explicitVR && file.transferSyntax.littleEndian && !file.transferSyntax.deflated)) {
+    if (!macSyntaxFits(file)) {
       return { ...out, valid: false, reason: `the instance is in ${file.transferSyntax.uid}, not the syntax its MAC was computed in: re-encoded after signing` };
     }
     const present = new Set(ds.elements.map((e) => e.tag));
