@@ -36,7 +36,7 @@ export async function privacyOfficer(base: string, adminToken: string): Promise<
 }
 
 /** Vet, approve and sign an agreement for each recipient, covering `purposes`. */
-export async function allowReleases(base: string, adminToken: string, recipients: string[], purposes: string[]): Promise<void> {
+export async function allowReleases(base: string, adminToken: string, recipients: string[], purposes: string[], agreement: Record<string, unknown> = {}): Promise<void> {
   const auth = { authorization: `Bearer ${adminToken}` };
   const officer = await privacyOfficer(base, adminToken);
   for (const id of recipients) {
@@ -44,7 +44,7 @@ export async function allowReleases(base: string, adminToken: string, recipients
     if (filled.status !== 201) throw new Error(`vetting ${id}: ${filled.status} ${JSON.stringify(filled.body)}`);
     const approved = await call(base, 'POST', `/api/recipients/${id}/vetting/decision`, officer, { status: 'approved' });
     if (approved.status !== 200) throw new Error(`approving ${id}: ${approved.status} ${JSON.stringify(approved.body)}`);
-    const signed = await call(base, 'POST', `/api/recipients/${id}/agreements`, auth, agreementTerms(purposes));
+    const signed = await call(base, 'POST', `/api/recipients/${id}/agreements`, auth, agreementTerms(purposes, agreement));
     if (signed.status !== 201) throw new Error(`agreement for ${id}: ${signed.status} ${JSON.stringify(signed.body)}`);
   }
 }

@@ -6,6 +6,9 @@ import { asciiValue } from '../dicom/dataset.ts';
 import { admitInstance } from '../dicom/admission.ts';
 import { isStorageSopClass } from '../dicom/sop-classes.ts';
 import { readDicom } from '../dicom/read.ts';
+import { DEFAULT_QUASI, type QuasiValues } from '../deid/risk.ts';
+import { riskInputOf } from '../deid/risk-inputs.ts';
+import { recordPopulation } from '../policy/risk-population.ts';
 import { Tags } from '../dicom/tag.ts';
 import { CustosError, isCustosError } from '../errors.ts';
 import { type Described, describeSource } from '../integrity/describe.ts';
@@ -75,6 +78,8 @@ interface Header {
   modality: string; bodyPart: string; transferSyntaxUID: string; patientId: string; issuer: string;
   /** Repairs made while reading (their codes), recorded with the instance's received event. */
   warnings: string[];
+  /** The quasi-identifiers (docs/risk.md), counted once per series into the population. */
+  quasi: QuasiValues;
 }
 
 async function readHeader(source: ByteSource, origin: Origin, maxInflatedBytes: number | undefined, privateSopClasses: ReadonlySet<string> | undefined): Promise<Header> {
@@ -90,6 +95,7 @@ async function readHeader(source: ByteSource, origin: Origin, maxInflatedBytes: 
     patientId: asciiValue(file.dataset, Tags.PatientID),
     issuer: asciiValue(file.dataset, Tags.IssuerOfPatientID),
     warnings: (file.warnings ?? []).map((w) => w.code),
+    quasi: riskInputOf(file.dataset, DEFAULT_QUASI).values,
   };
   const e = origin.expected;
   if (e?.sopClassUID && e.sopClassUID !== h.sopClassUID) throw new CustosError('INGEST_MISMATCH', 'the dataset\'s SOP Class UID differs from the one in the request');
@@ -182,11 +188,27 @@ export async function ingestInstance(deps: IngestDeps, input: Buffer | Received,
     }
     if (received.memory) deps.recent?.put(Number(row.id), received.memory, recipients.length); // one use per job
     deps.onQueued?.({ id: Number(row.id), patient_ref: ref, blob_key: blobKey, source: origin.source, calling_ae: origin.callingAeTitle, log_index: null, ...(described ? { described } : {}) });
+    countInPopulation(deps, ref, h);
     return { status: 'stored', instanceId: Number(row.id), ...ids, recipients };
   } finally {
     inFlight.delete(same);
     settle();
   }
+}
+
+/** Series already counted into the population by this process (bounded; a repeat is a no-op in the database too). */
+const counted = new Set<string>();
+
+/** Count a new series into the population (keyed, docs/risk.md): off the acknowledgement's path; derived data, so a failure is only reported. */
+function countInPopulation(deps: IngestDeps, ref: string, h: Header): void {
+  const k = `${ref}\0${h.seriesInstanceUID}`;
+  if (counted.has(k)) return;
+  if (counted.size >= 50_000) counted.clear();
+  counted.add(k);
+  void recordPopulation(deps.db, deps.deploymentKey, ref, h.seriesInstanceUID, h.quasi).catch((e: Error) => {
+    counted.delete(k);
+    process.stderr.write(`custos: population count not updated (the next instance of the series retries): ${isCustosError(e) ? `${e.code}: ` : ''}${e.message}\n`);
+  });
 }
 
 /**

@@ -11,7 +11,7 @@ import type { Database } from '../store/database.ts';
 import type { LogStore } from '../store/log-store.ts';
 import type { Forwarder } from './forwarder.ts';
 import type { IngestedInstance } from './ingest.ts';
-import type { Described } from './integrity.ts';
+import { type Described, describeSource } from './integrity.ts';
 import { type ClaimedJob, type JobRow, type Settlement, requeueJobs, settleJobs } from './job-settlement.ts';
 import { type LogStepContext, type LoggedBatch, logNewInstances } from './log-step.ts';
 import { type RecipientSettings, type Sendable, prepareRelease } from './prepare-release.ts';
@@ -20,6 +20,9 @@ import { recordDescribedDerivations } from './record-derivations.ts';
 import { decideReleases } from './release-decision.ts';
 import { issueReleaseReceipt } from './release-receipt.ts';
 import type { SigningIdentity } from '../integrity/dicom-signature.ts';
+import { type SeriesRisk, decideSeriesRisk, generalizeOutgoing } from './release-risk.ts';
+import { signPart10 } from './sign-instance.ts';
+import { ChunksSource } from '../dicom/byte-source.ts';
 
 export interface ProcessorDeps {
   db: Database;
@@ -77,6 +80,8 @@ export class Processor {
   private readonly inFlight = new Map<string, Promise<Error | undefined>>();
 
   private readonly logContext: LogStepContext;
+  /** Risk decisions per recipient and output series (every instance of a series released alike). */
+  private readonly seriesRisk = new Map<string, SeriesRisk>();
 
   constructor(deps: ProcessorDeps) {
     this.d = deps;
@@ -272,16 +277,45 @@ export class Processor {
     try {
       const { settings, forwarder, outcomes } = batch;
       let sendable = batch.sendable;
+      const risky = new Map<Sendable, { maxRisk: number; allowGeneralization: boolean }>();
       if (sendable.length && forwarder && settings) {
         // Decided again just before it leaves: a withdrawal or an agreement ending meanwhile stops it.
         const again = await decideReleases(this.d.db, this.d.recipients, this.d.site, sendable[0]!.job.recipient, sendable.map((x) => x.job as ClaimedJob));
         sendable = sendable.filter((x) => {
           const d = again.get(Number(x.job.id));
           if (d?.outcome === 'permit') x.basis = { ...d.basis, obligations: d.obligations, retentionDays: d.retentionDays, ...(d.maxRisk !== undefined ? { maxRisk: d.maxRisk } : {}) };
+          if (d?.outcome === 'permit' && d.maxRisk !== undefined) risky.set(x, { maxRisk: d.maxRisk, allowGeneralization: d.allowGeneralization === true });
           if (d?.outcome !== 'deny') return true;
           outcomes.push({ job: x.job, outcome: { kind: 'withheld', reasons: d.reasons } });
           return false;
         });
+        // The agreement's risk threshold (docs/risk.md): each series judged once per recipient against the population.
+        const kept: Sendable[] = [];
+        for (const x of sendable) {
+          const r = risky.get(x);
+          if (!r || !x.original) { kept.push(x); continue; }
+          const seriesKey = `${x.job.recipient}\0${x.output?.ids.seriesInstanceUID ?? x.out.sopInstanceUID}`;
+          let decided = this.seriesRisk.get(seriesKey);
+          if (!decided) {
+            decided = await decideSeriesRisk(this.d.db, this.d.deploymentKey, x.original, x.out, r.maxRisk, r.allowGeneralization);
+            if (this.seriesRisk.size >= 10_000) this.seriesRisk.clear();
+            this.seriesRisk.set(seriesKey, decided);
+          }
+          if ('withheld' in decided) { outcomes.push({ job: x.job, outcome: { kind: 'withheld', reasons: [decided.withheld] } }); continue; }
+          x.basis = { ...x.basis, risk: { journalist: decided.risk, population: decided.population, ...(Object.keys(decided.levels).length ? { generalized: decided.levels } : {}) } };
+          if (Object.keys(decided.levels).length) {
+            x.out = generalizeOutgoing(x.out, decided.levels);
+            if (settings.sign) {
+              const src = new ChunksSource(x.out.part10);
+              const signed = signPart10(src, await settings.sign());
+              const part10 = signed.chunks.map((c) => (Buffer.isBuffer(c) ? c : src.read(c.offset, c.length)));
+              x.out = { ...x.out, part10, bytes: part10.reduce((n, b) => n + b.length, 0) };
+            }
+            if (x.output) x.output = await describeSource(new ChunksSource(x.out.part10), x.output.content);
+          }
+          kept.push(x);
+        }
+        sendable = kept;
       }
       if (sendable.length && forwarder && settings) {
         const results = await forwarder.deliver(sendable.map((s) => s.out));

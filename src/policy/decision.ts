@@ -42,6 +42,8 @@ export interface Agreement {
   retentionDays: number;
   /** The highest re-identification risk a release may carry (the risk step applies it). */
   maxRisk?: number | undefined;
+  /** Whether a release above maxRisk may be generalized to meet it (else it is withheld). */
+  allowGeneralization?: boolean | undefined;
 }
 
 export interface RecipientFacts {
@@ -98,7 +100,7 @@ export interface Basis {
 }
 
 export type Decision =
-  | { outcome: 'permit'; obligations: Obligation[]; retentionDays: number; maxRisk?: number | undefined; basis: Basis }
+  | { outcome: 'permit'; obligations: Obligation[]; retentionDays: number; maxRisk?: number | undefined; allowGeneralization?: boolean | undefined; basis: Basis }
   | { outcome: 'deny'; reasons: Reason[]; basis: Basis };
 
 export const DCM = 'http://dicom.nema.org/resources/ontology/DCM';
@@ -255,5 +257,5 @@ export function decide(i: DecisionInput): Decision {
   const obligations: Obligation[] = ['AOD', 'DELAU'];
   if (i.recipient.deid.profile === 'basic') obligations.push('DEID', 'PSEUD');
   if (i.recipient.deid.key === 'recipient') obligations.push('NORELINK');
-  return { outcome: 'permit', obligations: obligations.sort(), retentionDays: ag.retentionDays, ...(ag.maxRisk !== undefined ? { maxRisk: ag.maxRisk } : {}), basis };
+  return { outcome: 'permit', obligations: obligations.sort(), retentionDays: ag.retentionDays, ...(ag.maxRisk !== undefined ? { maxRisk: ag.maxRisk, allowGeneralization: ag.allowGeneralization === true } : {}), basis };
 }

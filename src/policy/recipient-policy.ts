@@ -49,6 +49,8 @@ export const AgreementTermsSchema = z.object({
   /** Days after a release by which the recipient attests its deletion. */
   deletionDeadlineDays: z.number().int().min(0).max(36_500).optional(),
   maxRisk: z.number().gt(0).max(1).optional(),
+  /** A release above maxRisk may be generalized (age and weight bands, dates to month or year…) to meet it. */
+  allowGeneralization: z.boolean().optional(),
   document: z.object({ reference: z.string().min(1).max(2000), sha256: z.string().regex(/^[0-9a-f]{64}$/, 'SHA-256 in lower-case hex') }).strict(),
 }).strict().refine((t) => Date.parse(t.validFrom) < Date.parse(t.validTo), { message: 'validTo must be after validFrom', path: ['validTo'] });
 export type AgreementTerms = z.infer<typeof AgreementTermsSchema>;
@@ -68,7 +70,7 @@ function toAgreement(r: AgreementRow): AgreementVersion {
   return {
     id: r.id, version: Number(r.version), recipient: r.recipient, status: r.status, terms: t, changedBy: r.changed_by, changedAt: new Date(r.changed_at).toISOString(),
     purposes: t.purposes, modalities: t.modalities, bodyParts: t.bodyParts, minimumDeid: t.minimumDeid,
-    validFrom: t.validFrom, validTo: t.validTo, retentionDays: t.retentionDays, maxRisk: t.maxRisk,
+    validFrom: t.validFrom, validTo: t.validTo, retentionDays: t.retentionDays, maxRisk: t.maxRisk, allowGeneralization: t.allowGeneralization,
   };
 }
 

@@ -512,4 +512,17 @@ ${CLAIM_READY_JOBS}
       'CREATE INDEX sweep_findings_open ON sweep_findings (id) WHERE acknowledged_at IS NULL',
     ],
   },
+  {
+    // The hospital's population as keyed counts for journalist risk (policy/risk-population.ts).
+    version: 15,
+    sql: [
+      `CREATE TABLE risk_population (
+        patient_ref text NOT NULL,
+        series_key text NOT NULL,
+        attrs jsonb NOT NULL,
+        PRIMARY KEY (patient_ref, series_key)
+      )`,
+      'CREATE INDEX risk_population_attrs ON risk_population USING gin (attrs jsonb_path_ops)',
+    ],
+  },
 ];
