@@ -14,8 +14,7 @@ import { localView } from './pipeline/log-views.ts';
 import { SweepScheduler } from './pipeline/sweep-schedule.ts';
 import { WitnessSchedule } from './pipeline/witness-schedule.ts';
 import type { SigningIdentity } from './integrity/dicom-signature.ts';
-import { signPart10 } from './pipeline/sign-instance.ts';
-import { BufferSource as BytesInMemory } from './dicom/byte-source.ts';
+import { signBuffers } from './pipeline/sign-instance.ts';
 import { authRoutes } from './api/auth-routes.ts';
 import { logRoutes } from './api/log-routes.ts';
 import { fhirRoutes } from './api/fhir-routes.ts';
@@ -311,8 +310,7 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
       // A copy that cannot be signed (big endian, deflated) goes as it is: the proof kit still covers it.
       sign: async (b: Buffer): Promise<Buffer> => {
         try {
-          const src = new BytesInMemory(b);
-          return Buffer.concat(signPart10(src, await signing()).chunks.map((c) => (Buffer.isBuffer(c) ? c : src.read(c.offset, c.length))));
+          return Buffer.concat(signBuffers([b], await signing()).part10);
         } catch (e) { if (isCustosError(e)) return b; throw e; }
       },
       certificatePem: async () => (await signing()).certificatePem,

@@ -1,10 +1,8 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { FileSource } from '../dicom/byte-source.ts';
-import { readDicom } from '../dicom/read.ts';
 import { DEFAULT_QUASI, type RiskInput, type RiskReport, generalizeToThreshold, measureRisk } from '../deid/risk.ts';
 import { NOT_GENERALIZABLE_IN_HEADER, generalizeFiles } from '../deid/risk-apply.ts';
-import { riskInputOf } from '../deid/risk-inputs.ts';
+import { riskInputsOfFiles } from '../deid/risk-inputs.ts';
 import type { InstanceOutcome } from '../pipeline/deid-file.ts';
 import type { WithheldOutcome } from './deid-command.ts';
 
@@ -23,19 +21,7 @@ export interface ReceiptRisk {
 
 const summary = (r: RiskReport): Summary => ({ records: r.records, k: r.k, maxProsecutorRisk: r.maxProsecutorRisk, avgProsecutorRisk: r.avgProsecutorRisk, recordsAboveThreshold: r.recordsAboveThreshold, uniques: r.uniques, drivers: r.drivers });
 
-function inputsOf(paths: readonly string[]): RiskInput[] {
-  const seen = new Set<string>();
-  const out: RiskInput[] = [];
-  for (const p of paths) {
-    const src = new FileSource(p);
-    try {
-      const r = riskInputOf(readDicom(src, { stopAtPixelData: true }).dataset, DEFAULT_QUASI);
-      const key = `${r.patient}\u0000${r.series}`;
-      if (!seen.has(key)) { seen.add(key); out.push({ patient: r.patient, values: r.values }); }
-    } finally { src.close(); }
-  }
-  return out;
-}
+const inputsOf = (paths: readonly string[]): RiskInput[] => riskInputsOfFiles(paths, DEFAULT_QUASI).inputs;
 
 /**
  * `custos deid --max-risk`: measure the released outputs; above the threshold (or k < 5 in a release

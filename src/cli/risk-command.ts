@@ -1,33 +1,12 @@
-import { CustosError, isCustosError } from '../errors.ts';
-import { FileSource } from '../dicom/byte-source.ts';
-import { readDicom } from '../dicom/read.ts';
-import { DEFAULT_QUASI, type RiskInput, type RiskReport, generalizeToThreshold, measureRisk, tupleOf } from '../deid/risk.ts';
-import { quasiTag, riskInputOf } from '../deid/risk-inputs.ts';
+import { CustosError } from '../errors.ts';
+import { DEFAULT_QUASI, type RiskReport, generalizeToThreshold, measureRisk, tupleOf } from '../deid/risk.ts';
+import { quasiTag, riskInputsOfFiles } from '../deid/risk-inputs.ts';
 import { parseCommand } from './args.ts';
 import { RISK_HELP } from './help.ts';
 import { collectInputs } from './walk.ts';
 
 /** Each series of the DICOM files under `paths` once, as risk inputs; files that are not DICOM are skipped. */
-function inputsOf(paths: readonly string[], quasi: readonly string[]): { inputs: RiskInput[]; files: number; skipped: number } {
-  const seen = new Set<string>();
-  const inputs: RiskInput[] = [];
-  let files = 0, skipped = 0;
-  for (const f of collectInputs(paths)) {
-    const src = new FileSource(f);
-    try {
-      const r = riskInputOf(readDicom(src, { stopAtPixelData: true }).dataset, quasi);
-      files++;
-      const key = `${r.patient}\u0000${r.series}`;
-      if (!seen.has(key)) { seen.add(key); inputs.push({ patient: r.patient, values: r.values }); }
-    } catch (e) {
-      if (!isCustosError(e)) throw e;
-      skipped++;
-    } finally {
-      src.close();
-    }
-  }
-  return { inputs, files, skipped };
-}
+const inputsOf = (paths: readonly string[], quasi: readonly string[]) => riskInputsOfFiles(collectInputs(paths), quasi);
 
 const pct = (x: number): string => `${(x * 100).toFixed(1)} %`;
 

@@ -1,4 +1,6 @@
+import { FileSource } from '../dicom/byte-source.ts';
 import { charsetFor } from '../dicom/charset.ts';
+import { readDicom } from '../dicom/read.ts';
 import { type Dataset, asciiValue, findElement } from '../dicom/dataset.ts';
 import { Tags, tag } from '../dicom/tag.ts';
 import { CustosError } from '../errors.ts';
@@ -40,3 +42,26 @@ export function riskInputOf(ds: Dataset, quasi: readonly string[]): RiskInput & 
   for (const q of quasi) values[q] = text(quasiTag(q));
   return { patient, values, series: asciiValue(ds, Tags.SeriesInstanceUID) };
 }
+
+/** Each series of these DICOM files once (by patient and series), as risk inputs; files that are not DICOM are counted as skipped. */
+export function riskInputsOfFiles(files: readonly string[], quasi: readonly string[]): { inputs: RiskInput[]; files: number; skipped: number } {
+  const seen = new Set<string>();
+  const inputs: RiskInput[] = [];
+  let read = 0, skipped = 0;
+  for (const f of files) {
+    const src = new FileSource(f);
+    try {
+      const r = riskInputOf(readDicom(src, { stopAtPixelData: true }).dataset, quasi);
+      read++;
+      const key = `${r.patient}\u0000${r.series}`;
+      if (!seen.has(key)) { seen.add(key); inputs.push({ patient: r.patient, values: r.values }); }
+    } catch (e) {
+      if (!(e instanceof CustosError)) throw e;
+      skipped++;
+    } finally {
+      src.close();
+    }
+  }
+  return { inputs, files: read, skipped };
+}
+

@@ -2,7 +2,7 @@ import { BufferSource, ChunksSource } from '../dicom/byte-source.ts';
 import type { Profile } from '../deid/profile.ts';
 import { isCustosError } from '../errors.ts';
 import type { SigningIdentity } from '../integrity/dicom-signature.ts';
-import { signPart10 } from './sign-instance.ts';
+import { signBuffers } from './sign-instance.ts';
 import type { LogStore } from '../store/log-store.ts';
 import { deidentifySource } from './deid-file.ts';
 import type { Outgoing } from './forwarder.ts';
@@ -27,10 +27,7 @@ export async function prepareRelease(original: Buffer, job: JobRow, row: Instanc
   if (!settings.sign || !('out' in prepared)) return prepared;
   // PS3.15 C.1: the instance as it goes out gets a digital signature over all its attributes.
   try {
-    const src = new ChunksSource(prepared.out.part10);
-    const signed = signPart10(src, await settings.sign());
-    const part10 = signed.chunks.map((c) => (Buffer.isBuffer(c) ? c : src.read(c.offset, c.length)));
-    return { ...prepared, out: { ...prepared.out, transferSyntaxUID: signed.transferSyntaxUID, part10, bytes: part10.reduce((n, b) => n + b.length, 0) } };
+    return { ...prepared, out: { ...prepared.out, ...signBuffers(prepared.out.part10, await settings.sign()) } };
   } catch (e) {
     if (isCustosError(e)) return { job, outcome: { kind: 'dead', code: e.code, message: `not signed, so not sent: ${e.message}` } };
     throw e;

@@ -21,7 +21,7 @@ import { decideReleases } from './release-decision.ts';
 import { issueReleaseReceipt } from './release-receipt.ts';
 import type { SigningIdentity } from '../integrity/dicom-signature.ts';
 import { type SeriesRisk, decideSeriesRisk, generalizeOutgoing } from './release-risk.ts';
-import { signPart10 } from './sign-instance.ts';
+import { signBuffers } from './sign-instance.ts';
 import { ChunksSource } from '../dicom/byte-source.ts';
 
 export interface ProcessorDeps {
@@ -305,12 +305,7 @@ export class Processor {
           x.basis = { ...x.basis, risk: { journalist: decided.risk, population: decided.population, ...(Object.keys(decided.levels).length ? { generalized: decided.levels } : {}) } };
           if (Object.keys(decided.levels).length) {
             x.out = generalizeOutgoing(x.out, decided.levels);
-            if (settings.sign) {
-              const src = new ChunksSource(x.out.part10);
-              const signed = signPart10(src, await settings.sign());
-              const part10 = signed.chunks.map((c) => (Buffer.isBuffer(c) ? c : src.read(c.offset, c.length)));
-              x.out = { ...x.out, part10, bytes: part10.reduce((n, b) => n + b.length, 0) };
-            }
+            if (settings.sign) x.out = { ...x.out, ...signBuffers(x.out.part10, await settings.sign()) };
             if (x.output) x.output = await describeSource(new ChunksSource(x.out.part10), x.output.content);
           }
           kept.push(x);

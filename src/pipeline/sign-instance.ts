@@ -1,5 +1,5 @@
 import { CustosError } from '../errors.ts';
-import type { ByteSource } from '../dicom/byte-source.ts';
+import { type ByteSource, ChunksSource } from '../dicom/byte-source.ts';
 import { putElement } from '../dicom/dataset.ts';
 import { readDicom } from '../dicom/read.ts';
 import { Tags } from '../dicom/tag.ts';
@@ -23,6 +23,14 @@ export function signPart10(source: ByteSource, who: SigningIdentity, now?: Date)
   if (!ts.explicitVR || !ts.littleEndian || ts.deflated) throw new CustosError('DICOM_SIGNATURE_UNSUPPORTED', `instances in ${ts.uid} are not signed: convert them to Explicit VR Little Endian first`);
   const ds = signDataset({ ...file, transferSyntax: ts }, source, who, now ? { now } : {});
   return { chunks: encodePart10(file.meta, ds, ts, source), transferSyntaxUID: ts.uid };
+}
+
+/** A Part 10 instance held as buffers, signed: its new buffers (views of the old where unchanged), syntax and size. */
+export function signBuffers(part10: readonly Buffer[], who: SigningIdentity): { part10: Buffer[]; transferSyntaxUID: string; bytes: number } {
+  const src = new ChunksSource(part10);
+  const signed = signPart10(src, who);
+  const out = signed.chunks.map((c) => (Buffer.isBuffer(c) ? c : src.read(c.offset, c.length)));
+  return { part10: out, transferSyntaxUID: signed.transferSyntaxUID, bytes: out.reduce((n, b) => n + b.length, 0) };
 }
 
 /** The digital signatures embedded in a Part 10 instance, each checked (none: an empty list). */
