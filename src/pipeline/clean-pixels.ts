@@ -32,7 +32,7 @@ const LOSSY_JPEG = new Set(['1.2.840.10008.1.2.4.50', '1.2.840.10008.1.2.4.51'])
 const str = (f: DicomFile, t: number): string => asciiValue(f.dataset, t);
 
 /** Frames as little-endian, interleaved samples, whatever the transfer syntax. */
-async function decodedFrames(file: DicomFile, source: ByteSource, d: PixelDescription): Promise<{ frames: Uint8Array[]; desc: PixelDescription }> {
+export async function decodedFrames(file: DicomFile, source: ByteSource, d: PixelDescription): Promise<{ frames: Uint8Array[]; desc: PixelDescription }> {
   const px = findElement(file.dataset, Tags.PixelData)!;
   const ts = file.transferSyntax;
   if (!px.encapsulated) {
@@ -137,7 +137,7 @@ export async function cleanPixels(file: DicomFile, source: ByteSource, deny: Den
  * Re-encode: native stays native (interleaved: the output's Planar Configuration becomes 0); a lossless
  * syntax is kept; a lossy one becomes explicit VR little endian.
  */
-function encodeFrames(frames: Uint8Array[], d: PixelDescription, ts: TransferSyntax, report: PixelReport): { pixelData: DataElement; transferSyntax: TransferSyntax; photometricInterpretation: string } {
+export function encodeFrames(frames: Uint8Array[], d: PixelDescription, ts: TransferSyntax, report: Pick<PixelReport, 'transferSyntax'>): { pixelData: DataElement; transferSyntax: TransferSyntax; photometricInterpretation: string } {
   const vr = d.bitsAllocated > 8 ? 'OW' : 'OB';
   if (!ts.encapsulated) {
     const data = Buffer.concat(frames.map((f) => {
