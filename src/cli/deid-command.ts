@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { basename, join, resolve, relative, sep } from 'node:path';
+import { basename, dirname, join, resolve, relative, sep } from 'node:path';
 import { mkdirSync, readFileSync, realpathSync, statSync, writeFileSync, renameSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { CustosError } from '../errors.ts';
@@ -17,6 +17,7 @@ import type { InstanceOutcome } from '../pipeline/deid-file.ts';
 import type { PixelRule } from '../deid/pixel-rules.ts';
 import type { PixelCleaningSettings } from '../pipeline/clean-pixels.ts';
 import type { WorkerInit } from './deid-worker.ts';
+import type { ReceiptDefacing } from './deid-deface.ts';
 
 /**
  * The de-identification modules, loaded after the worker threads are started so that they load
@@ -52,6 +53,8 @@ export async function deidMain(argv: string[]): Promise<number> {
     agreement: { type: 'string' },
     config: { type: 'string' },
     'max-risk': { type: 'string' },
+    'deface-ears': { type: 'boolean', default: false },
+    review: { type: 'string' },
   });
   if (v.help) { process.stdout.write(DEID_HELP); return 0; }
   const maxRisk = v['max-risk'] === undefined ? undefined : Number(v['max-risk']);
@@ -90,6 +93,8 @@ export async function deidMain(argv: string[]): Promise<number> {
     ...(v.record ? { recordInLog: dataDir } : {}),
     dataDir,
     ...(maxRisk !== undefined ? { maxRisk } : {}),
+    defaceEars: v['deface-ears']!,
+    ...(v.review !== undefined ? { review: v.review } : {}),
     ...(v.purpose !== undefined ? { release: { purpose: v.purpose, site: v['site-policy'], consents: v.consents, agreement: v.agreement, recipient: v.recipient, config: v.config, dataDir: v['data-dir'] } } : {}),
   });
 }
@@ -116,6 +121,10 @@ export interface DeidArgs {
   pixels?: PixelCleaningSettings;
   /** Measure the release's re-identification risk; generalize or withhold until it is at most this (docs/risk.md). */
   maxRisk?: number;
+  /** With clean-recognizable-visual-features: remove the ears too. */
+  defaceEars?: boolean;
+  /** Where defacing review renderings go (default: custos-review beside the receipt, outside the output). */
+  review?: string;
   /** Decide each release first (docs/policy.md): the purpose, the site's policy, consent and agreement files. */
   release?: { purpose: string; site: string | undefined; consents: string | undefined; agreement: string | undefined; recipient?: string | undefined; config?: string | undefined; dataDir?: string | undefined };
 }
@@ -142,6 +151,8 @@ export interface Receipt {
   instances: Array<InstanceOutcome | WithheldOutcome>;
   /** With --max-risk: the risk measured, the generalization applied, or the release withheld. */
   risk?: ReceiptRisk;
+  /** With clean-recognizable-visual-features: each CT and MR series defaced, found faceless, or held back. */
+  defacing?: ReceiptDefacing[];
   /** Ed25519 over the rest, with the deployment's log key (custos verify-receipt checks it). */
   signature?: { algorithm: 'Ed25519'; verifierKey: string; value: string };
 }
@@ -268,10 +279,23 @@ async function deidentifyAll(args: DeidArgs, files: string[], outDir: string, jo
   };
 
   const settings = { profile, key, ...(args.pixels ? { pixels: args.pixels } : {}) };
-  const queue = new FileQueue(files.length, jobs, profile.options.has('clean-pixel-data') ? 1 : WORKER_BATCH);
+  const receiptPath = resolve(args.receipt ?? join(outDir, 'custos-receipt.json'));
+  // PS3.15 E.3.3: CT and MR series first, a series at a time (defaced or found faceless); the rest per file.
+  let rest = files.map((_, i) => i);
+  let defacing: ReceiptDefacing[] | undefined;
+  if (profile.options.has('clean-recognizable-visual-features')) {
+    const { defaceSeriesInputs, reviewDirFor } = await import('./deid-deface.ts');
+    const reviewDir = resolve(reviewDirFor(receiptPath, outDir, args.review));
+    if (reviewDir === outDir || reviewDir.startsWith(outDir + sep)) throw new CustosError('USAGE', `--review ${args.review} must not be inside --out: the renderings show the original faces`);
+    ({ rest, defacing } = await defaceSeriesInputs(files, outDir, settings, { ears: args.defaceEars === true, reviewDir, receiptDir: dirname(receiptPath) }, record));
+    if (!args.quiet && defacing.some((d) => 'renders' in d && d.renders)) process.stderr.write(`${progress.clearLine()}custos: defacing review renderings in ${reviewDir} (they show the original faces: keep them in-house)\n`);
+  }
+  const restFiles = rest.map((i) => files[i]!);
+  const recordRest = (j: number, o: InstanceOutcome): void => record(rest[j]!, o);
+  const queue = new FileQueue(restFiles.length, jobs, profile.options.has('clean-pixel-data') ? 1 : WORKER_BATCH);
   const inProcess = async (): Promise<void> => {
     for (let batch = queue.take(1); batch.length; batch = queue.take(1)) {
-      record(batch[0]!, await deidentifyFile(files[batch[0]!]!, outDir, settings));
+      recordRest(batch[0]!, await deidentifyFile(restFiles[batch[0]!]!, outDir, settings));
       // Let the workers' results (and their next batches) through between files.
       if (pool) await new Promise<void>((r) => setImmediate(r));
     }
@@ -282,7 +306,7 @@ async function deidentifyAll(args: DeidArgs, files: string[], outDir: string, jo
     // The main thread is one of the `jobs` threads: it works while the workers start and takes
     // single files, so it also evens out the end of the run.
     const init = { outDir, options: [...profile.options], keyHex: key.toString('hex'), ...(args.pixels ? { pixels: args.pixels } : {}) };
-    const workers = pool.run(files, queue, init, record);
+    const workers = pool.run(restFiles, queue, init, recordRest);
     workers.catch(() => undefined); // a worker's failure is thrown below, once this thread is done
     await inProcess();
     await workers;
@@ -322,6 +346,7 @@ async function deidentifyAll(args: DeidArgs, files: string[], outDir: string, jo
       methodCodes: [
         '113100',
         ...(released.some((o) => o.pixels) ? ['113101'] : []),
+        ...(released.some((o) => o.visualFeatures) ? ['113102'] : []),
         ...options.filter((o) => o !== 'clean-pixel-data' && o !== 'clean-recognizable-visual-features').map((o) => OPTION_CODES[o].CodeValue),
       ],
     },
@@ -335,6 +360,7 @@ async function deidentifyAll(args: DeidArgs, files: string[], outDir: string, jo
     ...(releaseBasis ? { release: releaseBasis } : {}),
     instances: [...outcomes.filter((_, i) => !gone.has(i)), ...withheld],
     ...(risk ? { risk } : {}),
+    ...(defacing ? { defacing } : {}),
   };
   // Signed with the deployment's log key; with --record, derivations and the receipt's digest go into the log.
   const { signReceipt, receiptDigest } = await import('../integrity/receipt-signature.ts');
@@ -361,7 +387,6 @@ async function deidentifyAll(args: DeidArgs, files: string[], outDir: string, jo
     const key = loadOrCreateLogKey(logKeyPathOf(args.dataDir ?? dataDirOf(undefined)));
     signed = signReceipt(receipt as unknown as Record<string, unknown>, key.signer, key.vkey) as unknown as Receipt;
   }
-  const receiptPath = resolve(args.receipt ?? join(outDir, 'custos-receipt.json'));
   mkdirSync(resolve(receiptPath, '..'), { recursive: true });
   writeFileSync(receiptPath + '.tmp', JSON.stringify(signed, null, 2) + '\n');
   renameSync(receiptPath + '.tmp', receiptPath);

@@ -31,6 +31,9 @@ Options:
                          IDs, dates, institution; PHI patterns; unreadable words) or all text (default phi)
   --pixel-rules <file>   JSON rules of known text regions to blank (see docs/pixels.md)
   --pixel-allow <words>  words to keep in pixels, comma-separated (e.g. L,R,cm)
+  --deface-ears          with clean-recognizable-visual-features: remove the ears too (docs/deid.md)
+  --review <dir>         where defacing review renderings (before/after PNG per series) go; default
+                         custos-review beside the receipt, or <out>-review when the receipt is in <out>
   --record               record each original and a derivation statement per output in the log
   --max-risk <r>         measure the release's re-identification risk (docs/risk.md); above r, generalize
                          its quasi-identifiers in the headers (age and weight bands, dates to month or

@@ -24,12 +24,17 @@ export interface DefaceOptions {
   earMarginMm: number;
 }
 
-export const DEFAULT_DEFACE: DefaceOptions = { ears: false, marginMm: 5, earMarginMm: 15 };
+export const DEFAULT_DEFACE: DefaceOptions = { ears: false, marginMm: 2, earMarginMm: 15 };
 
-/** What is removed: voxels with normal·p > offset (the face), and, with ears, beside the brain. */
+/**
+ * What is removed: voxels with normal·p > offset (the face side of the shear plane); in front of the
+ * brain's most anterior point and below its level (brow and eyes, which the shear plane can leave in
+ * part); and, with ears, beside the brain's lower half.
+ */
 export interface FaceCut {
   normal: Vec3;
   offset: number;
+  front: { anterior: number; belowSuperior: number };
   ears?: { centreX: number; halfWidth: number; superiorMax: number; superiorMin: number };
 }
 
@@ -276,11 +281,13 @@ export function detectFace(v: CoarseVolume, modality: 'CT' | 'MR', o: DefaceOpti
   forEachVoxel(g, brain, (p) => { cx += p[0]; cs += p[2]; });
   cx /= brainVoxels; cs /= brainVoxels;
   let halfWidth = 0;
+  let pole: [number, number] = [-Infinity, 0]; // the most anterior brain point (anterior, superior)
   const extent = (dir: Vec3): number => Math.abs(dot(dir, g.rowDir)) * half[0]! + Math.abs(dot(dir, g.colDir)) * half[1]! + Math.abs(dot(dir, g.normal)) * half[2]!;
   const exX = extent(LEFT);
   forEachVoxel(g, brain, (p) => {
     halfWidth = Math.max(halfWidth, Math.abs(p[0] - cx) + exX);
     pts.push([dot(p, ANTERIOR), dot(p, SUPERIOR)]);
+    if (dot(p, ANTERIOR) > pole[0]) pole = [dot(p, ANTERIOR), dot(p, SUPERIOR)];
   });
   // The head's width across at the brain's centre (a torso holding an enclosed organ is wider).
   let minX = Infinity; let maxX = -Infinity;
@@ -298,6 +305,7 @@ export function detectFace(v: CoarseVolume, modality: 'CT' | 'MR', o: DefaceOpti
   const cut: FaceCut = {
     normal,
     offset,
+    front: { anterior: pole[0] + 2 * extent(ANTERIOR) + o.marginMm, belowSuperior: pole[1] },
     ...(o.ears ? { ears: { centreX: cx, halfWidth: halfWidth + o.earMarginMm, superiorMax: cs + 10, superiorMin: cs - 90 } } : {}),
   };
   const test = cutTest(cut);
@@ -341,8 +349,10 @@ export function shearPlane(pts: ReadonlyArray<readonly [number, number]>): { n: 
 /** Whether a patient position falls in what the cut removes. */
 export function cutTest(cut: FaceCut): (p: Vec3) => boolean {
   const e = cut.ears;
+  const f = cut.front;
   return (p) => {
     if (dot(cut.normal, p) > cut.offset) return true;
+    if (-p[1] > f.anterior && p[2] < f.belowSuperior) return true; // ANTERIOR is -y
     return e !== undefined && p[2] <= e.superiorMax && p[2] >= e.superiorMin && Math.abs(p[0] - e.centreX) > e.halfWidth;
   };
 }
@@ -360,7 +370,7 @@ export function applyCut(g: VolumeGeometry, k: number, frame: { [i: number]: num
     let v = dot(cut.normal, p0);
     const base = r * g.columns;
     for (let c = 0; c < g.columns; c++, v += step) {
-      const hit = v > cut.offset || (cut.ears !== undefined && test([p0[0] + c * g.spacing[0] * g.rowDir[0], p0[1] + c * g.spacing[0] * g.rowDir[1], p0[2] + c * g.spacing[0] * g.rowDir[2]]));
+      const hit = v > cut.offset || test([p0[0] + c * g.spacing[0] * g.rowDir[0], p0[1] + c * g.spacing[0] * g.rowDir[1], p0[2] + c * g.spacing[0] * g.rowDir[2]]);
       if (hit && frame[base + c] !== air) { frame[base + c] = air; changed++; }
     }
   }

@@ -54,7 +54,13 @@ const ascii = (s: string): Buffer => Buffer.from(s, 'latin1');
  * Pixels checked for burned-in text (PS3.15 E.3.2). `reencoded` describes new pixel data (interleaved)
  * when text was removed; without it the original pixel data and its description stay as they were.
  */
-export interface CleanedPixels { reencoded?: { photometricInterpretation: string; samplesPerPixel: number } }
+export interface CleanedPixels {
+  /** Burned-in text was looked for and removed where found (Clean Pixel Data, PS3.15 E.3.2). */
+  text?: boolean;
+  /** The series was defaced, or found to show no face (Clean Recognizable Visual Features, E.3.3). */
+  visualFeatures?: 'defaced' | 'none-found';
+  reencoded?: { photometricInterpretation: string; samplesPerPixel: number };
+}
 
 export function deidentify(file: DicomFile, s: DeidSettings, cleaned?: CleanedPixels): DeidResult {
   const ds = file.dataset;
@@ -68,8 +74,9 @@ export function deidentify(file: DicomFile, s: DeidSettings, cleaned?: CleanedPi
       descriptions: [Tags.StudyDescription, Tags.SeriesDescription, Tags.ProtocolName].map((t) => text(findElement(ds, t), cs)).join(' ').toUpperCase(),
     },
     s.profile,
+    { text: cleaned?.text === true, visualFeatures: cleaned?.visualFeatures !== undefined },
   );
-  if (hold && !(cleaned && (hold.code === 'BURNED_IN_ANNOTATION' || hold.code === 'BURNED_IN_RISK'))) return { status: 'held', hold };
+  if (hold) return { status: 'held', hold };
 
   for (const [t, name] of [[Tags.SOPInstanceUID, 'SOP Instance UID (0008,0018)'], [Tags.SOPClassUID, 'SOP Class UID (0008,0016)']] as const) {
     if (!text(findElement(ds, t))) throw new CustosError('DICOM_MISSING_ATTRIBUTE', `not a composite instance: ${name} is missing or empty`);
@@ -83,7 +90,7 @@ export function deidentify(file: DicomFile, s: DeidSettings, cleaned?: CleanedPi
     counts: { D: 0, Z: 0, X: 0, K: 0, C: 0, U: 0 },
   };
   const out = processDataset(ds, ctx, 'normal', cs, 0);
-  addDeidentificationAttributes(out, s.profile, cleaned !== undefined);
+  addDeidentificationAttributes(out, s.profile, cleaned?.text === true, cleaned?.visualFeatures !== undefined);
   if (cleaned) describeCleanedPixels(out, cleaned);
 
   const sop = text(findElement(out, Tags.SOPInstanceUID));
@@ -315,10 +322,10 @@ function item(code: Code): Dataset {
 }
 
 /** PS3.15 E.1.1 (6)-(7): Patient Identity Removed, De-identification Method and its code sequence. */
-function addDeidentificationAttributes(ds: Dataset, profile: Profile, pixelsCleaned: boolean): void {
+function addDeidentificationAttributes(ds: Dataset, profile: Profile, pixelsCleaned: boolean, faceChecked: boolean): void {
   // Clean Pixel Data is claimed only for instances whose pixels were cleaned; Clean Recognizable
-  // Visual Features only once defacing exists.
-  const applied = [...profile.options].filter((o) => (o !== 'clean-pixel-data' || pixelsCleaned) && o !== 'clean-recognizable-visual-features').sort();
+  // Visual Features only for instances of a series defaced or found to show no face.
+  const applied = [...profile.options].filter((o) => (o !== 'clean-pixel-data' || pixelsCleaned) && (o !== 'clean-recognizable-visual-features' || faceChecked)).sort();
   putElement(ds, { tag: Tags.PatientIdentityRemoved, vr: 'CS', value: ascii('YES') });
   putElement(ds, { tag: Tags.DeidentificationMethod, vr: 'LO', value: ascii([`Custos ${CUSTOS_VERSION}`, `PS3.15 ${TABLE_EDITION} Basic Profile`, ...applied].join('\\')) });
   putElement(ds, { tag: Tags.DeidentificationMethodCodeSequence, vr: 'SQ', items: [BASIC_PROFILE_CODE, ...applied.map((o) => OPTION_CODES[o])].map(item) });
@@ -326,9 +333,10 @@ function addDeidentificationAttributes(ds: Dataset, profile: Profile, pixelsClea
   putElement(ds, { tag: Tags.LongitudinalTemporalInformationModified, vr: 'CS', value: ascii(dates) });
 }
 
-/** After pixel cleaning: Burned In Annotation NO (PS3.15 E.3.2), and the pixel description of a new encoding. */
+/** After pixel cleaning: Burned In Annotation NO (PS3.15 E.3.2); after defacing: Recognizable Visual Features NO; and the pixel description of a new encoding. */
 function describeCleanedPixels(ds: Dataset, c: CleanedPixels): void {
-  putElement(ds, { tag: Tags.BurnedInAnnotation, vr: 'CS', value: ascii('NO') });
+  if (c.text) putElement(ds, { tag: Tags.BurnedInAnnotation, vr: 'CS', value: ascii('NO') });
+  if (c.visualFeatures) putElement(ds, { tag: 0x00280302, vr: 'CS', value: ascii('NO') }); // Recognizable Visual Features (PS3.3 C.7.6.1)
   if (!c.reencoded) return;
   const { photometricInterpretation: pi, samplesPerPixel } = c.reencoded;
   putElement(ds, { tag: 0x00280004, vr: 'CS', value: ascii(pi.length % 2 ? `${pi} ` : pi) });
