@@ -9,6 +9,7 @@ import swagger from '@fastify/swagger';
 import { accessRoutes } from './api/access-routes.ts';
 import { adminRoutes } from './api/admin-routes.ts';
 import { sweepRoutes } from './api/sweep-routes.ts';
+import { defacingRoutes } from './api/defacing-routes.ts';
 import { parseVerifierKey } from './integrity/note.ts';
 import { localView } from './pipeline/log-views.ts';
 import { SweepScheduler } from './pipeline/sweep-schedule.ts';
@@ -173,7 +174,7 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
     const signing = (): Promise<SigningIdentity & { certificatePem: string }> => (signingIdentity ??= import('./store/signing-identity.ts').then((m) => m.loadOrCreateSigningIdentity(dataDir,
       config.signing.keyFile && config.signing.certFile ? { keyFile: config.signing.keyFile, certFile: config.signing.certFile } : undefined)));
     if (config.signing.keyFile || registry.recipients.some((r) => r.sign) || config.signing.patientCopies) await signing(); // a bad key stops the start, not the first release
-    const processor = new Processor({ db, blobs, keys, deploymentKey, recipients: registry.recipients, forwarding: config.forwarding, forwarders, log: { store: log, signer }, recent, site: config.policy.purposes as Record<string, SiteMode>, signing });
+    const processor = new Processor({ db, blobs, keys, deploymentKey, recipients: registry.recipients, forwarding: config.forwarding, forwarders, log: { store: log, signer }, recent, site: config.policy.purposes as Record<string, SiteMode>, signing, defacing: config.defacing });
     await processor.start();
     // Cleanups run last first: the processor stops (its deliveries settled), then associations kept open are released.
     cleanup.push(() => { for (const f of forwarders.values()) f.close?.(); });
@@ -321,6 +322,7 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
     await app.register(policyRoutes({ db, registry, wake: () => processor.wake() }));
     await app.register(retentionRoutes({ db, blobs, keys, deploymentKey }));
     await app.register(sweepRoutes({ db, scheduler: sweeps, witnesses }));
+    await app.register(defacingRoutes({ db, keys }));
     await app.register(auditRoutes({ db, deploymentKey, recipients: registry.recipients, gateway: `custos:${config.dimse.aeTitle}`, checkpoint: () => log.checkpoint.note }));
     try {
       await app.listen({ host, port: config.http.port });

@@ -222,6 +222,17 @@ export const GatewayConfigSchema = z.object({
     /** Sign the originals patients download from the portal. */
     patientCopies: z.boolean().default(false),
   }).strict().refine((t) => Boolean(t.keyFile) === Boolean(t.certFile), 'keyFile and certFile go together').prefault({}),
+  /**
+   * Clean Recognizable Visual Features for recipients whose profile asks for it (docs/deid.md): a CT
+   * or MR series is defaced as a whole once no instance of it has arrived for `quietSeconds`; one
+   * still arriving after `maxWaitSeconds` is held back.
+   */
+  defacing: z.object({
+    quietSeconds: z.number().min(0).max(3600).default(20),
+    maxWaitSeconds: z.number().min(1).max(86_400).default(900),
+    /** Remove the ears too. */
+    ears: z.boolean().default(false),
+  }).strict().prefault({}),
   /** Witnesses (c2sp.org/tlog-witness) the log's checkpoints are submitted to (docs/integrity.md). */
   witnessing: z.object({
     witnesses: z.array(z.object({

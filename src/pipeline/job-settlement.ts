@@ -23,7 +23,9 @@ export type Settlement = {
   outcome:
     | { kind: 'done'; sopInstanceUID: string; bytes: number; basis?: ReleaseBasis }
     | { kind: 'retry' | 'dead' | 'held'; code: string; message: string }
-    | { kind: 'withheld'; reasons: Reason[] };
+    | { kind: 'withheld'; reasons: Reason[] }
+    /** Not yet: taken again after `delayMs`, without counting an attempt (a series still arriving). */
+    | { kind: 'wait'; code: string; message: string; delayMs: number };
 };
 
 /** Delay before attempt n+1: exponential from initialBackoffMs, capped, with ±20 % jitter. */
@@ -60,6 +62,10 @@ export async function settleJobs(db: Database, f: GatewayConfig['forwarding'], l
     if (o.kind === 'withheld') {
       statements.push({ sql: `UPDATE jobs SET state = 'withheld', withheld_reasons = $2::jsonb, updated_at = now() WHERE id = $1`, params: [job.id, JSON.stringify(o.reasons)] });
       events.push({ kind: 'job.withheld', ...base, detail: { reasons: o.reasons.map((r) => r.code), ...(o.reasons.find((r) => r.consent) ? { consents: o.reasons.flatMap((r) => (r.consent ? [r.consent] : [])) } : {}) } });
+      continue;
+    }
+    if (o.kind === 'wait') {
+      statements.push({ sql: `UPDATE jobs SET state = 'pending', next_attempt_at = now() + ($2::int * interval '1 millisecond'), last_error_code = $3, last_error = $4, updated_at = now() WHERE id = $1`, params: [job.id, Math.round(o.delayMs), o.code, o.message] });
       continue;
     }
     if (o.kind === 'retry') {

@@ -23,6 +23,8 @@ import type { SigningIdentity } from '../integrity/dicom-signature.ts';
 import { type SeriesRisk, decideSeriesRisk, generalizeOutgoing } from './release-risk.ts';
 import { signBuffers } from './sign-instance.ts';
 import { ChunksSource } from '../dicom/byte-source.ts';
+import type { VisualFeatures } from './deid-file.ts';
+import { SeriesDefacer } from './series-defacer.ts';
 
 export interface ProcessorDeps {
   db: Database;
@@ -38,6 +40,8 @@ export interface ProcessorDeps {
   site: Readonly<Record<string, SiteMode>>;
   /** Who signs instances sent to recipients with `sign` (loaded or made on first use). */
   signing?: () => Promise<SigningIdentity>;
+  /** Clean Recognizable Visual Features: how long a series is waited for, and whether ears go too. */
+  defacing?: { quietSeconds: number; maxWaitSeconds: number; ears: boolean };
 }
 
 type InstanceRow = IngestedInstance;
@@ -83,8 +87,15 @@ export class Processor {
   /** Risk decisions per recipient and output series (every instance of a series released alike). */
   private readonly seriesRisk = new Map<string, SeriesRisk>();
 
+  /** Whole-series defacing for recipients with clean-recognizable-visual-features. */
+  private readonly defacer: SeriesDefacer;
+
   constructor(deps: ProcessorDeps) {
     this.d = deps;
+    this.defacer = new SeriesDefacer({
+      db: deps.db, keys: deps.keys, original: (row) => this.original(row, false), release: (b) => this.done(b),
+      quietSeconds: deps.defacing?.quietSeconds ?? 20, maxWaitSeconds: deps.defacing?.maxWaitSeconds ?? 900, ears: deps.defacing?.ears ?? false,
+    });
     this.logContext = { original: (row) => this.original(row, false), done: (bytes) => this.done(bytes), recovered: this.recovered, blobs: deps.blobs, log: deps.log };
   }
 
@@ -360,9 +371,17 @@ export class Processor {
 
   /** The original of a job's instance, de-identified for the recipient: what to send, or why not. */
   private async prepare(job: JobRow, row: InstanceRow & { transfer_syntax_uid: string }, settings: RecipientSettings): Promise<Sendable | Settlement> {
+    let visualFeatures: VisualFeatures | undefined;
+    if (settings.profile?.options.has('clean-recognizable-visual-features')) {
+      // PS3.15 E.3.3: CT and MR go with their whole series, defaced once it has all arrived.
+      const v = await this.defacer.verdict(row);
+      if ('wait' in v) return { job, outcome: { kind: 'wait', code: 'SERIES_ARRIVING', message: v.wait.message, delayMs: v.wait.delayMs } };
+      if ('held' in v) return { job, outcome: { kind: 'held', code: v.held.code, message: v.held.message } };
+      if ('visualFeatures' in v) visualFeatures = v.visualFeatures;
+    }
     const original = await this.original(row, true);
     try {
-      const prepared = await prepareRelease(original, job, row, settings, this.d.log.store);
+      const prepared = await prepareRelease(original, job, row, settings, this.d.log.store, visualFeatures);
       // What is sent holds views of the original: it is let go once the batch is settled (send()).
       if ('out' in prepared) return { ...prepared, original };
       this.done(original);

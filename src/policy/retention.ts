@@ -66,6 +66,7 @@ export async function erasePatient(db: Database, blobs: BlobStore, keys: DataKey
     const [e] = await tx.query<{ id: number }>('INSERT INTO erasures (patient_ref, reason, erased_by, jobs_stopped) VALUES ($1, $2, $3, $4) RETURNING id', [ref, reason, by, stopped.length]);
     // Nor is the patient counted in the population any more (docs/risk.md).
     await tx.query('DELETE FROM risk_population WHERE patient_ref = $1', [ref]);
+    await tx.query('DELETE FROM defacing_reviews WHERE patient_ref = $1', [ref]);
     // Each recipient holding releases of the patient is asked to delete them (sent by deletion-requests.ts).
     for (const r of recipients) {
       await tx.query(

@@ -525,4 +525,23 @@ ${CLAIM_READY_JOBS}
       'CREATE INDEX risk_population_attrs ON risk_population USING gin (attrs jsonb_path_ops)',
     ],
   },
+  {
+    // Each series defaced (pipeline/series-defacer.ts): its report, and the review renderings sealed
+    // with the patient's data key (the one before shows the face; erasure makes both unreadable).
+    version: 16,
+    sql: [
+      `CREATE TABLE defacing_reviews (
+        id bigserial PRIMARY KEY,
+        patient_ref text NOT NULL,
+        series_instance_uid text NOT NULL,
+        ears boolean NOT NULL,
+        outcome text NOT NULL,
+        report jsonb NOT NULL,
+        before_png bytea,
+        after_png bytea,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        UNIQUE (series_instance_uid, ears)
+      )`,
+    ],
+  },
 ];
