@@ -43,6 +43,6 @@ export function deidentificationText(deid: { profile: string; options: readonly 
     : 'You are given a code name in place of your name.');
   if (kept.length) parts.push(`They do keep ${kept.join(', ')}.`);
   if (o.has('clean-pixel-data')) parts.push('Text written into the images themselves is found and blacked out.');
-  if (o.has('clean-recognizable-visual-features')) parts.push('Scans of the head are not sent, because a face could be rebuilt from them.');
+  if (o.has('clean-recognizable-visual-features')) parts.push('Faces are removed from head CT and MR scans before they are sent, because a face could be rebuilt from them; head PET scans are not sent.');
   return parts.join(' ');
 }
