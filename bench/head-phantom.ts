@@ -58,7 +58,7 @@ export function torsoLabel(p: Vec3): number {
 export interface PhantomSpec {
   body?: 'head' | 'torso';
   modality: 'CT' | 'MR';
-  acquisition: 'axial' | 'sagittal' | 'coronal';
+  acquisition: 'axial' | 'sagittal' | 'coronal' | 'oblique';
   size: number;
   pixelMm: number;
   slices: number;
@@ -76,6 +76,8 @@ export const AXES: Record<PhantomSpec['acquisition'], { row: Vec3; col: Vec3; no
   axial: { row: [1, 0, 0], col: [0, 1, 0], normal: [0, 0, 1] },
   sagittal: { row: [0, 1, 0], col: [0, 0, -1], normal: [-1, 0, 0] },
   coronal: { row: [1, 0, 0], col: [0, 0, -1], normal: [0, 1, 0] },
+  // Axial tilted by 20° about the left-right axis (an oblique acquisition along the skull base).
+  oblique: { row: [1, 0, 0], col: [0, Math.cos(Math.PI / 9), Math.sin(Math.PI / 9)], normal: [0, -Math.sin(Math.PI / 9), Math.cos(Math.PI / 9)] },
 };
 const CENTRE: Vec3 = [0, -10, -5];
 

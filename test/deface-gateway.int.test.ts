@@ -1,7 +1,7 @@
 /**
  * The gateway defaces for a recipient whose profile asks for clean-recognizable-visual-features: a
  * CT series waits until it has all arrived, is defaced once, each instance is released with the
- * defaced voxels (113102); a non-CT instance goes as usual; the console's API lists the defacing and
+ * defaced voxels (113102); the console's API lists the defacing and
  * serves the renderings (the one before, showing the face, only with originals:read).
  * Synthetic phantom, real gateway, storescu; the recipient is this gateway itself over STOW-RS.
  */
