@@ -36,3 +36,15 @@ test('npx custos answers --version in the project, and bin/custos.js under the m
   const direct = spawnSync('node', [join(REPO, 'bin', 'custos.js'), '--version'], { encoding: 'utf8', env: { ...process.env, PATH: MACHINE_PATH } });
   assert.equal(direct.status, 0, direct.stderr);
 });
+
+test('./custos, the README\'s command in the project folder, runs on the project\'s Node 24 from any folder, and keeps exit statuses', () => {
+  const env = { ...process.env, PATH: MACHINE_PATH };
+  const v = spawnSync(join(REPO, 'custos'), ['--version'], { encoding: 'utf8', cwd: '/', env });
+  assert.equal(v.status, 0, v.stderr);
+  assert.match(v.stdout, /^\d+\.\d+\.\d+\n$/);
+  const work = tempDir('custos-launcher-');
+  const d = spawnSync(join(REPO, 'custos'), ['deid', join(REPO, 'examples'), '--out', join(work, 'out'), '--data-dir', join(work, 'data'), '-q'], { encoding: 'utf8', env });
+  assert.equal(d.status, 0, d.stderr);
+  assert.ok(existsSync(join(work, 'out', 'custos-receipt.json')));
+  assert.equal(spawnSync(join(REPO, 'custos'), ['deid'], { encoding: 'utf8', env }).status, 2);
+});
