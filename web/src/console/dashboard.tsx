@@ -35,6 +35,34 @@ function IntegrityAlerts() {
     </Section>
   );
 }
+interface Defacing { id: number; outcome: string; ears: boolean; createdAt: string; report: { modality?: string; acquisition?: string; slices?: number; instances?: number; brainMl?: number; removedMl?: number; code?: string; message?: string; why?: string }; renders?: { before: string; after: string } }
+
+/** Defacing reviews (docs/deid.md): what each head series looked like after; the original only on request (it shows the face). */
+function DefacingReviews() {
+  const list = useLoad(() => api<Defacing[]>('/api/defacing?limit=20'));
+  const [shown, setShown] = useState<Record<number, boolean>>({});
+  return (
+    <Section title="Defacing">
+      <Problem error={list.error} />
+      {list.value && (list.value.length === 0 ? <p class="muted">No CT or MR series has been defaced yet.</p> : (
+        <div class="table-wrap"><table>
+          <thead><tr><th scope="col">When</th><th scope="col">Series</th><th scope="col">Outcome</th><th scope="col">After</th><th scope="col">Before</th></tr></thead>
+          <tbody>{list.value.map((d) => <tr key={d.id}>
+            <td>{when(d.createdAt)}</td>
+            <td>{d.report.modality ?? ''} {d.report.acquisition ?? ''}, {d.report.slices ?? d.report.instances ?? '?'} slices{d.ears ? ', ears' : ''}</td>
+            <td><strong>{d.outcome}</strong>{d.report.brainMl ? <div class="muted">brain {d.report.brainMl} mL, removed {d.report.removedMl} mL</div> : null}
+              {d.report.code ? <div><span class="code">{d.report.code}</span> — {d.report.message}</div> : null}{d.report.why ? <div class="muted">{d.report.why}</div> : null}</td>
+            <td>{d.renders ? <img src={d.renders.after} alt={`Surface rendering after defacing, series ${d.id}`} width={160} /> : '—'}</td>
+            <td>{d.renders ? (shown[d.id]
+              ? <img src={d.renders.before} alt={`Surface rendering of the original, series ${d.id}`} width={160} />
+              : <button type="button" onClick={() => setShown({ ...shown, [d.id]: true })}>Show the original (face)</button>) : '—'}</td>
+          </tr>)}</tbody>
+        </table></div>
+      ))}
+    </Section>
+  );
+}
+
 interface Job { id: number; recipient: string; updatedAt: string; withheldReasons: Array<{ code: string; detail?: string }> | null }
 
 const SERIES = [
@@ -94,6 +122,7 @@ export function Dashboard() {
         </div>
       )}
       <IntegrityAlerts />
+      <DefacingReviews />
       <Section title="Last 24 hours">{activity.value ? <ActivityChart hours={activity.value} /> : <Loading />}</Section>
       <Section title="Transparency log">
         {checkpoint.value ? <>
