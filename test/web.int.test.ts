@@ -125,6 +125,7 @@ test('an admin adds and vets recipients, a privacy officer approves them with ag
   await officer.getByTestId('released').filter({ hasText: '6' }).waitFor();
   assert.equal(await officer.getByTestId('received').textContent(), '3');
   await officer.getByText(/Latest signed checkpoint/).waitFor();
+  await officer.getByText('No CT or MR series has been defaced yet.').waitFor(); // the defacing reviews (none here)
   assert.deepEqual(await accessibilityProblems(officer), [], 'dashboard');
   await screenshot(officer, 'console-dashboard');
   await officer.getByRole('link', { name: 'Studies' }).click();
