@@ -14,15 +14,15 @@ import { REPO } from './helpers.ts';
 export const IN_NETNS = process.env.CUSTOS_TEST_NETNS === '1';
 
 /**
- * Run this test file again inside `unshare -n` (a network namespace with only loopback).
- * Returns the child's exit status and output.
- */
-/**
  * How to make a private network namespace here: `unshare -n` as root, else `-rn` (a user namespace
  * maps us to root inside it). Undefined when neither works (a container without the privilege).
  */
 export const NETNS_FLAG: string | undefined = ['-n', '-rn'].find((flag) => spawnSync('unshare', [flag, 'sh', '-c', 'ip link set lo up'], { stdio: 'ignore' }).status === 0);
 
+/**
+ * Run this test file again inside `unshare -n` (a network namespace with only loopback).
+ * Returns the child's exit status and output.
+ */
 export function rerunInPrivateNetwork(file: string): { status: number; output: string } {
   if (!NETNS_FLAG) throw new Error('no private network namespace can be made here (unshare -n and -rn both failed)');
   const r = spawnSync('unshare', [NETNS_FLAG, 'sh', '-c', 'ip link set lo up && exec "$0" --test --test-reporter=spec "$1"', process.execPath, file], {

@@ -78,8 +78,8 @@ interface Header {
   modality: string; bodyPart: string; transferSyntaxUID: string; patientId: string; issuer: string;
   /** Repairs made while reading (their codes), recorded with the instance's received event. */
   warnings: string[];
-  /** The quasi-identifiers (docs/risk.md), counted once per series into the population. */
-  quasi: QuasiValues;
+  /** The quasi-identifiers, read only for the first instance of a series counted (docs/risk.md). */
+  quasi: () => QuasiValues;
 }
 
 async function readHeader(source: ByteSource, origin: Origin, maxInflatedBytes: number | undefined, privateSopClasses: ReadonlySet<string> | undefined): Promise<Header> {
@@ -95,7 +95,7 @@ async function readHeader(source: ByteSource, origin: Origin, maxInflatedBytes: 
     patientId: asciiValue(file.dataset, Tags.PatientID),
     issuer: asciiValue(file.dataset, Tags.IssuerOfPatientID),
     warnings: (file.warnings ?? []).map((w) => w.code),
-    quasi: riskInputOf(file.dataset, DEFAULT_QUASI).values,
+    quasi: () => riskInputOf(file.dataset, DEFAULT_QUASI).values,
   };
   const e = origin.expected;
   if (e?.sopClassUID && e.sopClassUID !== h.sopClassUID) throw new CustosError('INGEST_MISMATCH', 'the dataset\'s SOP Class UID differs from the one in the request');
@@ -205,7 +205,7 @@ function countInPopulation(deps: IngestDeps, ref: string, h: Header): void {
   if (counted.has(k)) return;
   if (counted.size >= 50_000) counted.clear();
   counted.add(k);
-  void recordPopulation(deps.db, deps.deploymentKey, ref, h.seriesInstanceUID, h.quasi).catch((e: Error) => {
+  void recordPopulation(deps.db, deps.deploymentKey, ref, h.seriesInstanceUID, h.quasi()).catch((e: Error) => {
     counted.delete(k);
     process.stderr.write(`custos: population count not updated (the next instance of the series retries): ${isCustosError(e) ? `${e.code}: ` : ''}${e.message}\n`);
   });
