@@ -40,8 +40,13 @@ export interface SeriesDefacerDeps {
   ears: boolean;
 }
 
-/** Series held defaced in memory (each can be a few hundred MB of pixels: a small number). */
-const CACHED_SERIES = 2;
+/**
+ * What is kept of series already defaced: new pixels up to this many bytes (a 200-slice CT is about
+ * 100 MB), oldest dropped first, so that jobs of a few series interleaved in the queue do not deface
+ * them again; results without pixels (faceless, held back) cost nothing and are kept for more series.
+ */
+const CACHED_PIXEL_BYTES = 768 << 20;
+const CACHED_SERIES = 1000;
 
 /**
  * Clean Recognizable Visual Features in the gateway (docs/deid.md): a CT or MR instance is released
@@ -123,8 +128,15 @@ export class SeriesDefacer {
     } finally {
       for (const b of loaded) this.d.release(b);
     }
-    if (this.done.size >= CACHED_SERIES) this.done.delete(this.done.keys().next().value!);
     this.done.set(series, done);
+    const bytesOf = (d: Done): number => [...d.pixels.values()].reduce((n, p) => n + (p.pixelData.value?.length ?? 0), 0);
+    let total = [...this.done.values()].reduce((n, d) => n + bytesOf(d), 0);
+    for (const [k, d] of this.done) {
+      if (total <= CACHED_PIXEL_BYTES && this.done.size <= CACHED_SERIES) break;
+      if (k === series) continue;
+      total -= bytesOf(d);
+      this.done.delete(k);
+    }
     return done;
   }
 
