@@ -68,6 +68,8 @@ export interface PhantomSpec {
   /** Leave this slice out (a gap: broken geometry). */
   drop?: number;
   root?: string;
+  /** Series Instance UID (default: from root). */
+  series?: string;
   bodyPart?: string;
 }
 
@@ -123,7 +125,7 @@ export function writePhantom(outDir: string, s: PhantomSpec): string[] {
   const common = (e: Dataset): void => {
     for (const el of [
       us(tag(0x0028, 0x0010), s.size), us(tag(0x0028, 0x0011), s.size),
-      str(Tags.StudyInstanceUID, 'UI', `${root}.1`), str(Tags.SeriesInstanceUID, 'UI', `${root}.2`), str(tag(0x0020, 0x0052), 'UI', `${root}.4`),
+      str(Tags.StudyInstanceUID, 'UI', `${root}.1`), str(Tags.SeriesInstanceUID, 'UI', s.series ?? `${root}.2`), str(tag(0x0020, 0x0052), 'UI', `${root}.4`),
       str(tag(0x0018, 0x0015), 'CS', s.bodyPart ?? (s.body === 'torso' ? 'CHEST' : 'HEAD')),
       str(Tags.SeriesDescription, 'LO', `${s.body === 'torso' ? 'TORSO' : 'HEAD'} PHANTOM ${s.acquisition.toUpperCase()}`),
       ds(tag(0x0018, 0x0050), s.sliceMm),

@@ -32,6 +32,8 @@ export interface DefaceReport {
   /** The cut: voxels with normal·p > offsetMm (patient coordinates, LPS) were filled with air. */
   plane?: { normal: [number, number, number]; offsetMm: number };
   ears: boolean;
+  /** Volumes (frames of reference) in the series, when more than one; the figures are the first defaced one's. */
+  volumes?: number;
   transferSyntax?: { from: string; to: string; note?: string };
 }
 
@@ -61,6 +63,29 @@ function acquisitionOf(normal: readonly number[]): DefaceReport['acquisition'] {
  * losslessly. `describedAsHead`: the header names the head, so finding none is doubt, not an answer.
  */
 export async function defaceSeries(members: readonly SeriesMember[], o: DefaceOptions & { describedAsHead: boolean }): Promise<SeriesDefaceResult> {
+  // One volume per Frame of Reference (a series may hold two, e.g. before and after the patient moved).
+  const groups = new Map<string, number[]>();
+  members.forEach((m, i) => {
+    const f = asciiValue(m.file.dataset, FRAME_OF_REFERENCE_UID);
+    groups.set(f, [...(groups.get(f) ?? []), i]);
+  });
+  if (groups.size === 1) return defaceVolume(members, o);
+  const pixels: Array<PixelOverride | undefined> = members.map(() => undefined);
+  let first: Extract<SeriesDefaceResult, { status: 'defaced' }> | undefined;
+  let faceless: DefaceReport | undefined;
+  for (const indexes of groups.values()) {
+    const r = await defaceVolume(indexes.map((i) => members[i]!), o);
+    // Never released half done: one volume held holds the series.
+    if (r.status === 'held') return { ...r, message: `one of the series' ${groups.size} frames of reference: ${r.message}` };
+    if (r.status === 'defaced') { indexes.forEach((i, k) => { pixels[i] = r.pixels[k]; }); first ??= r; } else faceless ??= r.report;
+  }
+  if (first) return { ...first, pixels, report: { ...first.report, volumes: groups.size } };
+  return { status: 'no-face', report: { ...faceless!, volumes: groups.size } };
+}
+
+const FRAME_OF_REFERENCE_UID = 0x00200052;
+
+async function defaceVolume(members: readonly SeriesMember[], o: DefaceOptions & { describedAsHead: boolean }): Promise<SeriesDefaceResult> {
   const modality = asciiValue(members[0]!.file.dataset, Tags.Modality).toUpperCase();
   if (modality !== 'CT' && modality !== 'MR') return { status: 'held', code: 'DEFACE_UNCERTAIN', message: `defacing covers CT and MR, not ${modality || '(no modality)'}` };
   const descs: PixelDescription[] = [];
