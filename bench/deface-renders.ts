@@ -23,7 +23,7 @@ const cases: Array<[string, PhantomSpec, boolean]> = [
 for (const [name, spec, ears] of cases) {
   const dir = join(tmpdir(), `custos-phantom-${process.pid}-${name}`);
   const members = writePhantom(dir, spec).map((p) => { const source = new BufferSource(readFileSync(p)); return { source, file: readDicom(source) }; });
-  const r = await defaceSeries(members, { ...DEFAULT_DEFACE, ears, describedAsHead: true });
+  const r = await defaceSeries(members, { ...DEFAULT_DEFACE, ears });
   rmSync(dir, { recursive: true, force: true });
   if (r.status !== 'defaced') throw new Error(`${name}: ${r.status}`);
   writeFileSync(join(out, `${name}-before.png`), r.renders.before);

@@ -32,7 +32,7 @@ for (const [label, spec] of series) {
   // The defacing step alone, in this process: assembly, decoding, detection, the cut, renderings, re-encoding.
   const members = files.map((p) => { const source = new BufferSource(readFileSync(p)); return { source, file: readDicom(source) }; });
   const t = performance.now();
-  const r = await defaceSeries(members, { ...DEFAULT_DEFACE, describedAsHead: true });
+  const r = await defaceSeries(members, { ...DEFAULT_DEFACE });
   const step = (performance.now() - t) / 1000;
   if (r.status !== 'defaced') throw new Error(`${label}: ${r.status}`);
   const results = measureAll([

@@ -168,13 +168,13 @@ test('a series holding two frames of reference is defaced as two volumes; one th
   const load = (paths: string[]) => paths.map((p) => { const source = new BufferSource(readFileSync(p)); return { source, file: readDicom(source) }; });
   const a = writePhantom(join(work, 'a'), { modality: 'MR', acquisition: 'sagittal', slices: 100, ...SIZE, root: '2.25.9201', series: '2.25.9200' });
   const b = writePhantom(join(work, 'b'), { modality: 'MR', acquisition: 'coronal', slices: 100, ...SIZE, root: '2.25.9202', series: '2.25.9200' });
-  const r = await defaceSeries(load([...a, ...b]), { ...DEFAULT_DEFACE, describedAsHead: true });
+  const r = await defaceSeries(load([...a, ...b]), { ...DEFAULT_DEFACE });
   assert.equal(r.status, 'defaced');
   if (r.status !== 'defaced') return;
   assert.equal(r.report.volumes, 2);
   assert.ok(r.pixels.slice(0, 100).some(Boolean) && r.pixels.slice(100).some(Boolean), 'both volumes have their face removed');
   const broken = writePhantom(join(work, 'c'), { modality: 'MR', acquisition: 'axial', slices: 40, ...SIZE, root: '2.25.9203', series: '2.25.9200', drop: 20 });
-  const held = await defaceSeries(load([...a, ...broken]), { ...DEFAULT_DEFACE, describedAsHead: true });
+  const held = await defaceSeries(load([...a, ...broken]), { ...DEFAULT_DEFACE });
   assert.equal(held.status, 'held');
   if (held.status === 'held') assert.match(held.message, /one of the series' 2 frames of reference: .*irregular/);
 });

@@ -1,15 +1,13 @@
-import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { BufferSource } from '../dicom/byte-source.ts';
-import { type DicomFile, asciiValue } from '../dicom/dataset.ts';
+import { asciiValue } from '../dicom/dataset.ts';
 import { openSource } from '../dicom/file-io.ts';
 import { readDicom } from '../dicom/read.ts';
 import { Tags } from '../dicom/tag.ts';
 import { DEFAULT_DEFACE } from '../deid/deface.ts';
-import { namesHeadOrNeck } from '../deid/hold-back.ts';
 import { type DefaceReport, type SeriesMember, defaceSeries } from '../pipeline/deface-series.ts';
-import { type FileDeidSettings, type InstanceOutcome, deidentifyFile } from '../pipeline/deid-file.ts';
+import { type FileDeidSettings, type InstanceOutcome, deidentifyFile, digestSource } from '../pipeline/deid-file.ts';
 
 /** A series' defacing as the receipt records it (pseudonymous series UID, no PHI). */
 export type ReceiptDefacing =
@@ -46,22 +44,20 @@ export async function defaceSeriesInputs(files: readonly string[], outDir: strin
   }
   const defacing: ReceiptDefacing[] = [];
   for (const indexes of groups.values()) {
-    const members: Array<SeriesMember & { index: number; bytes: Buffer }> = [];
+    const members: Array<SeriesMember & { index: number }> = [];
     for (const i of indexes) {
       try {
         const bytes = readFileSync(files[i]!);
         const source = new BufferSource(bytes);
-        members.push({ index: i, bytes, source, file: readDicom(source) });
+        members.push({ index: i, source, file: readDicom(source) });
       } catch {
         rest.push(i); // the per-file path gives it its outcome and code
       }
     }
     if (!members.length) continue;
-    const first: DicomFile = members[0]!.file;
-    const region = [Tags.StudyDescription, Tags.SeriesDescription, Tags.ProtocolName, Tags.BodyPartExamined].map((t) => asciiValue(first.dataset, t)).join(' ');
-    const result = await defaceSeries(members, { ...DEFAULT_DEFACE, ears: o.ears, describedAsHead: namesHeadOrNeck(region) });
+    const result = await defaceSeries(members, { ...DEFAULT_DEFACE, ears: o.ears });
     if (result.status === 'held') {
-      for (const m of members) record(m.index, { status: 'held', input: { sha256: createHash('sha256').update(m.bytes).digest('hex'), bytes: m.bytes.length }, reason: { code: result.code, message: result.message } });
+      for (const m of members) record(m.index, { status: 'held', input: digestSource(m.source), reason: { code: result.code, message: result.message } });
       defacing.push({ outcome: 'held', instances: members.length, code: result.code, message: result.message });
       continue;
     }

@@ -7,6 +7,7 @@ import type { TransferSyntax } from '../dicom/transfer-syntax.ts';
 import { type CoarseVolume, type DefaceOptions, type RealFrame, anteriorRendering, applyCut, coarsen, detectFace, otsuThreshold } from '../deid/deface.ts';
 import { greyPng } from '../deid/png.ts';
 import { type SliceGeometry, type VolumeGeometry, assembleVolume } from '../deid/volume.ts';
+import { namesHeadOrNeck } from '../deid/hold-back.ts';
 import { isCustosError } from '../errors.ts';
 import { decodedFrames, encodeFrames } from './clean-pixels.ts';
 
@@ -60,9 +61,12 @@ function acquisitionOf(normal: readonly number[]): DefaceReport['acquisition'] {
 /**
  * Deface one series (PS3.15 E.3.3): assemble the volume, find the head and its face from the data,
  * fill the face side of the shear plane with air in every frame, and re-encode the changed instances
- * losslessly. `describedAsHead`: the header names the head, so finding none is doubt, not an answer.
+ * losslessly. When the header names the head or neck, finding no head is doubt, not an answer.
  */
-export async function defaceSeries(members: readonly SeriesMember[], o: DefaceOptions & { describedAsHead: boolean }): Promise<SeriesDefaceResult> {
+export async function defaceSeries(members: readonly SeriesMember[], options: DefaceOptions): Promise<SeriesDefaceResult> {
+  const first = members[0]!.file.dataset;
+  const region = [Tags.StudyDescription, Tags.SeriesDescription, Tags.ProtocolName, Tags.BodyPartExamined].map((t) => asciiValue(first, t)).join(' ');
+  const o = { ...options, describedAsHead: namesHeadOrNeck(region) };
   // One volume per Frame of Reference (a series may hold two, e.g. before and after the patient moved).
   const groups = new Map<string, number[]>();
   members.forEach((m, i) => {
@@ -71,15 +75,15 @@ export async function defaceSeries(members: readonly SeriesMember[], o: DefaceOp
   });
   if (groups.size === 1) return defaceVolume(members, o);
   const pixels: Array<PixelOverride | undefined> = members.map(() => undefined);
-  let first: Extract<SeriesDefaceResult, { status: 'defaced' }> | undefined;
+  let defaced: Extract<SeriesDefaceResult, { status: 'defaced' }> | undefined;
   let faceless: DefaceReport | undefined;
   for (const indexes of groups.values()) {
     const r = await defaceVolume(indexes.map((i) => members[i]!), o);
     // Never released half done: one volume held holds the series.
     if (r.status === 'held') return { ...r, message: `one of the series' ${groups.size} frames of reference: ${r.message}` };
-    if (r.status === 'defaced') { indexes.forEach((i, k) => { pixels[i] = r.pixels[k]; }); first ??= r; } else faceless ??= r.report;
+    if (r.status === 'defaced') { indexes.forEach((i, k) => { pixels[i] = r.pixels[k]; }); defaced ??= r; } else faceless ??= r.report;
   }
-  if (first) return { ...first, pixels, report: { ...first.report, volumes: groups.size } };
+  if (defaced) return { ...defaced, pixels, report: { ...defaced.report, volumes: groups.size } };
   return { status: 'no-face', report: { ...faceless!, volumes: groups.size } };
 }
 

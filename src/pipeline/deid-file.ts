@@ -39,7 +39,8 @@ function digestChunks(chunks: Chunk[], source: ByteSource): Digest {
   return { sha256: h.digest('hex'), bytes };
 }
 
-function digestSource(source: ByteSource): Digest {
+/** SHA-256 and size of a whole source (one pass). */
+export function digestSource(source: ByteSource): Digest {
   if (source instanceof BufferSource) return { sha256: createHash('sha256').update(source.buffer).digest('hex'), bytes: source.size };
   return digestChunks([{ offset: 0, length: source.size }], source);
 }

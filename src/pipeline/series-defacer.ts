@@ -1,9 +1,6 @@
 import { BufferSource } from '../dicom/byte-source.ts';
-import { asciiValue } from '../dicom/dataset.ts';
 import { readDicom } from '../dicom/read.ts';
-import { Tags } from '../dicom/tag.ts';
 import { DEFAULT_DEFACE } from '../deid/deface.ts';
-import { namesHeadOrNeck } from '../deid/hold-back.ts';
 import { isCustosError } from '../errors.ts';
 import { type DataKeys, sealBlob } from '../store/data-keys.ts';
 import type { Queryable } from '../store/database.ts';
@@ -110,9 +107,7 @@ export class SeriesDefacer {
         const source = new BufferSource(bytes);
         members.push({ source, file: readDicom(source) });
       }
-      const first = members[0]!.file.dataset;
-      const region = [Tags.StudyDescription, Tags.SeriesDescription, Tags.ProtocolName, Tags.BodyPartExamined].map((t) => asciiValue(first, t)).join(' ');
-      const result = await defaceSeries(members, { ...DEFAULT_DEFACE, ears: this.d.ears, describedAsHead: namesHeadOrNeck(region) });
+      const result = await defaceSeries(members, { ...DEFAULT_DEFACE, ears: this.d.ears });
       const patient = rows[0]!.patient_ref;
       if (result.status === 'held') {
         done.held = { code: result.code, message: result.message };
