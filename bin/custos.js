@@ -27,7 +27,18 @@ if (major < 24) {
   const cache = module.enableCompileCache?.();
   if (cache?.directory && !process.env.NODE_COMPILE_CACHE) process.env.NODE_COMPILE_CACHE = cache.directory;
 
-  const { main } = await import('../src/cli/main.ts');
+  // Node strips types only outside node_modules: an installed package (npm install -g, npx from the
+  // registry, a dependency) runs the JavaScript that `npm pack` compiles into lib/; a checkout runs src/.
+  const installed = /[\\/]node_modules[\\/]/.test(decodeURIComponent(new URL(import.meta.url).pathname));
+  const entry = installed ? '../lib/cli/main.js' : '../src/cli/main.ts';
+  if (installed) {
+    const { existsSync } = await import('node:fs');
+    if (!existsSync(new URL(entry, import.meta.url))) {
+      process.stderr.write('custos: this installed copy has no compiled lib/ (install a package made by `npm pack`, which builds it)\n');
+      process.exit(2);
+    }
+  }
+  const { main } = await import(entry);
   main(process.argv.slice(2)).then(
     (code) => { process.exitCode = code; },
     (e) => { process.stderr.write(`custos: internal error: ${e?.stack ?? e}\n`); process.exitCode = 70; },

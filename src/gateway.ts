@@ -56,6 +56,7 @@ import { SyslogExporter } from './audit/syslog-export.ts';
 import { SharedBufferPool } from './store/buffer-pool.ts';
 import { MemoryBudget, type Received, Spool } from './store/spool.ts';
 import { CUSTOS_VERSION } from './version.ts';
+import { siblingModule } from './module-url.ts';
 
 export interface Gateway {
   readonly dataDir: string;
@@ -139,7 +140,7 @@ export async function startGateway(config: GatewayConfig, dataDir: string): Prom
       await s3.check();
       blobs = s3;
     } else {
-      blobs = new FsBlobStore(join(dataDir, 'blobs'), { inspector: new URL('./pipeline/blob-description.ts', import.meta.url) });
+      blobs = new FsBlobStore(join(dataDir, 'blobs'), { inspector: siblingModule('./pipeline/blob-description', import.meta.url) });
     }
 
     // Recipients live in the database (docs/policy.md); the configuration file adds and changes them.

@@ -1,32 +1,60 @@
 /**
  * The `custos` command however it is installed (issue 29): a global install (npm install -g of the
- * package, in a temporary prefix) run with the machine's own Node first on PATH — older than the Node
+ * packed package, in a temporary prefix) run with the machine's own Node first on PATH — older than the Node
  * 24 the sources need — re-executes itself on the package's Node 24; so do npx and node_modules/.bin.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { REPO, tempDir } from './helpers.ts';
 
 const MACHINE_PATH = '/usr/local/bin:/usr/bin:/bin';
 
-test('custos installed globally runs on the machine\'s Node: --version and a small deid', { timeout: 300_000 }, () => {
+test('custos installed globally from its package runs on the machine\'s Node: --version, deid with workers, serve with the console', { timeout: 600_000 }, async () => {
   const work = tempDir('custos-install-');
   const prefix = join(work, 'prefix');
-  const npm = spawnSync('npm', ['install', '-g', '--prefix', prefix, '--no-audit', '--no-fund', REPO], { encoding: 'utf8', env: { ...process.env } });
+  // The package as a registry or a tarball delivers it (npm pack runs prepack: the console and lib/),
+  // not a link to this checkout: under node_modules Node strips no types, so src/ alone cannot run.
+  const pack = spawnSync('npm', ['pack', '--pack-destination', work, '--silent'], { cwd: REPO, encoding: 'utf8' });
+  assert.equal(pack.status, 0, pack.stderr);
+  const tarball = join(work, pack.stdout.trim().split('\n').at(-1)!);
+  const npm = spawnSync('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', tarball], { encoding: 'utf8' });
   assert.equal(npm.status, 0, npm.stderr);
+  const installed = join(prefix, 'lib', 'node_modules', 'custos');
+  assert.ok(existsSync(join(installed, 'lib', 'cli', 'main.js')), 'the package carries the compiled lib/');
+  assert.ok(!existsSync(join(installed, 'src')), 'and not the TypeScript sources it cannot run');
   const env = { ...process.env, PATH: `${join(prefix, 'bin')}:${MACHINE_PATH}` };
   const machineNode = spawnSync('node', ['--version'], { encoding: 'utf8', env });
   const v = spawnSync('custos', ['--version'], { encoding: 'utf8', env });
   assert.equal(v.status, 0, `${machineNode.stdout.trim()}: ${v.stderr}`);
   assert.match(v.stdout, /^\d+\.\d+\.\d+\n$/);
-  const d = spawnSync('custos', ['deid', join(REPO, 'examples'), '--out', join(work, 'out'), '--data-dir', join(work, 'data'), '-q'], { encoding: 'utf8', env });
+  // Two threads: the worker is started from lib/ as well.
+  const d = spawnSync('custos', ['deid', join(REPO, 'examples'), '--out', join(work, 'out'), '--data-dir', join(work, 'data'), '--jobs', '2', '-q'], { encoding: 'utf8', env });
   assert.equal(d.status, 0, d.stderr);
-  assert.ok(existsSync(join(work, 'out', 'custos-receipt.json')));
+  const receipt = JSON.parse(readFileSync(join(work, 'out', 'custos-receipt.json'), 'utf8')) as { instances: unknown[] };
+  assert.equal(receipt.instances.length, 3);
   // A usage error keeps its exit status through the re-execution.
   assert.equal(spawnSync('custos', ['deid'], { encoding: 'utf8', env }).status, 2);
+
+  // The gateway: its database worker, blob writers and the console all come from the package.
+  const gw = spawn('custos', ['serve', '--data-dir', join(work, 'gw'), '--dimse-port', '0', '--http-port', '0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    const http = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      gw.stdout.on('data', (c: Buffer) => { out += c; const m = /HTTP\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(out); if (m) resolve(m[1]!); });
+      gw.once('exit', (code) => reject(new Error(`custos serve exited with ${code}`)));
+    });
+    assert.equal((await fetch(`${http}/healthz`)).status, 200);
+    const page = await fetch(`${http}/`);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<title>Custos — console<\/title>/);
+  } finally {
+    gw.kill('SIGTERM');
+    await once(gw, 'exit');
+  }
 });
 
 test('npx custos answers --version in the project, and bin/custos.js under the machine\'s Node', () => {

@@ -18,6 +18,7 @@ import type { PixelRule } from '../deid/pixel-rules.ts';
 import type { PixelCleaningSettings } from '../pipeline/clean-pixels.ts';
 import type { WorkerInit } from './deid-worker.ts';
 import type { ReceiptDefacing } from './deid-deface.ts';
+import { siblingModule } from '../module-url.ts';
 
 /**
  * The de-identification modules, loaded after the worker threads are started so that they load
@@ -452,7 +453,7 @@ class WorkerPool {
   private failed: Error | undefined;
   constructor(count: number) {
     for (let i = 0; i < count; i++) {
-      const w = new Worker(new URL('./deid-worker.ts', import.meta.url));
+      const w = new Worker(siblingModule('./deid-worker', import.meta.url));
       w.unref(); // an idle pool never keeps the process alive (a usage error after it was started)
       w.on('error', (e) => { this.failed ??= e; });
       this.workers.push(w);

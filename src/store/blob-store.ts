@@ -8,6 +8,7 @@ import type { WriteReply, WriteRequest } from './blob-writer.ts';
 import type { ByteSource } from '../dicom/byte-source.ts';
 import { SEALED_OVERHEAD, SEALED_TAG_OFFSET, newBlobIv, sealBlob, sealBlobStream } from './data-keys.ts';
 import { chunksOf } from './spool.ts';
+import { siblingModule } from '../module-url.ts';
 
 /** Where encrypted objects live; `put` returns only once the object is durable. */
 export interface BlobStore {
@@ -43,7 +44,7 @@ class BlobWriters {
 
   constructor(count: number, inspector: URL | undefined) {
     for (let i = 0; i < count; i++) {
-      const worker = new Worker(new URL('./blob-writer.ts', import.meta.url), inspector ? { workerData: { inspector: inspector.href } } : {});
+      const worker = new Worker(siblingModule('./blob-writer', import.meta.url), inspector ? { workerData: { inspector: inspector.href } } : {});
       const w: BlobWriters['workers'][number] = { worker, waiting: new Map() };
       worker.on('message', (m: WriteReply) => {
         const it = w.waiting.get(m.id);

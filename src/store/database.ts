@@ -4,6 +4,7 @@ import { CustosError } from '../errors.ts';
 import type { MaintenanceDue } from './embedded-maintenance.ts';
 import { MIGRATIONS } from './migrations.ts';
 import type { DbReply, DbRequest } from './pglite-worker.ts';
+import { siblingModule } from '../module-url.ts';
 
 /**
  * The gateway's database, in the PostgreSQL dialect everywhere: PGlite (PostgreSQL compiled to WASM,
@@ -61,7 +62,7 @@ export async function openDatabase(cfg: DatabaseConfig): Promise<Database> {
 async function openEmbedded(dir: string, maintenanceIntervalMs: number): Promise<Database> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   // PGlite runs on a worker thread (pglite-worker.ts): its WebAssembly would otherwise take the event loop's time.
-  const worker = new Worker(new URL('./pglite-worker.ts', import.meta.url), { workerData: { dir } });
+  const worker = new Worker(siblingModule('./pglite-worker', import.meta.url), { workerData: { dir } });
   const pending = new Map<number, { resolve: (rows: unknown[]) => void; reject: (e: Error) => void }>();
   let nextId = 1;
   let gone: Error | undefined;
