@@ -3,7 +3,8 @@
  * README's launcher (./custos), the package's Node on bin/custos.js and npx in the project; the packed
  * package (`npm pack`) installed globally into a temporary prefix and as another project's dependency
  * (node_modules/.bin/custos, npm exec), started by the machine's own, older Node, which runs itself
- * again on the package's Node 24. Peer in the same run: `gdcmanon --version` (C++, no runtime to start). Writes its section of docs/benchmarks.md.
+ * again on the package's Node 24. Peer in the same run: `gdcmanon --version` (C++, no runtime to
+ * start). Writes its section of docs/benchmarks.md.
  * Usage: node bench/start-up.ts [rounds=15]
  */
 import { execFileSync, spawnSync } from 'node:child_process';

@@ -4,12 +4,12 @@
  * 24 the sources need — re-executes itself on the package's Node 24; so do npx and node_modules/.bin.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { once } from 'node:events';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { REPO, tempDir } from './helpers.ts';
+import { startGatewayProcess } from './peers.ts';
 
 const MACHINE_PATH = '/usr/local/bin:/usr/bin:/bin';
 
@@ -40,20 +40,14 @@ test('custos installed globally from its package runs on the machine\'s Node: --
   assert.equal(spawnSync('custos', ['deid'], { encoding: 'utf8', env }).status, 2);
 
   // The gateway: its database worker, blob writers and the console all come from the package.
-  const gw = spawn('custos', ['serve', '--data-dir', join(work, 'gw'), '--dimse-port', '0', '--http-port', '0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const gw = await startGatewayProcess(join(work, 'gw'), {}, { PATH: env.PATH }, ['custos']);
   try {
-    const http = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      gw.stdout.on('data', (c: Buffer) => { out += c; const m = /HTTP\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(out); if (m) resolve(m[1]!); });
-      gw.once('exit', (code) => reject(new Error(`custos serve exited with ${code}`)));
-    });
-    assert.equal((await fetch(`${http}/healthz`)).status, 200);
-    const page = await fetch(`${http}/`);
+    assert.equal((await fetch(`${gw.http}/healthz`)).status, 200);
+    const page = await fetch(`${gw.http}/`);
     assert.equal(page.status, 200);
     assert.match(await page.text(), /<title>Custos — console<\/title>/);
   } finally {
-    gw.kill('SIGTERM');
-    await once(gw, 'exit');
+    await gw.stop();
   }
 });
 

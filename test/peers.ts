@@ -110,12 +110,15 @@ export function authed(token: string): typeof fetch {
   return (input, init = {}) => fetch(input, { ...init, headers: { ...(init.headers as Record<string, string> | undefined), authorization: `Bearer ${token}` } });
 }
 
-/** `custos serve` as a child process, with a config file; resolves once it printed its addresses. */
-export async function startGatewayProcess(dataDir: string, config: unknown, extraEnv: Record<string, string> = {}): Promise<GatewayProc> {
+/**
+ * `custos serve` as a child process, with a config file; resolves once it printed its addresses.
+ * `command` starts custos: by default this checkout's bin on the test's Node, or an installed one.
+ */
+export async function startGatewayProcess(dataDir: string, config: unknown, extraEnv: Record<string, string> = {}, command: string[] = [process.execPath, join(REPO, 'bin', 'custos.js')]): Promise<GatewayProc> {
   mkdirSync(dataDir, { recursive: true });
   const cfgPath = join(dataDir, '..', `${dataDir.split('/').pop()}-config.json`);
   writeFileSync(cfgPath, JSON.stringify(config, null, 2));
-  const proc = spawn(process.execPath, [join(REPO, 'bin', 'custos.js'), 'serve', '--config', cfgPath, '--data-dir', dataDir, '--dimse-port', '0', '--http-port', '0'], {
+  const proc = spawn(command[0]!, [...command.slice(1), 'serve', '--config', cfgPath, '--data-dir', dataDir, '--dimse-port', '0', '--http-port', '0'], {
     env: { ...process.env, TCP_NODELAY: '1', ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
